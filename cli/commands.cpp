@@ -1,0 +1,128 @@
+#include "cli/commands.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <fstream>
+#include <ostream>
+
+#include "cli/npy.hpp"
+#include "cli/report.hpp"
+#include "netlists/spice.hpp"
+
+namespace xbarnet::cli {
+
+namespace {
+
+solver::Backend backend_from(const std::string& name) {
+  if (auto b = solver::parse_backend(name)) return *b;
+  throw InputError(fmt::format("--backend '{}': must be one of cholmod, klu, dense", name));
+}
+
+// K x 4 x R x C: word-line voltage, bit-line voltage, voltage across the cell, and the IR drop
+// (intended input voltage minus the voltage across the cell), for every input vector.
+void write_voltages(const std::string& path, const Tile& tile, const solver::CrossbarSolution& s) {
+  const Eigen::Index n_vec = tile.inputs.rows();
+  const Eigen::Index r = tile.xbar.rows();
+  const Eigen::Index c = tile.xbar.cols();
+  std::vector<double> data(static_cast<size_t>(n_vec * 4 * r * c));
+  size_t at = 0;
+  for (Eigen::Index k = 0; k < n_vec; ++k) {
+    const Eigen::MatrixXd cell = s.cell_voltage(k);
+    for (int plane = 0; plane < 4; ++plane) {
+      for (Eigen::Index i = 0; i < r; ++i) {
+        for (Eigen::Index j = 0; j < c; ++j) {
+          double v = 0.0;
+          switch (plane) {
+            case 0: v = s.word_voltage[k](i, j); break;
+            case 1: v = s.bit_voltage[k](i, j); break;
+            case 2: v = cell(i, j); break;
+            default: v = tile.inputs(k, i) - cell(i, j); break;
+          }
+          data[at++] = v;
+        }
+      }
+    }
+  }
+  write_npy(path, {n_vec, 4, r, c}, data.data());
+}
+
+}  // namespace
+
+int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.threads < 1) throw InputError(fmt::format("--threads {}: must be >= 1", args.threads));
+  if (args.format != "table" && args.format != "json" && args.format != "none") {
+    throw InputError(fmt::format("--format '{}': must be table, json or none", args.format));
+  }
+  const Tile tile = load_tile(args.tile);
+  solver::SolveOptions options;
+  options.backend = backend_from(args.backend);
+  options.threads = args.threads;
+  options.node_voltages = !args.voltages.empty();
+  StatusOr<solver::CrossbarRun> run = solver::solve_crossbar(tile.xbar, tile.inputs, options);
+  if (!run.is_ok()) {
+    fmt::print(err, "xbarnet: cannot solve the tile: {}\n", run.status().to_string());
+    return kExitSolveError;
+  }
+  const solver::CrossbarSolution& sol = run.value().solution;
+  const RunInfo info{&tile, &run.value(), options};
+
+  if (!args.output.empty()) {
+    if (tile.single_vector) {
+      write_npy_vector(args.output, sol.column_current.row(0).transpose());
+    } else {
+      write_npy_matrix(args.output, sol.column_current);
+    }
+  }
+  if (!args.voltages.empty()) write_voltages(args.voltages, tile, sol);
+
+  nlohmann::json report = summary_json(info);
+  report["column_current_A"] = nlohmann::json::array();
+  for (Eigen::Index k = 0; k < sol.column_current.rows(); ++k) {
+    std::vector<double> row(sol.column_current.row(k).begin(), sol.column_current.row(k).end());
+    report["column_current_A"].push_back(row);
+  }
+  if (!args.report.empty()) {
+    std::ofstream f(args.report);
+    if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.report));
+    f << report.dump(2) << "\n";
+  }
+  if (args.format == "json") {
+    out << report.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (args.format == "table") out << currents_table(sol.column_current, 32) << "\n";
+  out << summary_text(info);
+  return kExitOk;
+}
+
+int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.output.empty()) throw InputError("--output is required (the .cir file to write)");
+  const Tile tile = load_tile(args.tile);
+  std::ofstream f(args.output);
+  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.output));
+  netlists::SpiceOptions options;
+  options.title = fmt::format("xbarnet tile: {}", tile.origin);
+  options.control_block = args.control_block;
+  if (Status s = netlists::write_spice(f, tile.xbar, tile.inputs, options); !s.is_ok()) {
+    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
+    return kExitInputError;
+  }
+  fmt::print(out, "wrote {}: {} x {} crossbar, {} input vector(s); run: ngspice -b {}\n",
+             args.output, tile.xbar.rows(), tile.xbar.cols(), tile.inputs.rows(), args.output);
+  return kExitOk;
+}
+
+int run_params(bool markdown, std::ostream& out) {
+  if (markdown) {
+    out << parameter_table_markdown(netlists::crossbar_parameters());
+    return kExitOk;
+  }
+  for (const ParameterSpec& p : netlists::crossbar_parameters()) {
+    fmt::print(out, "{:<12} {:<14} [{}] default {:g}; {}: {}\n", p.name, p.option,
+               unit_or_one(p.unit), p.default_value, p.rule, p.description);
+  }
+  return kExitOk;
+}
+
+}  // namespace xbarnet::cli

@@ -1,0 +1,38 @@
+// The xbarnet commands, callable from main() and from tests. They throw InputError for bad
+// input and return a process exit code; they write only to the streams they are given.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "cli/tile.hpp"
+
+namespace xbarnet::cli {
+
+// Exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInputError = 2;  // a file, option or value breaks a rule
+inline constexpr int kExitSolveError = 3;  // the circuit could not be solved (e.g. floating node)
+
+struct SolveArgs {
+  TileArgs tile;
+  std::string output;    // .npy: column currents, C or K x C [A]
+  std::string voltages;  // .npy: K x 4 x R x C [V]: V(w), V(b), cell voltage, IR drop
+  std::string report;    // .json: summary and currents
+  std::string format = "table";  // stdout: table | json | none
+  std::string backend = "cholmod";
+  int threads = 1;
+};
+int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err);
+
+struct ExportArgs {
+  TileArgs tile;
+  std::string output;  // .cir
+  bool control_block = true;
+};
+int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& err);
+
+// Lists the declared parameters; with markdown, the table of docs/parameters.md.
+int run_params(bool markdown, std::ostream& out);
+
+}  // namespace xbarnet::cli

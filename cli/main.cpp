@@ -1,0 +1,102 @@
+// The xbarnet program: parses the command line and runs a command. Only this file and the
+// command functions it calls print or choose exit codes; the library never does.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/npy.hpp"
+#include "netlists/crossbar.hpp"
+
+namespace {
+
+using xbarnet::cli::TileArgs;
+
+std::string parameter_help(std::string_view name) {
+  for (const xbarnet::ParameterSpec& p : xbarnet::netlists::crossbar_parameters()) {
+    if (p.name == name) {
+      return fmt::format("{} [{}; default {:g}; {}]. A number, 'open', or a .npy file", p.description,
+                         p.unit, p.default_value, p.rule);
+    }
+  }
+  return std::string(name);
+}
+
+void add_tile_options(CLI::App* cmd, TileArgs& t) {
+  cmd->add_option("--conductance,-g", t.conductance,
+                  "cell conductances G, an R x C .npy file [S]");
+  cmd->add_option("--input,-v", t.input,
+                  "word-line input voltages, a .npy file of R values or a K x R block [V]");
+  cmd->add_option("--r-source", t.r_source,
+                  parameter_help("r_source") + " of R values");
+  cmd->add_option("--r-wordline", t.r_wordline,
+                  parameter_help("r_wordline") + " of R x (C-1) segments");
+  cmd->add_option("--r-bitline", t.r_bitline,
+                  parameter_help("r_bitline") + " of (R-1) x C segments");
+  cmd->add_option("--r-neuron", t.r_neuron,
+                  parameter_help("r_neuron") + " of C values");
+  cmd->add_flag("--example", t.example,
+                "use the built-in 128 x 128 example tile instead of --conductance/--input");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "xbarnet: circuit-level simulator of memristor crossbars with source, line and neuron "
+      "resistance. SI units everywhere (ohm, S, V, A)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "xbarnet 0.1.0");
+
+  xbarnet::cli::SolveArgs solve;
+  CLI::App* solve_cmd =
+      app.add_subcommand("solve", "solve one unit crossbar for one or more input vectors");
+  add_tile_options(solve_cmd, solve.tile);
+  solve_cmd->add_option("--output,-o", solve.output,
+                        "write the column currents to a .npy file: C values, or K x C [A]");
+  solve_cmd->add_option("--voltages", solve.voltages,
+                        "write node voltages to a .npy file of shape K x 4 x R x C [V]: word "
+                        "line, bit line, voltage across the cell, IR drop (input minus cell)");
+  solve_cmd->add_option("--report", solve.report, "write the summary and currents as JSON");
+  solve_cmd->add_option("--format", solve.format,
+                        "what goes to standard output: table (currents and summary), json, none")
+      ->capture_default_str();
+  solve_cmd->add_option("--backend", solve.backend, "linear solver: cholmod, klu or dense")
+      ->capture_default_str();
+  solve_cmd->add_option("--threads", solve.threads, "OpenMP threads for the loops over inputs")
+      ->capture_default_str();
+
+  xbarnet::cli::ExportArgs exp;
+  bool plain_op = false;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export-spice", "write the tile and its input vector(s) as an ngspice netlist");
+  add_tile_options(export_cmd, exp.tile);
+  export_cmd->add_option("--output,-o", exp.output, "the netlist file to write (.cir)");
+  export_cmd->add_flag("--plain-op", plain_op,
+                       "write a plain .op deck without the .control block (first input only)");
+
+  bool markdown = false;
+  CLI::App* params_cmd =
+      app.add_subcommand("params", "list the circuit parameters with their units");
+  params_cmd->add_flag("--markdown", markdown, "print the table of docs/parameters.md");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (solve_cmd->parsed()) return xbarnet::cli::run_solve(solve, std::cout, std::cerr);
+    if (export_cmd->parsed()) {
+      exp.control_block = !plain_op;
+      return xbarnet::cli::run_export_spice(exp, std::cout, std::cerr);
+    }
+    if (params_cmd->parsed()) return xbarnet::cli::run_params(markdown, std::cout);
+  } catch (const xbarnet::cli::InputError& e) {
+    std::cerr << "xbarnet: error: " << e.what() << "\n";
+    return xbarnet::cli::kExitInputError;
+  }
+  return 0;
+}

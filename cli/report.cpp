@@ -1,0 +1,110 @@
+#include "cli/report.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "solver/build_info.hpp"
+
+namespace xbarnet::cli {
+
+std::string describe_resistances(const Eigen::MatrixXd& values, const char* what) {
+  if (values.size() == 0) return "none";
+  const double lo = values.minCoeff();
+  const double hi = values.maxCoeff();
+  auto one = [](double v) { return std::isinf(v) ? std::string("open") : fmt::format("{:g} ohm", v); };
+  if (lo == hi) return one(lo);
+  return fmt::format("{}, {} .. {}", what, one(lo), one(hi));
+}
+
+namespace {
+
+double fill_ratio(const solver::SystemStats& s) {
+  const double lower = static_cast<double>(s.factor.nnz_matrix + s.unknowns) / 2.0;
+  return lower > 0.0 ? static_cast<double>(s.factor.nnz_factor) / lower : 0.0;
+}
+
+}  // namespace
+
+std::string summary_text(const RunInfo& info) {
+  const solver::SystemStats& s = info.run->stats;
+  const solver::PhaseTimes& t = info.run->times;
+  const netlists::Crossbar& x = info.tile->xbar;
+  const double total = t.assemble + t.analyze + t.factorize + t.solve;
+  std::string out;
+  out += "xbarnet summary\n";
+  out += fmt::format("  build        {}; threads used: {}\n", solver::build_info(),
+                     info.options.threads);
+  out += fmt::format("  tile         {}\n", info.tile->origin);
+  out += fmt::format("  crossbar     {} rows x {} columns, {} input vector(s)\n", s.rows, s.cols,
+                     info.tile->inputs.rows());
+  out += fmt::format("  parasitics   r_source {}; r_wordline {}; r_bitline {}; r_neuron {}\n",
+                     describe_resistances(x.r_source, "per row"),
+                     describe_resistances(x.r_wordline, "per segment"),
+                     describe_resistances(x.r_bitline, "per segment"),
+                     describe_resistances(x.r_neuron, "per column"));
+  out += fmt::format("  circuit      {} nodes -> {} unknowns ({} 0-ohm elements merged, {} open)\n",
+                     s.circuit_nodes, s.unknowns, s.shorts, s.opens);
+  out += fmt::format("  matrix       nnz(A) {}, nnz(factor) {}, fill {:.2f}x, {:.3g} flops\n",
+                     s.factor.nnz_matrix, s.factor.nnz_factor, fill_ratio(s), s.factor.flops);
+  out += fmt::format("  backend      {} ({})\n", solver::to_string(info.options.backend),
+                     s.factor.method);
+  out += fmt::format(
+      "  time [s]     assemble {:.4f}, analyze {:.4f}, factorize {:.4f}, solve {:.4f}, total "
+      "{:.4f}\n",
+      t.assemble, t.analyze, t.factorize, t.solve, total);
+  out += fmt::format("  residual     {:.3e} (max over inputs of ||Ax-b|| / (||A|| ||x|| + ||b||), "
+                     "inf-norms)\n",
+                     info.run->solution.relative_residual);
+  out += fmt::format("  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
+                     info.tile->inputs.rows());
+  return out;
+}
+
+nlohmann::json summary_json(const RunInfo& info) {
+  const solver::SystemStats& s = info.run->stats;
+  const solver::PhaseTimes& t = info.run->times;
+  nlohmann::json j;
+  j["build"] = solver::build_info();
+  j["threads"] = info.options.threads;
+  j["tile"] = info.tile->origin;
+  j["rows"] = s.rows;
+  j["cols"] = s.cols;
+  j["input_vectors"] = info.tile->inputs.rows();
+  j["circuit_nodes"] = s.circuit_nodes;
+  j["unknowns"] = s.unknowns;
+  j["shorts_merged"] = s.shorts;
+  j["opens"] = s.opens;
+  j["nnz_matrix"] = s.factor.nnz_matrix;
+  j["nnz_factor"] = s.factor.nnz_factor;
+  j["fill"] = fill_ratio(s);
+  j["flops"] = s.factor.flops;
+  j["backend"] = std::string(solver::to_string(info.options.backend));
+  j["method"] = s.factor.method;
+  j["time_s"] = {{"assemble", t.assemble},
+                 {"analyze", t.analyze},
+                 {"factorize", t.factorize},
+                 {"solve", t.solve}};
+  j["relative_residual"] = info.run->solution.relative_residual;
+  j["stopped"] = "direct solve complete";
+  return j;
+}
+
+std::string currents_table(const Eigen::MatrixXd& current, Eigen::Index max_columns) {
+  std::string out = fmt::format("{:>8}", "column");
+  for (Eigen::Index k = 0; k < current.rows(); ++k) out += fmt::format("  {:>18}", fmt::format("I[{}] (A)", k));
+  out += "\n";
+  const Eigen::Index shown = std::min(current.cols(), max_columns);
+  for (Eigen::Index j = 0; j < shown; ++j) {
+    out += fmt::format("{:>8}", j);
+    for (Eigen::Index k = 0; k < current.rows(); ++k) out += fmt::format("  {:>18.10e}", current(k, j));
+    out += "\n";
+  }
+  if (shown < current.cols()) {
+    out += fmt::format("  ({} of {} columns shown; --output FILE.npy writes all of them)\n", shown,
+                       current.cols());
+  }
+  return out;
+}
+
+}  // namespace xbarnet::cli

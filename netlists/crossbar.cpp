@@ -1,0 +1,123 @@
+#include "netlists/crossbar.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+
+namespace xbarnet::netlists {
+
+Crossbar Crossbar::uniform(Eigen::MatrixXd conductance, double r_source, double r_wordline,
+                           double r_bitline, double r_neuron) {
+  Crossbar x;
+  const Index r = conductance.rows();
+  const Index c = conductance.cols();
+  x.conductance = std::move(conductance);
+  x.r_source = Eigen::VectorXd::Constant(r, r_source);
+  x.r_wordline = Eigen::MatrixXd::Constant(r, c > 0 ? c - 1 : 0, r_wordline);
+  x.r_bitline = Eigen::MatrixXd::Constant(r > 0 ? r - 1 : 0, c, r_bitline);
+  x.r_neuron = Eigen::VectorXd::Constant(c, r_neuron);
+  return x;
+}
+
+namespace {
+
+constexpr const char* kResistanceRule = "must be >= 0 (0 = ideal wire, +inf = open)";
+
+bool valid_resistance(double r) { return !std::isnan(r) && r >= 0.0; }
+bool valid_conductance(double g) { return std::isfinite(g) && g >= 0.0; }
+
+Status check_shape(const char* field, Index rows, Index cols, Index want_rows, Index want_cols,
+                   const char* expected) {
+  if (rows == want_rows && cols == want_cols) return Status::ok();
+  return Status::invalid_argument(fmt::format("{} has shape {}x{}, expected {}x{} ({})", field,
+                                              rows, cols, want_rows, want_cols, expected));
+}
+
+template <typename Matrix, typename Pred>
+Status check_values(const char* field, const Matrix& m, const char* unit, Pred ok,
+                    const char* rule) {
+  for (Index j = 0; j < m.cols(); ++j) {
+    for (Index i = 0; i < m.rows(); ++i) {
+      const double v = m(i, j);
+      if (ok(v)) continue;
+      const std::string where =
+          m.cols() == 1 ? fmt::format("[{}]", i) : fmt::format("[{},{}]", i, j);
+      return Status::invalid_argument(
+          fmt::format("{}{} = {} {}: {}", field, where, v, unit, rule));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status validate(const Crossbar& x) {
+  const Index r = x.rows();
+  const Index c = x.cols();
+  if (r < 1 || c < 1) {
+    return Status::invalid_argument(fmt::format(
+        "conductance has shape {}x{}: a crossbar needs at least one row and one column", r, c));
+  }
+  for (Status s : {
+           check_shape("r_source", x.r_source.rows(), 1, r, 1, "one per row"),
+           check_shape("r_wordline", x.r_wordline.rows(), x.r_wordline.cols(), r, c - 1,
+                       "rows x (cols-1) segments"),
+           check_shape("r_bitline", x.r_bitline.rows(), x.r_bitline.cols(), r - 1, c,
+                       "(rows-1) x cols segments"),
+           check_shape("r_neuron", x.r_neuron.rows(), 1, c, 1, "one per column"),
+       }) {
+    if (!s.is_ok()) return s;
+  }
+  for (Status s : {
+           check_values("conductance", x.conductance, "S", valid_conductance,
+                        "must be finite and >= 0"),
+           check_values("r_source", x.r_source, "ohm", valid_resistance, kResistanceRule),
+           check_values("r_wordline", x.r_wordline, "ohm", valid_resistance, kResistanceRule),
+           check_values("r_bitline", x.r_bitline, "ohm", valid_resistance, kResistanceRule),
+           check_values("r_neuron", x.r_neuron, "ohm", valid_resistance, kResistanceRule),
+       }) {
+    if (!s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
+Status validate_inputs(const Crossbar& x, const Eigen::MatrixXd& inputs) {
+  if (inputs.cols() != x.rows()) {
+    return Status::invalid_argument(
+        fmt::format("inputs have {} values per vector, the crossbar has {} rows", inputs.cols(),
+                    x.rows()));
+  }
+  if (inputs.rows() < 1) return Status::invalid_argument("inputs hold no input vector");
+  for (Index k = 0; k < inputs.rows(); ++k) {
+    for (Index i = 0; i < inputs.cols(); ++i) {
+      if (!std::isfinite(inputs(k, i))) {
+        return Status::invalid_argument(
+            fmt::format("inputs[{},{}] = {} V: must be finite", k, i, inputs(k, i)));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+std::string input_node_name(Index i) { return fmt::format("in{}", i); }
+std::string word_node_name(Index i, Index j) { return fmt::format("w{}_{}", i, j); }
+std::string bit_node_name(Index i, Index j) { return fmt::format("b{}_{}", i, j); }
+
+std::span<const ParameterSpec> crossbar_parameters() {
+  static constexpr std::array<ParameterSpec, 4> kParams{{
+      {"r_source", "--r-source", "ohm", 0.0, ">= 0, +inf = open",
+       "source (driver) resistance of each row, between the ideal input source and the first "
+       "cell of the word line"},
+      {"r_wordline", "--r-wordline", "ohm", 0.0, ">= 0, +inf = open",
+       "word-line wire resistance of one segment between two adjacent cells of a row"},
+      {"r_bitline", "--r-bitline", "ohm", 0.0, ">= 0, +inf = open",
+       "bit-line wire resistance of one segment between two adjacent cells of a column"},
+      {"r_neuron", "--r-neuron", "ohm", 0.0, ">= 0, +inf = open",
+       "neuron (sense input) resistance of each column, between the last cell of the bit line "
+       "and the virtual ground"},
+  }};
+  return kParams;
+}
+
+}  // namespace xbarnet::netlists

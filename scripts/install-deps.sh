@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything xbarnet needs to build, test, benchmark and validate, from Debian packages.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git \
+  libeigen3-dev libsuitesparse-dev libopenblas-dev \
+  libfmt-dev libcli11-dev nlohmann-json3-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  ngspice clang-format

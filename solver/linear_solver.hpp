@@ -1,0 +1,63 @@
+// Sparse linear-solver backends behind one interface (Eigen's sparse-solver concept, Ceres'
+// SparseCholesky contract): analyze (pattern only), factorize (values), solve (a block of
+// right-hand sides at once). The factor is reused for every solve until the next factorize.
+#pragma once
+
+#include <Eigen/Dense>
+#include <Eigen/SparseCore>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "devices/status.hpp"
+
+namespace xbarnet::solver {
+
+// Column-compressed, sorted, both triangles stored. 64-bit indices (SuiteSparse's long API), so
+// 1024 x 1024 tiles and beyond do not overflow the factor's index space.
+using SparseMatrix = Eigen::SparseMatrix<double, Eigen::ColMajor, std::int64_t>;
+
+enum class Backend {
+  kCholmod,  // sparse Cholesky (supernodal or simplicial, chosen by CHOLMOD); SPD matrices
+  kKlu,      // sparse LU with partial pivoting; general square matrices
+  kDense,    // dense Cholesky (Eigen LLT); a reference for tests, small systems only
+};
+
+std::string_view to_string(Backend backend);
+std::optional<Backend> parse_backend(std::string_view name);
+std::span<const Backend> all_backends();
+
+struct FactorStats {
+  std::int64_t n = 0;           // unknowns
+  std::int64_t nnz_matrix = 0;  // non-zeros of A (both triangles)
+  std::int64_t nnz_factor = 0;  // non-zeros of the factor(s): L for Cholesky, L+U for LU
+  double flops = 0.0;           // floating-point operations of one factorization (if known)
+  std::string method;           // e.g. "supernodal, METIS ordering"
+};
+
+class LinearSolver {
+ public:
+  virtual ~LinearSolver() = default;
+  virtual Backend backend() const = 0;
+
+  // Symbolic analysis: fill-reducing ordering and factor structure, from the pattern of A only.
+  virtual Status analyze(const SparseMatrix& a) = 0;
+  // Numeric factorization of A, which must have the pattern given to analyze().
+  // On failure, failed_index() gives the unknown at which it broke down (or -1).
+  virtual Status factorize(const SparseMatrix& a) = 0;
+  // Solves A X = B in place for the n x K block `b_to_x`.
+  virtual Status solve(Eigen::MatrixXd& b_to_x) = 0;
+
+  virtual FactorStats stats() const = 0;
+  virtual std::int64_t failed_index() const = 0;
+};
+
+std::unique_ptr<LinearSolver> make_linear_solver(Backend backend);
+
+// Largest system the dense reference backend accepts (unknowns); it needs n^2 doubles.
+inline constexpr std::int64_t kDenseBackendMaxUnknowns = 20000;
+
+}  // namespace xbarnet::solver
