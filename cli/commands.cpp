@@ -34,10 +34,18 @@ void write_voltages(const std::string& path, const Tile& tile, const solver::Cro
         for (Eigen::Index j = 0; j < c; ++j) {
           double v = 0.0;
           switch (plane) {
-            case 0: v = s.word_voltage[k](i, j); break;
-            case 1: v = s.bit_voltage[k](i, j); break;
-            case 2: v = cell(i, j); break;
-            default: v = tile.inputs(k, i) - cell(i, j); break;
+            case 0:
+              v = s.word_voltage[k](i, j);
+              break;
+            case 1:
+              v = s.bit_voltage[k](i, j);
+              break;
+            case 2:
+              v = cell(i, j);
+              break;
+            default:
+              v = tile.inputs(k, i) - cell(i, j);
+              break;
           }
           data[at++] = v;
         }

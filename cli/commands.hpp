@@ -16,9 +16,9 @@ inline constexpr int kExitSolveError = 3;  // the circuit could not be solved (e
 
 struct SolveArgs {
   TileArgs tile;
-  std::string output;    // .npy: column currents, C or K x C [A]
-  std::string voltages;  // .npy: K x 4 x R x C [V]: V(w), V(b), cell voltage, IR drop
-  std::string report;    // .json: summary and currents
+  std::string output;            // .npy: column currents, C or K x C [A]
+  std::string voltages;          // .npy: K x 4 x R x C [V]: V(w), V(b), cell voltage, IR drop
+  std::string report;            // .json: summary and currents
   std::string format = "table";  // stdout: table | json | none
   std::string backend = "cholmod";
   int threads = 1;

@@ -1,7 +1,7 @@
 // The xbarnet program: parses the command line and runs a command. Only this file and the
 // command functions it calls print or choose exit codes; the library never does.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <string>
@@ -17,26 +17,23 @@ using xbarnet::cli::TileArgs;
 std::string parameter_help(std::string_view name) {
   for (const xbarnet::ParameterSpec& p : xbarnet::netlists::crossbar_parameters()) {
     if (p.name == name) {
-      return fmt::format("{} [{}; default {:g}; {}]. A number, 'open', or a .npy file", p.description,
-                         p.unit, p.default_value, p.rule);
+      return fmt::format("{} [{}; default {:g}; {}]. A number, 'open', or a .npy file",
+                         p.description, p.unit, p.default_value, p.rule);
     }
   }
   return std::string(name);
 }
 
 void add_tile_options(CLI::App* cmd, TileArgs& t) {
-  cmd->add_option("--conductance,-g", t.conductance,
-                  "cell conductances G, an R x C .npy file [S]");
+  cmd->add_option("--conductance,-g", t.conductance, "cell conductances G, an R x C .npy file [S]");
   cmd->add_option("--input,-v", t.input,
                   "word-line input voltages, a .npy file of R values or a K x R block [V]");
-  cmd->add_option("--r-source", t.r_source,
-                  parameter_help("r_source") + " of R values");
+  cmd->add_option("--r-source", t.r_source, parameter_help("r_source") + " of R values");
   cmd->add_option("--r-wordline", t.r_wordline,
                   parameter_help("r_wordline") + " of R x (C-1) segments");
   cmd->add_option("--r-bitline", t.r_bitline,
                   parameter_help("r_bitline") + " of (R-1) x C segments");
-  cmd->add_option("--r-neuron", t.r_neuron,
-                  parameter_help("r_neuron") + " of C values");
+  cmd->add_option("--r-neuron", t.r_neuron, parameter_help("r_neuron") + " of C values");
   cmd->add_flag("--example", t.example,
                 "use the built-in 128 x 128 example tile instead of --conductance/--input");
 }
@@ -60,8 +57,9 @@ int main(int argc, char** argv) {
                         "write node voltages to a .npy file of shape K x 4 x R x C [V]: word "
                         "line, bit line, voltage across the cell, IR drop (input minus cell)");
   solve_cmd->add_option("--report", solve.report, "write the summary and currents as JSON");
-  solve_cmd->add_option("--format", solve.format,
-                        "what goes to standard output: table (currents and summary), json, none")
+  solve_cmd
+      ->add_option("--format", solve.format,
+                   "what goes to standard output: table (currents and summary), json, none")
       ->capture_default_str();
   solve_cmd->add_option("--backend", solve.backend, "linear solver: cholmod, klu or dense")
       ->capture_default_str();

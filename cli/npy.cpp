@@ -11,7 +11,8 @@
 
 namespace xbarnet::cli {
 
-static_assert(std::endian::native == std::endian::little, "xbarnet's .npy I/O assumes little-endian");
+static_assert(std::endian::native == std::endian::little,
+              "xbarnet's .npy I/O assumes little-endian");
 
 std::int64_t NpyArray::size() const {
   return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());

@@ -12,7 +12,9 @@ std::string describe_resistances(const Eigen::MatrixXd& values, const char* what
   if (values.size() == 0) return "none";
   const double lo = values.minCoeff();
   const double hi = values.maxCoeff();
-  auto one = [](double v) { return std::isinf(v) ? std::string("open") : fmt::format("{:g} ohm", v); };
+  auto one = [](double v) {
+    return std::isinf(v) ? std::string("open") : fmt::format("{:g} ohm", v);
+  };
   if (lo == hi) return one(lo);
   return fmt::format("{}, {} .. {}", what, one(lo), one(hi));
 }
@@ -53,11 +55,13 @@ std::string summary_text(const RunInfo& info) {
       "  time [s]     assemble {:.4f}, analyze {:.4f}, factorize {:.4f}, solve {:.4f}, total "
       "{:.4f}\n",
       t.assemble, t.analyze, t.factorize, t.solve, total);
-  out += fmt::format("  residual     {:.3e} (max over inputs of ||Ax-b|| / (||A|| ||x|| + ||b||), "
-                     "inf-norms)\n",
-                     info.run->solution.relative_residual);
-  out += fmt::format("  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
-                     info.tile->inputs.rows());
+  out += fmt::format(
+      "  residual     {:.3e} (max over inputs of ||Ax-b|| / (||A|| ||x|| + ||b||), "
+      "inf-norms)\n",
+      info.run->solution.relative_residual);
+  out +=
+      fmt::format("  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
+                  info.tile->inputs.rows());
   return out;
 }
 
@@ -92,12 +96,14 @@ nlohmann::json summary_json(const RunInfo& info) {
 
 std::string currents_table(const Eigen::MatrixXd& current, Eigen::Index max_columns) {
   std::string out = fmt::format("{:>8}", "column");
-  for (Eigen::Index k = 0; k < current.rows(); ++k) out += fmt::format("  {:>18}", fmt::format("I[{}] (A)", k));
+  for (Eigen::Index k = 0; k < current.rows(); ++k)
+    out += fmt::format("  {:>18}", fmt::format("I[{}] (A)", k));
   out += "\n";
   const Eigen::Index shown = std::min(current.cols(), max_columns);
   for (Eigen::Index j = 0; j < shown; ++j) {
     out += fmt::format("{:>8}", j);
-    for (Eigen::Index k = 0; k < current.rows(); ++k) out += fmt::format("  {:>18.10e}", current(k, j));
+    for (Eigen::Index k = 0; k < current.rows(); ++k)
+      out += fmt::format("  {:>18.10e}", current(k, j));
     out += "\n";
   }
   if (shown < current.cols()) {

@@ -22,8 +22,8 @@ struct TileArgs {
 
 struct Tile {
   netlists::Crossbar xbar;
-  Eigen::MatrixXd inputs;  // K x R [V]
-  std::string origin;      // where it came from, for the summary
+  Eigen::MatrixXd inputs;      // K x R [V]
+  std::string origin;          // where it came from, for the summary
   bool single_vector = false;  // the input was a 1-d array: outputs come back 1-d too
 };
 

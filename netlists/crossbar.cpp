@@ -43,8 +43,7 @@ Status check_values(const char* field, const Matrix& m, const char* unit, Pred o
       if (ok(v)) continue;
       const std::string where =
           m.cols() == 1 ? fmt::format("[{}]", i) : fmt::format("[{},{}]", i, j);
-      return Status::invalid_argument(
-          fmt::format("{}{} = {} {}: {}", field, where, v, unit, rule));
+      return Status::invalid_argument(fmt::format("{}{} = {} {}: {}", field, where, v, unit, rule));
     }
   }
   return Status::ok();
@@ -84,9 +83,8 @@ Status validate(const Crossbar& x) {
 
 Status validate_inputs(const Crossbar& x, const Eigen::MatrixXd& inputs) {
   if (inputs.cols() != x.rows()) {
-    return Status::invalid_argument(
-        fmt::format("inputs have {} values per vector, the crossbar has {} rows", inputs.cols(),
-                    x.rows()));
+    return Status::invalid_argument(fmt::format(
+        "inputs have {} values per vector, the crossbar has {} rows", inputs.cols(), x.rows()));
   }
   if (inputs.rows() < 1) return Status::invalid_argument("inputs hold no input vector");
   for (Index k = 0; k < inputs.rows(); ++k) {

@@ -51,7 +51,7 @@ Status validate(const Crossbar& xbar);
 Status validate_inputs(const Crossbar& xbar, const Eigen::MatrixXd& inputs);
 
 // Node names, shared by the solver's messages and the SPICE export.
-std::string input_node_name(Index i);         // "in3"
+std::string input_node_name(Index i);          // "in3"
 std::string word_node_name(Index i, Index j);  // "w3_5"
 std::string bit_node_name(Index i, Index j);   // "b3_5"
 

@@ -63,8 +63,8 @@ Status write_spice(std::ostream& out, const Crossbar& x, const Eigen::MatrixXd& 
       if (g == 0.0) {
         fmt::print(out, "* Rc{}_{} omitted: G = 0\n", i, j);
       } else {
-        fmt::print(out, "Rc{}_{} {} {} {:.17g}\n", i, j, word_node_name(i, j),
-                   bit_node_name(i, j), 1.0 / g);
+        fmt::print(out, "Rc{}_{} {} {} {:.17g}\n", i, j, word_node_name(i, j), bit_node_name(i, j),
+                   1.0 / g);
       }
     }
   }
@@ -107,7 +107,8 @@ Status write_spice(std::ostream& out, const Crossbar& x, const Eigen::MatrixXd& 
       if (!std::isinf(x.r_neuron(j))) fmt::print(out, "print {}\n", spice_column_current_name(j));
     }
   }
-  fmt::print(out, ".endc\n.end\n");
+  // quit 0: ngspice -b otherwise exits 1 because the deck has no analysis outside .control.
+  fmt::print(out, "quit 0\n.endc\n.end\n");
   return Status::ok();
 }
 

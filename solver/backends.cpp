@@ -62,24 +62,24 @@ class CholmodSolver final : public LinearSolver {
     cholmod_sparse view = make_view(a);
     factor_ = cholmod_l_analyze(&view, &common_);
     if (factor_ == nullptr || common_.status < CHOLMOD_OK) {
-      return {StatusCode::kBackendFailure,
-              fmt::format("CHOLMOD analyze failed (status {}) for n = {}", common_.status,
-                          a.rows())};
+      return {
+          StatusCode::kBackendFailure,
+          fmt::format("CHOLMOD analyze failed (status {}) for n = {}", common_.status, a.rows())};
     }
     stats_.n = a.rows();
     stats_.nnz_matrix = a.nonZeros();
     stats_.nnz_factor = static_cast<std::int64_t>(common_.lnz);
     stats_.flops = common_.fl;
     const int ordering = common_.method[common_.selected].ordering;
-    stats_.method = fmt::format("{}, {} ordering",
-                                factor_->is_super ? "supernodal" : "simplicial",
+    stats_.method = fmt::format("{}, {} ordering", factor_->is_super ? "supernodal" : "simplicial",
                                 ordering_name(ordering));
     return Status::ok();
   }
 
   Status factorize(const SparseMatrix& a) override {
     failed_ = -1;
-    if (factor_ == nullptr) return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
+    if (factor_ == nullptr)
+      return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
     cholmod_sparse view = make_view(a);
     const int ok = cholmod_l_factorize(&view, factor_, &common_);
     if (common_.status == CHOLMOD_NOT_POSDEF) {
@@ -87,11 +87,11 @@ class CholmodSolver final : public LinearSolver {
       // by the caller's view) where the factorization broke down; map it through the ordering.
       const auto minor = static_cast<std::int64_t>(factor_->minor);
       const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
-      failed_ = (perm != nullptr && minor < static_cast<std::int64_t>(factor_->n)) ? perm[minor]
-                                                                                   : minor;
-      return {StatusCode::kNotPositiveDefinite,
-              fmt::format("CHOLMOD: matrix not positive definite at pivot {} of {}", minor,
-                          a.rows())};
+      failed_ =
+          (perm != nullptr && minor < static_cast<std::int64_t>(factor_->n)) ? perm[minor] : minor;
+      return {
+          StatusCode::kNotPositiveDefinite,
+          fmt::format("CHOLMOD: matrix not positive definite at pivot {} of {}", minor, a.rows())};
     }
     if (!ok || common_.status < CHOLMOD_OK) {
       return {StatusCode::kBackendFailure,

@@ -134,7 +134,8 @@ Status CrossbarSystem::Impl::build_topology() {
   };
   for (Index i = 0; i < r; ++i) classify(xbar.r_source(i), input_id(i), word_id(i, 0));
   for (Index i = 0; i < r; ++i) {
-    for (Index j = 0; j + 1 < c; ++j) classify(xbar.r_wordline(i, j), word_id(i, j), word_id(i, j + 1));
+    for (Index j = 0; j + 1 < c; ++j)
+      classify(xbar.r_wordline(i, j), word_id(i, j), word_id(i, j + 1));
   }
   for (Index i = 0; i + 1 < r; ++i) {
     for (Index j = 0; j < c; ++j) classify(xbar.r_bitline(i, j), bit_id(i, j), bit_id(i + 1, j));
@@ -145,9 +146,9 @@ Status CrossbarSystem::Impl::build_topology() {
   // Two of them in one group would be a loop of ideal sources.
   for (Index i = 0; i < r; ++i) {
     if (sets.find(input_id(i)) != input_id(i)) {
-      return Status::invalid_argument(fmt::format(
-          "input source {} is shorted to {} by 0-ohm elements", netlists::input_node_name(i),
-          node_name(sets.find(input_id(i)))));
+      return Status::invalid_argument(
+          fmt::format("input source {} is shorted to {} by 0-ohm elements",
+                      netlists::input_node_name(i), node_name(sets.find(input_id(i)))));
     }
   }
   code.assign(static_cast<size_t>(n_ids), 0);
@@ -312,8 +313,7 @@ CrossbarSystem::CrossbarSystem(CrossbarSystem&&) noexcept = default;
 CrossbarSystem& CrossbarSystem::operator=(CrossbarSystem&&) noexcept = default;
 CrossbarSystem::~CrossbarSystem() = default;
 
-StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar,
-                                                  Backend backend) {
+StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar, Backend backend) {
   const auto t0 = Clock::now();
   if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
   auto impl = std::make_unique<Impl>();
@@ -375,8 +375,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   const auto t0 = Clock::now();
   if (Status s = netlists::validate_inputs(m.xbar, inputs); !s.is_ok()) return s;
   if (options.threads < 1) {
-    return Status::invalid_argument(
-        fmt::format("threads = {}: must be >= 1", options.threads));
+    return Status::invalid_argument(fmt::format("threads = {}: must be >= 1", options.threads));
   }
   if (!m.factorized) {
     if (Status s = factorize(); !s.is_ok()) return s;

@@ -1,0 +1,209 @@
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/npy.hpp"
+#include "devices/parameter.hpp"
+#include "netlists/crossbar.hpp"
+#include "solver/crossbar_system.hpp"
+
+namespace xbarnet {
+namespace {
+
+namespace fs = std::filesystem;
+using cli::InputError;
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("xbarnet-test-{}",
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A raw .npy file with the given header dictionary and payload.
+  std::string raw_npy(const std::string& name, const std::string& dict, const std::string& payload,
+                      int version = 1) {
+    std::string header = dict;
+    const size_t prefix = version == 1 ? 10 : 12;
+    header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream f(path(name), std::ios::binary);
+    f.write("\x93NUMPY", 6);
+    f.put(static_cast<char>(version));
+    f.put(0);
+    const auto len = static_cast<std::uint32_t>(header.size());
+    f.put(static_cast<char>(len & 0xff));
+    f.put(static_cast<char>((len >> 8) & 0xff));
+    if (version > 1) {
+      f.put(static_cast<char>((len >> 16) & 0xff));
+      f.put(static_cast<char>(len >> 24));
+    }
+    f << header << payload;
+    return path(name);
+  }
+
+  fs::path dir_;
+};
+
+std::string bytes_of(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+using Npy = TempDir;
+
+TEST_F(Npy, RoundTripsFloat64) {
+  Eigen::MatrixXd m(2, 3);
+  m << 1, 2, 3, 4, 5, 6.5;
+  cli::write_npy_matrix(path("m.npy"), m);
+  const cli::NpyArray a = cli::read_npy(path("m.npy"));
+  ASSERT_EQ(a.shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(cli::npy_matrix(a, "m", "m"), m);
+  cli::write_npy_vector(path("v.npy"), Eigen::Vector3d(1, 2, 3));
+  EXPECT_EQ(cli::read_npy(path("v.npy")).shape, (std::vector<std::int64_t>{3}));
+}
+
+TEST_F(Npy, ReadsFloat32FortranOrderAndVersion2) {
+  // Fortran order: the 2 x 3 matrix [[1,2,3],[4,5,6]] is stored column by column.
+  const std::string f =
+      raw_npy("f.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+              bytes_of({1, 4, 2, 5, 3, 6}), 2);
+  const cli::NpyArray a = cli::read_npy(f);
+  EXPECT_EQ(a.data, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(Npy, RejectsOtherDtypesNamingFileAndRule) {
+  const std::string f = raw_npy(
+      "i.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0'));
+  try {
+    cli::read_npy(f);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(f), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("dtype '<i8' is not supported"), std::string::npos);
+  }
+}
+
+TEST_F(Npy, RejectsFilesThatAreNotNpy) {
+  { std::ofstream(path("g.npy")) << "1,2,3\n4,5,6\n"; }
+  EXPECT_THROW(
+      {
+        try {
+          cli::read_npy(path("g.npy"));
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("not a NumPy .npy file"), std::string::npos);
+          throw;
+        }
+      },
+      InputError);
+  const std::string t = raw_npy(
+      "t.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", std::string(16, '\0'));
+  EXPECT_THROW(cli::read_npy(t), InputError);  // truncated: 4 values need 32 bytes
+  EXPECT_THROW(cli::read_npy(path("missing.npy")), InputError);
+}
+
+using Commands = TempDir;
+
+TEST_F(Commands, SolveWritesCurrentsAndVoltages) {
+  Eigen::MatrixXd g(2, 2);
+  g << 1.0 / 1000, 1.0 / 500, 1.0 / 250, 1.0 / 200;
+  cli::write_npy_matrix(path("G.npy"), g);
+  cli::write_npy_vector(path("V.npy"), Eigen::Vector2d(1.0, 0.5));
+  cli::SolveArgs args;
+  args.tile.conductance = path("G.npy");
+  args.tile.input = path("V.npy");
+  args.tile.r_wordline = "100";
+  args.tile.r_bitline = "100";
+  args.output = path("I.npy");
+  args.voltages = path("volts.npy");
+  args.report = path("report.json");
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_solve(args, out, err), cli::kExitOk) << err.str();
+  const cli::NpyArray i = cli::read_npy(path("I.npy"));
+  ASSERT_EQ(i.shape, (std::vector<std::int64_t>{2}));  // 1-d input -> 1-d output
+  EXPECT_NEAR(i.data[0], 1.0 / 1100 + 0.5 / 250, 1e-15);
+  EXPECT_NEAR(i.data[1], 1.0 / 700 + 0.5 / 300, 1e-15);
+  const cli::NpyArray volts = cli::read_npy(path("volts.npy"));
+  ASSERT_EQ(volts.shape, (std::vector<std::int64_t>{1, 4, 2, 2}));
+  // plane 3 (IR drop) of cell (0,0): V_0 - (V_w - V_b) = 0 - ... = b(0,0) = 1/11 V
+  EXPECT_NEAR(volts.data[3 * 4 + 0], 100.0 / 1100.0, 1e-15);
+  EXPECT_NE(out.str().find("xbarnet summary"), std::string::npos);
+  EXPECT_NE(out.str().find("residual"), std::string::npos);
+  EXPECT_TRUE(fs::exists(path("report.json")));
+}
+
+TEST_F(Commands, PerRowResistancesFromNpyAndBadValues) {
+  cli::write_npy_matrix(path("G.npy"), Eigen::MatrixXd::Constant(3, 2, 1e-4));
+  cli::write_npy_matrix(path("V.npy"), Eigen::MatrixXd::Constant(2, 3, 0.1));
+  cli::write_npy_vector(path("rs.npy"), Eigen::Vector3d(10, -4, 10));
+  cli::SolveArgs args;
+  args.tile.conductance = path("G.npy");
+  args.tile.input = path("V.npy");
+  args.tile.r_source = path("rs.npy");
+  args.format = "none";
+  std::ostringstream out, err;
+  try {
+    cli::run_solve(args, out, err);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("r_source[1] = -4 ohm: must be >= 0"), std::string::npos)
+        << e.what();
+  }
+  args.tile.r_source = "ten";
+  EXPECT_THROW(cli::run_solve(args, out, err), InputError);
+  args.tile.r_source = "open";
+  args.tile.r_neuron = "50";
+  cli::write_npy_matrix(path("G.npy"), Eigen::MatrixXd::Zero(3, 2));
+  EXPECT_EQ(cli::run_solve(args, out, err), cli::kExitSolveError);
+  EXPECT_NE(err.str().find("floating node"), std::string::npos) << err.str();
+}
+
+TEST_F(Commands, ShapeMismatchNamesBothFiles) {
+  cli::write_npy_matrix(path("G.npy"), Eigen::MatrixXd::Constant(3, 2, 1e-4));
+  cli::write_npy_vector(path("V.npy"), Eigen::Vector2d(0.1, 0.1));
+  cli::SolveArgs args;
+  args.tile.conductance = path("G.npy");
+  args.tile.input = path("V.npy");
+  std::ostringstream out, err;
+  try {
+    cli::run_solve(args, out, err);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("V.npy: input has 2 values"), std::string::npos) << what;
+    EXPECT_NE(what.find("has 3 rows"), std::string::npos) << what;
+  }
+}
+
+TEST_F(Commands, ExportSpiceWritesANetlist) {
+  cli::ExportArgs args;
+  args.tile.example = true;
+  args.output = path("tile.cir");
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_export_spice(args, out, err), cli::kExitOk);
+  std::ifstream f(path("tile.cir"));
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("Vcol127 b127_127 n127 DC 0"), std::string::npos);
+  EXPECT_NE(text.find("echo xbarnet-input 3"), std::string::npos);
+}
+
+TEST(Docs, ParameterTableMatchesTheDeclarations) {
+  std::ifstream f(fs::path(XBARNET_SOURCE_DIR) / "docs" / "parameters.md");
+  ASSERT_TRUE(f) << "docs/parameters.md is missing";
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string table = parameter_table_markdown(netlists::crossbar_parameters());
+  EXPECT_NE(text.find(table), std::string::npos) << "regenerate with: xbarnet params --markdown\n"
+                                                 << table;
+}
+
+}  // namespace
+}  // namespace xbarnet
