@@ -65,6 +65,13 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   const Tile tile = load_tile(args.tile);
   solver::SolveOptions options;
   options.backend = backend_from(args.backend);
+  if (args.ordering == "nd") {
+    options.ordering = solver::Ordering::kNestedDissection;
+  } else if (args.ordering == "backend") {
+    options.ordering = solver::Ordering::kBackend;
+  } else {
+    throw InputError(fmt::format("--ordering '{}': must be nd or backend", args.ordering));
+  }
   options.threads = args.threads;
   options.node_voltages = !args.voltages.empty();
   StatusOr<solver::CrossbarRun> run = solver::solve_crossbar(tile.xbar, tile.inputs, options);

@@ -21,6 +21,7 @@ struct SolveArgs {
   std::string report;            // .json: summary and currents
   std::string format = "table";  // stdout: table | json | none
   std::string backend = "cholmod";
+  std::string ordering = "nd";  // nd (nested dissection of the grid) | backend
   int threads = 1;
 };
 int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err);

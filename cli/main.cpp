@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   solve_cmd->add_option("--backend", solve.backend, "linear solver: cholmod, klu or dense")
       ->capture_default_str();
+  solve_cmd
+      ->add_option("--ordering", solve.ordering,
+                   "fill-reducing ordering: nd (nested dissection of the cell grid) or backend "
+                   "(the backend's own, e.g. CHOLMOD's AMD/METIS)")
+      ->capture_default_str();
   solve_cmd->add_option("--threads", solve.threads, "OpenMP threads for the loops over inputs")
       ->capture_default_str();
 

@@ -57,10 +57,18 @@ class CholmodSolver final : public LinearSolver {
 
   Backend backend() const override { return Backend::kCholmod; }
 
-  Status analyze(const SparseMatrix& a) override {
+  Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
     cholmod_sparse view = make_view(a);
-    factor_ = cholmod_l_analyze(&view, &common_);
+    if (ordering.empty()) {
+      common_.nmethods = 0;  // CHOLMOD's default: AMD, and METIS too if AMD's fill is high
+      factor_ = cholmod_l_analyze(&view, &common_);
+    } else {
+      common_.nmethods = 1;
+      common_.method[0].ordering = CHOLMOD_GIVEN;
+      factor_ = cholmod_l_analyze_p(&view, const_cast<std::int64_t*>(ordering.data()), nullptr, 0,
+                                    &common_);
+    }
     if (factor_ == nullptr || common_.status < CHOLMOD_OK) {
       return {
           StatusCode::kBackendFailure,
@@ -70,9 +78,9 @@ class CholmodSolver final : public LinearSolver {
     stats_.nnz_matrix = a.nonZeros();
     stats_.nnz_factor = static_cast<std::int64_t>(common_.lnz);
     stats_.flops = common_.fl;
-    const int ordering = common_.method[common_.selected].ordering;
+    const int chosen = common_.method[common_.selected].ordering;
     stats_.method = fmt::format("{}, {} ordering", factor_->is_super ? "supernodal" : "simplicial",
-                                ordering_name(ordering));
+                                ordering_name(chosen));
     return Status::ok();
   }
 
@@ -146,7 +154,7 @@ class CholmodSolver final : public LinearSolver {
       case CHOLMOD_NATURAL:
         return "natural";
       case CHOLMOD_GIVEN:
-        return "given";
+        return "given (nested dissection)";
       case CHOLMOD_AMD:
         return "AMD";
       case CHOLMOD_METIS:
@@ -178,10 +186,16 @@ class KluSolver final : public LinearSolver {
 
   Backend backend() const override { return Backend::kKlu; }
 
-  Status analyze(const SparseMatrix& a) override {
+  Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
     release();
-    symbolic_ = klu_l_analyze(a.rows(), const_cast<std::int64_t*>(a.outerIndexPtr()),
-                              const_cast<std::int64_t*>(a.innerIndexPtr()), &common_);
+    auto* ap = const_cast<std::int64_t*>(a.outerIndexPtr());
+    auto* ai = const_cast<std::int64_t*>(a.innerIndexPtr());
+    if (ordering.empty()) {
+      symbolic_ = klu_l_analyze(a.rows(), ap, ai, &common_);
+    } else {
+      auto* p = const_cast<std::int64_t*>(ordering.data());
+      symbolic_ = klu_l_analyze_given(a.rows(), ap, ai, p, p, &common_);
+    }
     if (symbolic_ == nullptr) {
       return {StatusCode::kBackendFailure,
               fmt::format("KLU analyze failed (status {}) for n = {}", common_.status, a.rows())};
@@ -189,7 +203,7 @@ class KluSolver final : public LinearSolver {
     stats_ = {};
     stats_.n = a.rows();
     stats_.nnz_matrix = a.nonZeros();
-    stats_.method = "LU, BTF + AMD ordering";
+    stats_.method = ordering.empty() ? "LU, BTF + AMD ordering" : "LU, BTF + given ordering";
     return Status::ok();
   }
 
@@ -247,7 +261,7 @@ class DenseSolver final : public LinearSolver {
  public:
   Backend backend() const override { return Backend::kDense; }
 
-  Status analyze(const SparseMatrix& a) override {
+  Status analyze(const SparseMatrix& a, std::span<const std::int64_t> /*ordering*/) override {
     if (a.rows() > kDenseBackendMaxUnknowns) {
       return Status::invalid_argument(
           fmt::format("dense backend: {} unknowns exceed its limit of {}; use cholmod or klu",

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "solver/ordering.hpp"
+
 namespace xbarnet::solver {
 
 namespace {
@@ -22,6 +24,9 @@ constexpr std::int64_t kFirstInput = -2;
 constexpr std::int64_t input_code(Index i) { return kFirstInput - i; }
 constexpr bool is_input(std::int64_t code) { return code <= kFirstInput; }
 constexpr Index input_of(std::int64_t code) { return kFirstInput - code; }
+
+// Largest right-hand-side block solved at once, in values (2^24 doubles = 128 MiB).
+constexpr std::int64_t kMaxBlockEntries = std::int64_t{1} << 24;
 
 class DisjointSets {
  public:
@@ -61,6 +66,7 @@ struct Branch {
 struct CrossbarSystem::Impl {
   netlists::Crossbar xbar;
   Backend backend_kind = Backend::kCholmod;
+  Ordering ordering = Ordering::kNestedDissection;
   std::unique_ptr<LinearSolver> backend;
 
   // Circuit node ids: ground 0, in(i) = 1+i, w(i,j) = 1+R+iC+j, b(i,j) = 1+R+RC+iC+j.
@@ -106,12 +112,14 @@ struct CrossbarSystem::Impl {
   }
 
   Status build_topology();
+  std::vector<std::int64_t> unknown_ordering() const;
   void build_pattern();
   void stamp();
   Status check_floating() const;
+  // Voltage of a node for input vector k, whose solution is column kx of x.
   double voltage(std::int64_t node_code, const Eigen::MatrixXd& x, const Eigen::MatrixXd& inputs,
-                 Index k) const {
-    if (node_code >= 0) return x(node_code, k);
+                 Index kx, Index k) const {
+    if (node_code >= 0) return x(node_code, kx);
     if (node_code == kGround) return 0.0;
     return inputs(k, input_of(node_code));
   }
@@ -270,6 +278,27 @@ void CrossbarSystem::Impl::stamp() {
   }
 }
 
+// Unknowns in the order of the grid's nested dissection; an unknown that spans several grid
+// nodes (merged by 0-ohm wires) is placed at its last node, i.e. with the latest separator.
+std::vector<std::int64_t> CrossbarSystem::Impl::unknown_ordering() const {
+  const std::vector<std::int64_t> nodes = grid_nested_dissection(rows(), cols());
+  std::vector<char> placed(static_cast<size_t>(stats.unknowns), 0);
+  std::vector<std::int64_t> order;
+  order.reserve(static_cast<size_t>(stats.unknowns));
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const std::int64_t cell = *it / 2;
+    const Index i = cell / cols();
+    const Index j = cell % cols();
+    const std::int64_t p = (*it % 2 == 0) ? code[word_id(i, j)] : code[bit_id(i, j)];
+    if (p >= 0 && !placed[p]) {
+      placed[p] = 1;
+      order.push_back(p);
+    }
+  }
+  std::reverse(order.begin(), order.end());
+  return order;
+}
+
 Status CrossbarSystem::Impl::check_floating() const {
   // Breadth-first search from every unknown with a conducting branch to a driven node, along
   // conducting branches (non-zero off-diagonal entries). What is not reached floats.
@@ -313,12 +342,14 @@ CrossbarSystem::CrossbarSystem(CrossbarSystem&&) noexcept = default;
 CrossbarSystem& CrossbarSystem::operator=(CrossbarSystem&&) noexcept = default;
 CrossbarSystem::~CrossbarSystem() = default;
 
-StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar, Backend backend) {
+StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar, Backend backend,
+                                                  Ordering ordering) {
   const auto t0 = Clock::now();
   if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->xbar = xbar;
   impl->backend_kind = backend;
+  impl->ordering = ordering;
   impl->backend = make_linear_solver(backend);
   if (Status s = impl->build_topology(); !s.is_ok()) return s;
   impl->build_pattern();
@@ -333,7 +364,10 @@ Status CrossbarSystem::analyze() {
   m.analyzed = false;
   m.factorized = false;
   if (m.stats.unknowns > 0) {
-    if (Status s = m.backend->analyze(m.a); !s.is_ok()) return s;
+    const std::vector<std::int64_t> order = m.ordering == Ordering::kNestedDissection
+                                                ? m.unknown_ordering()
+                                                : std::vector<std::int64_t>{};
+    if (Status s = m.backend->analyze(m.a, order); !s.is_ok()) return s;
     m.stats.factor = m.backend->stats();
   } else {
     m.stats.factor = {};
@@ -386,17 +420,6 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   const std::int64_t n = m.stats.unknowns;
   const int threads = options.threads;
 
-  // Right-hand sides: b(p, k) = sum of g * V_i(k) over the branches from p to input i.
-  Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(n, n_vec);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (Index k = 0; k < n_vec; ++k) {
-    for (const Impl::Coupling& cp : m.couplings) rhs(cp.p, k) += cp.g * inputs(k, cp.input);
-  }
-  Eigen::MatrixXd x = rhs;
-  if (n > 0) {
-    if (Status s = m.backend->solve(x); !s.is_ok()) return s;
-  }
-
   CrossbarSolution sol;
   sol.column_current.setZero(n_vec, c);
   if (options.node_voltages) {
@@ -404,28 +427,47 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     sol.bit_voltage.assign(static_cast<size_t>(n_vec), Eigen::MatrixXd(r, c));
   }
   std::vector<double> residual(static_cast<size_t>(n_vec), 0.0);
+
+  // Inputs are solved in chunks of at most kMaxBlockEntries right-hand-side values, so memory
+  // stays bounded whatever the number of input vectors (a 1024 x 1024 tile has 2M unknowns).
+  const Index chunk =
+      std::clamp<Index>(kMaxBlockEntries / std::max<std::int64_t>(n, 1), 1, n_vec);
+  for (Index k0 = 0; k0 < n_vec; k0 += chunk) {
+    const Index kc = std::min(chunk, n_vec - k0);
+    // Right-hand sides: b(p, k) = sum of g * V_i(k) over the branches from p to input i.
+    Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(n, kc);
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (Index k = 0; k < n_vec; ++k) {
-    // Column current = sum of the cell currents into the bit line (KCL on the column's net;
-    // the bit line's top end is open, so this is exactly the current into the neuron).
-    Eigen::VectorXd current = Eigen::VectorXd::Zero(c);
-    for (Index i = 0; i < r; ++i) {
-      for (Index j = 0; j < c; ++j) {
-        const double vw = m.voltage(m.code[m.word_id(i, j)], x, inputs, k);
-        const double vb = m.voltage(m.code[m.bit_id(i, j)], x, inputs, k);
-        current(j) += m.xbar.conductance(i, j) * (vw - vb);
-        if (options.node_voltages) {
-          sol.word_voltage[k](i, j) = vw;
-          sol.bit_voltage[k](i, j) = vb;
+    for (Index k = 0; k < kc; ++k) {
+      for (const Impl::Coupling& cp : m.couplings) rhs(cp.p, k) += cp.g * inputs(k0 + k, cp.input);
+    }
+    Eigen::MatrixXd x = rhs;
+    if (n > 0) {
+      if (Status s = m.backend->solve(x); !s.is_ok()) return s;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (Index kk = 0; kk < kc; ++kk) {
+      const Index k = k0 + kk;
+      // Column current = sum of the cell currents into the bit line (KCL on the column's net;
+      // the bit line's top end is open, so this is exactly the current into the neuron).
+      Eigen::VectorXd current = Eigen::VectorXd::Zero(c);
+      for (Index i = 0; i < r; ++i) {
+        for (Index j = 0; j < c; ++j) {
+          const double vw = m.voltage(m.code[m.word_id(i, j)], x, inputs, kk, k);
+          const double vb = m.voltage(m.code[m.bit_id(i, j)], x, inputs, kk, k);
+          current(j) += m.xbar.conductance(i, j) * (vw - vb);
+          if (options.node_voltages) {
+            sol.word_voltage[k](i, j) = vw;
+            sol.bit_voltage[k](i, j) = vb;
+          }
         }
       }
-    }
-    sol.column_current.row(k) = current.transpose();
-    if (n > 0) {
-      const Eigen::VectorXd res = m.a * x.col(k) - rhs.col(k);
-      const double denom =
-          m.a_norm_inf * x.col(k).lpNorm<Eigen::Infinity>() + rhs.col(k).lpNorm<Eigen::Infinity>();
-      residual[k] = denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
+      sol.column_current.row(k) = current.transpose();
+      if (n > 0) {
+        const Eigen::VectorXd res = m.a * x.col(kk) - rhs.col(kk);
+        const double denom = m.a_norm_inf * x.col(kk).lpNorm<Eigen::Infinity>() +
+                             rhs.col(kk).lpNorm<Eigen::Infinity>();
+        residual[k] = denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
+      }
     }
   }
   sol.relative_residual = *std::max_element(residual.begin(), residual.end());
@@ -460,7 +502,8 @@ std::string CrossbarSystem::unknown_name(std::int64_t p) const {
 
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
                                      const SolveOptions& options) {
-  StatusOr<CrossbarSystem> system = CrossbarSystem::assemble(xbar, options.backend);
+  StatusOr<CrossbarSystem> system =
+      CrossbarSystem::assemble(xbar, options.backend, options.ordering);
   if (!system.is_ok()) return system.status();
   if (Status s = system.value().analyze(); !s.is_ok()) return s;
   if (Status s = system.value().factorize(); !s.is_ok()) return s;

@@ -26,8 +26,14 @@ namespace xbarnet::solver {
 
 using Index = Eigen::Index;
 
+enum class Ordering {
+  kNestedDissection,  // geometric nested dissection of the cell grid (solver/ordering.hpp)
+  kBackend,           // the backend's own choice (CHOLMOD: AMD, then METIS if AMD fills badly)
+};
+
 struct SolveOptions {
   Backend backend = Backend::kCholmod;
+  Ordering ordering = Ordering::kNestedDissection;
   int threads = 1;             // OpenMP threads for the loops over input vectors (>= 1)
   bool node_voltages = false;  // keep every word- and bit-line node voltage (IR-drop map)
 };
@@ -68,7 +74,8 @@ class CrossbarSystem {
   // Validates the crossbar, merges shorts, eliminates driven nodes, declares the pattern and
   // stamps the values.
   static StatusOr<CrossbarSystem> assemble(const netlists::Crossbar& xbar,
-                                           Backend backend = Backend::kCholmod);
+                                           Backend backend = Backend::kCholmod,
+                                           Ordering ordering = Ordering::kNestedDissection);
 
   CrossbarSystem(CrossbarSystem&&) noexcept;
   CrossbarSystem& operator=(CrossbarSystem&&) noexcept;

@@ -44,7 +44,9 @@ class LinearSolver {
   virtual Backend backend() const = 0;
 
   // Symbolic analysis: fill-reducing ordering and factor structure, from the pattern of A only.
-  virtual Status analyze(const SparseMatrix& a) = 0;
+  // `ordering`, if not empty, is a permutation of 0..n-1 (elimination order) to use instead of
+  // the backend's own choice.
+  virtual Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering = {}) = 0;
   // Numeric factorization of A, which must have the pattern given to analyze().
   // On failure, failed_index() gives the unknown at which it broke down (or -1).
   virtual Status factorize(const SparseMatrix& a) = 0;

@@ -1,0 +1,167 @@
+// xbarnet-bench: the figures of the solver issue, measured in one run.
+//   * per square tile size: time per phase for one operating point and for a block of 256
+//     inputs, nodes, unknowns, nnz(A), nnz(factor), peak resident memory;
+//   * at the sizes given by --ngspice-sizes: ngspice -b on the exported netlist of the same tile,
+//     and the ratio ngspice time / xbarnet time (assemble + analyze + factorize + one solve).
+// Tiles: G uniform in [1/100k, 1/10k] S, inputs in [0, 0.2] V, r_source = r_neuron = 100 ohm,
+// r_wordline = r_bitline = 2.5 ohm (full parasitics).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "netlists/spice.hpp"
+#include "solver/build_info.hpp"
+#include "solver/crossbar_system.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using xbarnet::netlists::Crossbar;
+
+double uniform(std::mt19937_64& rng, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
+Crossbar make_tile(Eigen::Index n, std::mt19937_64& rng) {
+  Eigen::MatrixXd g(n, n);
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = 0; i < n; ++i) g(i, j) = uniform(rng, 1e-5, 1e-4);
+  return Crossbar::uniform(std::move(g), 100.0, 2.5, 2.5, 100.0);
+}
+
+Eigen::MatrixXd make_inputs(Eigen::Index k, Eigen::Index n, std::mt19937_64& rng) {
+  Eigen::MatrixXd v(k, n);
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = 0; i < k; ++i) v(i, j) = uniform(rng, 0.0, 0.2);
+  return v;
+}
+
+double peak_rss_gib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB
+}
+
+// Wall time of `ngspice -b netlist`, or a negative value when it fails.
+double time_ngspice(const std::string& netlist) {
+  const std::string cmd = fmt::format("ngspice -b '{}' >'{}.out' 2>&1", netlist, netlist);
+  const auto t0 = Clock::now();
+  const int rc = std::system(cmd.c_str());
+  const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+  return rc == 0 ? t : -1.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xbarnet solver benchmark: phase times, memory and the ratio against ngspice"};
+  std::vector<Eigen::Index> sizes{64, 128, 256, 512, 1024};
+  std::vector<Eigen::Index> spice_sizes{64, 128};
+  Eigen::Index block = 256;
+  std::string backend_name = "cholmod";
+  std::string dir = (std::filesystem::temp_directory_path() / "xbarnet-bench").string();
+  int threads = 1;
+  app.add_option("--sizes", sizes, "square tile sizes")->delimiter(',')->capture_default_str();
+  app.add_option("--ngspice-sizes", spice_sizes, "sizes also run with ngspice (empty: none)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--block", block, "input vectors in the block solve")->capture_default_str();
+  app.add_option("--backend", backend_name, "cholmod or klu")->capture_default_str();
+  app.add_option("--threads", threads, "OpenMP threads")->capture_default_str();
+  app.add_option("--dir", dir, "where netlists for ngspice are written")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  const auto backend = xbarnet::solver::parse_backend(backend_name);
+  if (!backend) {
+    fmt::print(stderr, "unknown backend '{}'\n", backend_name);
+    return 2;
+  }
+  std::filesystem::create_directories(dir);
+  fmt::print("xbarnet-bench: {}; backend {}; threads {}\n", xbarnet::solver::build_info(),
+             backend_name, threads);
+  fmt::print("tile: G in [1e-5, 1e-4] S, r_source = r_neuron = 100 ohm, r_wordline = r_bitline = "
+             "2.5 ohm\n\n");
+  fmt::print("{:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}\n", "size",
+             "unknowns", "nnz(A)", "nnz(L)", "assemble", "analyze", "factor", "solve1", "total1",
+             fmt::format("solve{}", block), fmt::format("per-input"), "peakGiB");
+  std::mt19937_64 rng(42);
+  struct Row {
+    Eigen::Index n;
+    double total1;
+  };
+  std::vector<Row> rows;
+  for (Eigen::Index n : sizes) {
+    const Crossbar x = make_tile(n, rng);
+    const Eigen::MatrixXd v1 = make_inputs(1, n, rng);
+    const Eigen::MatrixXd vk = make_inputs(block, n, rng);
+    xbarnet::solver::SolveOptions opt;
+    opt.backend = *backend;
+    opt.threads = threads;
+
+    const auto t0 = Clock::now();
+    auto sys = xbarnet::solver::CrossbarSystem::assemble(x, opt.backend);
+    if (!sys.is_ok()) {
+      fmt::print(stderr, "{}\n", sys.status().to_string());
+      return 1;
+    }
+    xbarnet::solver::CrossbarSystem& s = sys.value();
+    if (auto st = s.analyze(); !st.is_ok()) return fmt::print(stderr, "{}\n", st.to_string()), 1;
+    if (auto st = s.factorize(); !st.is_ok()) return fmt::print(stderr, "{}\n", st.to_string()), 1;
+    auto one = s.solve(v1, opt);
+    const double total1 = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!one.is_ok()) return fmt::print(stderr, "{}\n", one.status().to_string()), 1;
+    const xbarnet::solver::PhaseTimes t = s.times();
+    auto many = s.solve(vk, opt);
+    if (!many.is_ok()) return fmt::print(stderr, "{}\n", many.status().to_string()), 1;
+    const double t_block = s.times().solve;
+    const auto& st = s.stats();
+    fmt::print("{:>5} {:>9} {:>10} {:>11} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>10.4f} "
+               "{:>10.2e} {:>9.2f}\n",
+               n, st.unknowns, st.factor.nnz_matrix, st.factor.nnz_factor, t.assemble, t.analyze,
+               t.factorize, t.solve, total1, t_block, t_block / static_cast<double>(block),
+               peak_rss_gib());
+    std::fflush(stdout);
+    rows.push_back({n, total1});
+  }
+  fmt::print("\n(times in seconds; total1 = assemble + analyze + factorize + one solve; solve{} "
+             "includes right-hand sides, currents and residuals; peakGiB = peak resident memory "
+             "of this process so far)\n",
+             block);
+
+  if (!spice_sizes.empty()) fmt::print("\n{:>5} {:>12} {:>12} {:>10}\n", "size", "ngspice s", "xbarnet s", "ratio");
+  for (Eigen::Index n : spice_sizes) {
+    std::mt19937_64 r2(1000 + static_cast<std::uint64_t>(n));
+    const Crossbar x = make_tile(n, r2);
+    const Eigen::MatrixXd v1 = make_inputs(1, n, r2);
+    const std::string netlist = fmt::format("{}/tile{}.cir", dir, n);
+    {
+      std::ofstream f(netlist);
+      if (auto st = xbarnet::netlists::write_spice(f, x, v1); !st.is_ok()) return 1;
+    }
+    xbarnet::solver::SolveOptions opt;
+    opt.backend = *backend;
+    opt.threads = threads;
+    // Best of three for xbarnet (short runs are noisy); ngspice once (it is long).
+    double best = 1e300;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = Clock::now();
+      auto run = xbarnet::solver::solve_crossbar(x, v1, opt);
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+      if (!run.is_ok()) return 1;
+    }
+    const double t_spice = time_ngspice(netlist);
+    if (t_spice < 0) {
+      fmt::print("{:>5} ngspice failed (see {}.out)\n", n, netlist);
+      continue;
+    }
+    fmt::print("{:>5} {:>12.3f} {:>12.5f} {:>9.0f}x\n", n, t_spice, best, t_spice / best);
+    std::fflush(stdout);
+  }
+  return 0;
+}
