@@ -5,9 +5,9 @@
 //     and the ratio ngspice time / xbarnet time (assemble + analyze + factorize + one solve).
 // Tiles: G uniform in [1/100k, 1/10k] S, inputs in [0, 0.2] V, r_source = r_neuron = 100 ohm,
 // r_wordline = r_bitline = 2.5 ohm (full parasitics).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   std::string backend_name = "cholmod";
   std::string dir = (std::filesystem::temp_directory_path() / "xbarnet-bench").string();
   int threads = 1;
+  bool orderings = false;
+  app.add_flag("--orderings", orderings,
+               "also compare the nested-dissection ordering with the backend's own, per size");
   app.add_option("--sizes", sizes, "square tile sizes")->delimiter(',')->capture_default_str();
   app.add_option("--ngspice-sizes", spice_sizes, "sizes also run with ngspice (empty: none)")
       ->delimiter(',')
@@ -85,11 +88,12 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   fmt::print("xbarnet-bench: {}; backend {}; threads {}\n", xbarnet::solver::build_info(),
              backend_name, threads);
-  fmt::print("tile: G in [1e-5, 1e-4] S, r_source = r_neuron = 100 ohm, r_wordline = r_bitline = "
-             "2.5 ohm\n\n");
-  fmt::print("{:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}\n", "size",
-             "unknowns", "nnz(A)", "nnz(L)", "assemble", "analyze", "factor", "solve1", "total1",
-             fmt::format("solve{}", block), fmt::format("per-input"), "peakGiB");
+  fmt::print(
+      "tile: G in [1e-5, 1e-4] S, r_source = r_neuron = 100 ohm, r_wordline = r_bitline = "
+      "2.5 ohm\n\n");
+  fmt::print("{:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}\n",
+             "size", "unknowns", "nnz(A)", "nnz(L)", "assemble", "analyze", "factor", "solve1",
+             "total1", fmt::format("solve{}", block), fmt::format("per-input"), "peakGiB");
   std::mt19937_64 rng(42);
   struct Row {
     Eigen::Index n;
@@ -121,20 +125,51 @@ int main(int argc, char** argv) {
     if (!many.is_ok()) return fmt::print(stderr, "{}\n", many.status().to_string()), 1;
     const double t_block = s.times().solve;
     const auto& st = s.stats();
-    fmt::print("{:>5} {:>9} {:>10} {:>11} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>10.4f} "
-               "{:>10.2e} {:>9.2f}\n",
-               n, st.unknowns, st.factor.nnz_matrix, st.factor.nnz_factor, t.assemble, t.analyze,
-               t.factorize, t.solve, total1, t_block, t_block / static_cast<double>(block),
-               peak_rss_gib());
+    fmt::print(
+        "{:>5} {:>9} {:>10} {:>11} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>9.4f} {:>10.4f} "
+        "{:>10.2e} {:>9.2f}\n",
+        n, st.unknowns, st.factor.nnz_matrix, st.factor.nnz_factor, t.assemble, t.analyze,
+        t.factorize, t.solve, total1, t_block, t_block / static_cast<double>(block),
+        peak_rss_gib());
     std::fflush(stdout);
     rows.push_back({n, total1});
   }
-  fmt::print("\n(times in seconds; total1 = assemble + analyze + factorize + one solve; solve{} "
-             "includes right-hand sides, currents and residuals; peakGiB = peak resident memory "
-             "of this process so far)\n",
-             block);
+  fmt::print(
+      "\n(times in seconds; total1 = assemble + analyze + factorize + one solve; solve{} "
+      "includes right-hand sides, currents and residuals; peakGiB = peak resident memory "
+      "of this process so far)\n",
+      block);
 
-  if (!spice_sizes.empty()) fmt::print("\n{:>5} {:>12} {:>12} {:>10}\n", "size", "ngspice s", "xbarnet s", "ratio");
+  if (orderings) {
+    fmt::print("\n{:>5} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10}  {}\n", "size", "nnz(L) nd",
+               "nnz(L) own", "analyze nd", "analyze own", "factor nd", "factor own", "own method");
+    for (Eigen::Index n : sizes) {
+      std::mt19937_64 r3(7 + static_cast<std::uint64_t>(n));
+      const Crossbar x = make_tile(n, r3);
+      struct Result {
+        std::int64_t nnz;
+        double analyze, factor;
+        std::string method;
+      };
+      auto measure = [&](xbarnet::solver::Ordering ord) -> Result {
+        auto sys = xbarnet::solver::CrossbarSystem::assemble(x, *backend, ord);
+        if (!sys.is_ok() || !sys.value().analyze().is_ok() || !sys.value().factorize().is_ok()) {
+          return {-1, 0, 0, "failed"};
+        }
+        const auto& s = sys.value();
+        return {s.stats().factor.nnz_factor, s.times().analyze, s.times().factorize,
+                s.stats().factor.method};
+      };
+      const Result nd = measure(xbarnet::solver::Ordering::kNestedDissection);
+      const Result own = measure(xbarnet::solver::Ordering::kBackend);
+      fmt::print("{:>5} {:>14} {:>14} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f}  {}\n", n, nd.nnz,
+                 own.nnz, nd.analyze, own.analyze, nd.factor, own.factor, own.method);
+      std::fflush(stdout);
+    }
+  }
+
+  if (!spice_sizes.empty())
+    fmt::print("\n{:>5} {:>12} {:>12} {:>10}\n", "size", "ngspice s", "xbarnet s", "ratio");
   for (Eigen::Index n : spice_sizes) {
     std::mt19937_64 r2(1000 + static_cast<std::uint64_t>(n));
     const Crossbar x = make_tile(n, r2);

@@ -61,7 +61,11 @@ void BM_OperatingPoint(benchmark::State& state) {
 BENCHMARK(BM_Assemble)->Arg(64)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Analyze)->Arg(64)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Factorize)->Arg(64)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SolveBlock)->Args({128, 1})->Args({128, 256})->Args({256, 1})->Args({256, 256})
+BENCHMARK(BM_SolveBlock)
+    ->Args({128, 1})
+    ->Args({128, 256})
+    ->Args({256, 1})
+    ->Args({256, 256})
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OperatingPoint)->Arg(64)->Arg(128)->Arg(256)->Arg(512)->Unit(benchmark::kMillisecond);
 

@@ -430,8 +430,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
 
   // Inputs are solved in chunks of at most kMaxBlockEntries right-hand-side values, so memory
   // stays bounded whatever the number of input vectors (a 1024 x 1024 tile has 2M unknowns).
-  const Index chunk =
-      std::clamp<Index>(kMaxBlockEntries / std::max<std::int64_t>(n, 1), 1, n_vec);
+  const Index chunk = std::clamp<Index>(kMaxBlockEntries / std::max<std::int64_t>(n, 1), 1, n_vec);
   for (Index k0 = 0; k0 < n_vec; k0 += chunk) {
     const Index kc = std::min(chunk, n_vec - k0);
     // Right-hand sides: b(p, k) = sum of g * V_i(k) over the branches from p to input i.

@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include "reference_mna.hpp"
-#include "solver/ordering.hpp"
 #include "solver/crossbar_system.hpp"
+#include "solver/ordering.hpp"
 #include "test_util.hpp"
 
 namespace xbarnet {
@@ -281,7 +281,8 @@ TEST(Ordering, BothOrderingsGiveTheSameCurrents) {
 TEST(Ordering, NestedDissectionFillsLessAt128) {
   std::mt19937_64 rng(13);
   const Crossbar x = testing::random_crossbar(rng, 128, 128, 100.0, 2.5, 2.5, 100.0);
-  auto nd = solver::CrossbarSystem::assemble(x, Backend::kCholmod, solver::Ordering::kNestedDissection);
+  auto nd =
+      solver::CrossbarSystem::assemble(x, Backend::kCholmod, solver::Ordering::kNestedDissection);
   auto own = solver::CrossbarSystem::assemble(x, Backend::kCholmod, solver::Ordering::kBackend);
   ASSERT_TRUE(nd.is_ok() && own.is_ok());
   ASSERT_TRUE(nd.value().analyze().is_ok() && own.value().analyze().is_ok());
