@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
   std::string dir = (std::filesystem::temp_directory_path() / "xbarnet-bench").string();
   int threads = 1;
   bool orderings = false;
+  bool transfer = false;
+  app.add_flag("--transfer", transfer,
+               "also time the transfer matrix (Schur complement and R solves) per size");
   app.add_flag("--orderings", orderings,
                "also compare the nested-dissection ordering with the backend's own, per size");
   app.add_option("--sizes", sizes, "square tile sizes")->delimiter(',')->capture_default_str();
@@ -164,6 +167,37 @@ int main(int argc, char** argv) {
       const Result own = measure(xbarnet::solver::Ordering::kBackend);
       fmt::print("{:>5} {:>14} {:>14} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f}  {}\n", n, nd.nnz,
                  own.nnz, nd.analyze, own.analyze, nd.factor, own.factor, own.method);
+      std::fflush(stdout);
+    }
+  }
+
+  if (transfer) {
+    fmt::print("\n{:>5} {:>12} {:>12} {:>12} {:>10} {:>10} {:>12}\n", "size", "op point s",
+               "T schur s", "T solves s", "schur/op", "solves/op", "max|diff|/max|T|");
+    for (Eigen::Index n : sizes) {
+      std::mt19937_64 r4(11 + static_cast<std::uint64_t>(n));
+      const Crossbar x = make_tile(n, r4);
+      const Eigen::MatrixXd v1 = make_inputs(1, n, r4);
+      xbarnet::solver::SolveOptions opt;
+      opt.backend = *backend;
+      opt.threads = threads;
+      auto t0 = Clock::now();
+      auto op = xbarnet::solver::solve_crossbar(x, v1, opt);
+      const double t_op = std::chrono::duration<double>(Clock::now() - t0).count();
+      t0 = Clock::now();
+      auto schur = xbarnet::solver::transfer_matrix(x, opt);
+      const double t_schur = std::chrono::duration<double>(Clock::now() - t0).count();
+      t0 = Clock::now();
+      auto solves = xbarnet::solver::transfer_matrix_by_solves(x, opt);
+      const double t_solves = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!op.is_ok() || !schur.is_ok() || !solves.is_ok()) {
+        fmt::print("{:>5} failed\n", n);
+        continue;
+      }
+      const double diff = (schur.value().t - solves.value().t).cwiseAbs().maxCoeff() /
+                          solves.value().t.cwiseAbs().maxCoeff();
+      fmt::print("{:>5} {:>12.4f} {:>12.4f} {:>12.4f} {:>9.2f}x {:>9.2f}x {:>12.2e}\n", n, t_op,
+                 t_schur, t_solves, t_schur / t_op, t_solves / t_op, diff);
       std::fflush(stdout);
     }
   }

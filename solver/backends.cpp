@@ -47,6 +47,7 @@ class CholmodSolver final : public LinearSolver {
     cholmod_l_start(&common_);
     common_.print = 0;  // the library never prints; failures come back as a Status
     common_.error_handler = nullptr;
+    common_.final_ll = 1;  // simplicial factors as L L^T too (trailing_schur_complement)
   }
   ~CholmodSolver() override {
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
@@ -62,10 +63,14 @@ class CholmodSolver final : public LinearSolver {
     cholmod_sparse view = make_view(a);
     if (ordering.empty()) {
       common_.nmethods = 0;  // CHOLMOD's default: AMD, and METIS too if AMD's fill is high
+      common_.postorder = 1;
       factor_ = cholmod_l_analyze(&view, &common_);
     } else {
+      // The given order is kept exactly (no postordering), so that its last unknowns are the
+      // last columns of the factor (trailing_schur_complement).
       common_.nmethods = 1;
       common_.method[0].ordering = CHOLMOD_GIVEN;
+      common_.postorder = 0;
       factor_ = cholmod_l_analyze_p(&view, const_cast<std::int64_t*>(ordering.data()), nullptr, 0,
                                     &common_);
     }
@@ -127,6 +132,55 @@ class CholmodSolver final : public LinearSolver {
     std::copy_n(static_cast<const double*>(x->x), b.size(), b.data());
     cholmod_l_free_dense(&x, &common_);
     return Status::ok();
+  }
+
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) override {
+    if (factor_ == nullptr || factor_->minor < factor_->n) {
+      return Status{StatusCode::kBackendFailure, "CHOLMOD: no complete factorization"};
+    }
+    const auto n = static_cast<std::int64_t>(factor_->n);
+    const std::int64_t first = n - nb;
+    const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
+    for (std::int64_t k = first; k < n; ++k) {
+      if (perm != nullptr && perm[k] != k) {
+        return Status{StatusCode::kBackendFailure,
+                      "CHOLMOD: the boundary unknowns are not last in the factor's order"};
+      }
+    }
+    Eigen::MatrixXd lbb = Eigen::MatrixXd::Zero(nb, nb);
+    const auto* lx = static_cast<const double*>(factor_->x);
+    if (factor_->is_super) {
+      const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
+      const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
+      const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
+      const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
+      for (size_t sn = 0; sn < factor_->nsuper; ++sn) {
+        const std::int64_t k1 = super[sn];
+        const std::int64_t k2 = super[sn + 1];
+        if (k2 <= first) continue;
+        const std::int64_t nrow = pi[sn + 1] - pi[sn];
+        for (std::int64_t k = std::max(k1, first); k < k2; ++k) {
+          const double* col = lx + px[sn] + (k - k1) * nrow;
+          for (std::int64_t r = 0; r < nrow; ++r) {
+            const std::int64_t row = ls[pi[sn] + r];
+            if (row >= first) lbb(row - first, k - first) = col[r];
+          }
+        }
+      }
+    } else {
+      if (!factor_->is_ll) {
+        return Status{StatusCode::kBackendFailure, "CHOLMOD: simplicial factor is not LL'"};
+      }
+      const auto* lp = static_cast<const SuiteSparse_long*>(factor_->p);
+      const auto* li = static_cast<const SuiteSparse_long*>(factor_->i);
+      const auto* lnz = static_cast<const SuiteSparse_long*>(factor_->nz);
+      for (std::int64_t k = first; k < n; ++k) {
+        for (std::int64_t q = lp[k]; q < lp[k] + lnz[k]; ++q) {
+          if (li[q] >= first) lbb(li[q] - first, k - first) = lx[q];
+        }
+      }
+    }
+    return Eigen::MatrixXd(lbb * lbb.transpose());
   }
 
   FactorStats stats() const override { return stats_; }
@@ -241,6 +295,11 @@ class KluSolver final : public LinearSolver {
     return Status::ok();
   }
 
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t /*nb*/) override {
+    return Status{StatusCode::kBackendFailure,
+                  "KLU: no Schur complement from an LU factor with pivoting"};
+  }
+
   FactorStats stats() const override { return stats_; }
   std::int64_t failed_index() const override { return failed_; }
 
@@ -304,6 +363,13 @@ class DenseSolver final : public LinearSolver {
   Status solve(Eigen::MatrixXd& b) override {
     b = llt_.solve(b);
     return Status::ok();
+  }
+
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) override {
+    // Natural order: the trailing block of L belongs to the last nb unknowns.
+    const Eigen::MatrixXd lbb =
+        llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();
+    return Eigen::MatrixXd(lbb * lbb.transpose());
   }
 
   FactorStats stats() const override { return stats_; }

@@ -67,9 +67,14 @@ struct CrossbarSystem::Impl {
   netlists::Crossbar xbar;
   Backend backend_kind = Backend::kCholmod;
   Ordering ordering = Ordering::kNestedDissection;
+  // Transfer mode: the input nodes and the per-column virtual grounds stay unknowns (the
+  // "boundary"), numbered last, for the Schur complement; nothing is driven.
+  bool transfer_mode = false;
+  std::int64_t interior = 0;  // unknowns before the boundary (all of them in driven mode)
   std::unique_ptr<LinearSolver> backend;
 
-  // Circuit node ids: ground 0, in(i) = 1+i, w(i,j) = 1+R+iC+j, b(i,j) = 1+R+RC+iC+j.
+  // Circuit node ids: ground 0, in(i) = 1+i, w(i,j) = 1+R+iC+j, b(i,j) = 1+R+RC+iC+j, and the
+  // virtual ground of column j, vg(j) = 1+R+2RC+j (tied to ground in driven mode).
   std::vector<std::int64_t> code;            // node id -> node code
   std::vector<std::int64_t> representative;  // unknown -> first circuit node id merged into it
   std::vector<Branch> branches;
@@ -99,6 +104,7 @@ struct CrossbarSystem::Impl {
   std::int64_t bit_id(Index i, Index j) const {
     return 1 + rows() + rows() * cols() + i * cols() + j;
   }
+  std::int64_t ground_id(Index j) const { return 1 + rows() + 2 * rows() * cols() + j; }
 
   std::string node_name(std::int64_t id) const {
     const std::int64_t r = rows();
@@ -108,7 +114,8 @@ struct CrossbarSystem::Impl {
     id -= 1 + r;
     if (id < r * c) return netlists::word_node_name(id / c, id % c);
     id -= r * c;
-    return netlists::bit_node_name(id / c, id % c);
+    if (id < r * c) return netlists::bit_node_name(id / c, id % c);
+    return fmt::format("vg{}", id - r * c);  // virtual ground of a column
   }
 
   Status build_topology();
@@ -128,7 +135,7 @@ struct CrossbarSystem::Impl {
 Status CrossbarSystem::Impl::build_topology() {
   const Index r = rows();
   const Index c = cols();
-  const std::int64_t n_ids = 1 + r + 2 * r * c;
+  const std::int64_t n_ids = 1 + r + 2 * r * c + c;
   DisjointSets sets(n_ids);
   std::int64_t shorts = 0;
   std::int64_t opens = 0;
@@ -140,6 +147,9 @@ Status CrossbarSystem::Impl::build_topology() {
       ++opens;
     }
   };
+  if (!transfer_mode) {
+    for (Index j = 0; j < c; ++j) sets.unite(0, ground_id(j));
+  }
   for (Index i = 0; i < r; ++i) classify(xbar.r_source(i), input_id(i), word_id(i, 0));
   for (Index i = 0; i < r; ++i) {
     for (Index j = 0; j + 1 < c; ++j)
@@ -148,7 +158,7 @@ Status CrossbarSystem::Impl::build_topology() {
   for (Index i = 0; i + 1 < r; ++i) {
     for (Index j = 0; j < c; ++j) classify(xbar.r_bitline(i, j), bit_id(i, j), bit_id(i + 1, j));
   }
-  for (Index j = 0; j < c; ++j) classify(xbar.r_neuron(j), bit_id(r - 1, j), 0);
+  for (Index j = 0; j < c; ++j) classify(xbar.r_neuron(j), bit_id(r - 1, j), ground_id(j));
 
   // Driven groups: ground and the inputs are the smallest ids, hence the roots of their groups.
   // Two of them in one group would be a loop of ideal sources.
@@ -159,21 +169,51 @@ Status CrossbarSystem::Impl::build_topology() {
                       netlists::input_node_name(i), node_name(sets.find(input_id(i)))));
     }
   }
+  // Boundary slots (transfer mode): input i -> i, virtual ground j -> R + j.
+  std::vector<std::int64_t> boundary_of_root;
+  if (transfer_mode) {
+    boundary_of_root.assign(static_cast<size_t>(n_ids), -1);
+    for (Index i = 0; i < r; ++i) boundary_of_root[input_id(i)] = i;
+    for (Index j = 0; j < c; ++j) {
+      const std::int64_t root = sets.find(ground_id(j));
+      if (boundary_of_root[root] >= 0) {
+        return Status::invalid_argument(fmt::format(
+            "virtual ground of column {} is shorted to {} by 0-ohm elements", j, node_name(root)));
+      }
+      boundary_of_root[root] = r + j;
+    }
+  }
   code.assign(static_cast<size_t>(n_ids), 0);
   representative.clear();
   std::vector<std::int64_t> unknown_of_root(static_cast<size_t>(n_ids), -1);
   for (std::int64_t id = 0; id < n_ids; ++id) {
     const std::int64_t root = sets.find(id);
-    if (root == 0) {
+    if (transfer_mode) {
+      if (id == 0) {  // the common ground is not used: every column has its own
+        code[id] = kGround;
+        continue;
+      }
+      if (boundary_of_root[root] >= 0) continue;  // numbered after the interior
+    } else if (root == 0) {
       code[id] = kGround;
+      continue;
     } else if (root <= r) {
       code[id] = input_code(root - 1);
-    } else {
-      if (unknown_of_root[root] < 0) {
-        unknown_of_root[root] = static_cast<std::int64_t>(representative.size());
-        representative.push_back(id);
-      }
-      code[id] = unknown_of_root[root];
+      continue;
+    }
+    if (unknown_of_root[root] < 0) {
+      unknown_of_root[root] = static_cast<std::int64_t>(representative.size());
+      representative.push_back(id);
+    }
+    code[id] = unknown_of_root[root];
+  }
+  interior = static_cast<std::int64_t>(representative.size());
+  if (transfer_mode) {
+    for (Index i = 0; i < r; ++i) representative.push_back(input_id(i));
+    for (Index j = 0; j < c; ++j) representative.push_back(ground_id(j));
+    for (std::int64_t id = 0; id < n_ids; ++id) {
+      const std::int64_t slot = boundary_of_root[sets.find(id)];
+      if (slot >= 0) code[id] = interior + slot;
     }
   }
   stats.rows = r;
@@ -207,7 +247,7 @@ Status CrossbarSystem::Impl::build_topology() {
       add_resistance(xbar.r_bitline(i, j), bit_id(i, j), bit_id(i + 1, j));
     }
   }
-  for (Index j = 0; j < c; ++j) add_resistance(xbar.r_neuron(j), bit_id(r - 1, j), 0);
+  for (Index j = 0; j < c; ++j) add_resistance(xbar.r_neuron(j), bit_id(r - 1, j), ground_id(j));
   stats.branches = static_cast<std::int64_t>(branches.size());
   return Status::ok();
 }
@@ -267,6 +307,14 @@ void CrossbarSystem::Impl::stamp() {
     if (br.g > 0.0) anchored[p] = 1;
     if (is_input(fixed)) couplings.push_back({p, input_of(fixed), br.g});
   }
+  // Transfer mode: the boundary nodes are held by the external sources (anchored), and a
+  // positive diagonal D on them makes the whole matrix definite. D only adds to the diagonal of
+  // the Schur complement S + D, so the input-to-output block that gives T is exact.
+  for (std::int64_t k = interior; k < stats.unknowns; ++k) {
+    anchored[k] = 1;
+    double& d = values[diag_pos[k]];
+    d += d > 0.0 ? d : 1.0;
+  }
   // ||A||_inf: A is symmetric, so the largest absolute column sum.
   a_norm_inf = 0.0;
   for (std::int64_t col = 0; col < a.outerSize(); ++col) {
@@ -290,12 +338,13 @@ std::vector<std::int64_t> CrossbarSystem::Impl::unknown_ordering() const {
     const Index i = cell / cols();
     const Index j = cell % cols();
     const std::int64_t p = (*it % 2 == 0) ? code[word_id(i, j)] : code[bit_id(i, j)];
-    if (p >= 0 && !placed[p]) {
+    if (p >= 0 && p < interior && !placed[p]) {
       placed[p] = 1;
       order.push_back(p);
     }
   }
   std::reverse(order.begin(), order.end());
+  for (std::int64_t k = interior; k < stats.unknowns; ++k) order.push_back(k);  // boundary last
   return order;
 }
 
@@ -497,6 +546,56 @@ const SparseMatrix& CrossbarSystem::matrix() const { return impl_->a; }
 const netlists::Crossbar& CrossbarSystem::crossbar() const { return impl_->xbar; }
 std::string CrossbarSystem::unknown_name(std::int64_t p) const {
   return impl_->node_name(impl_->representative[p]);
+}
+
+StatusOr<TransferMatrix> transfer_matrix_by_solves(const netlists::Crossbar& xbar,
+                                                   const SolveOptions& options) {
+  const auto t0 = Clock::now();
+  const Eigen::MatrixXd unit = Eigen::MatrixXd::Identity(xbar.rows(), xbar.rows());
+  StatusOr<CrossbarRun> run = solve_crossbar(xbar, unit, options);
+  if (!run.is_ok()) return run.status();
+  TransferMatrix out;
+  out.t = run.value().solution.column_current.transpose();
+  out.stats = run.value().stats;
+  out.times = run.value().times;
+  out.times.solve =
+      seconds_since(t0) - out.times.assemble - out.times.analyze - out.times.factorize;
+  out.method = fmt::format("{} solves with unit inputs", xbar.rows());
+  return out;
+}
+
+StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar& xbar,
+                                         const SolveOptions& options) {
+  if (options.backend == Backend::kKlu) return transfer_matrix_by_solves(xbar, options);
+  const auto t0 = Clock::now();
+  if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
+  auto impl = std::make_unique<CrossbarSystem::Impl>();
+  impl->xbar = xbar;
+  impl->backend_kind = options.backend;
+  impl->ordering = Ordering::kNestedDissection;  // puts the boundary last
+  impl->transfer_mode = true;
+  impl->backend = make_linear_solver(options.backend);
+  if (Status s = impl->build_topology(); !s.is_ok()) return s;
+  impl->build_pattern();
+  impl->stamp();
+  impl->times.assemble = seconds_since(t0);
+  CrossbarSystem system(std::move(impl));
+  if (Status s = system.analyze(); !s.is_ok()) return s;
+  if (Status s = system.factorize(); !s.is_ok()) return s;
+  const auto t1 = Clock::now();
+  const Index r = xbar.rows();
+  const Index c = xbar.cols();
+  StatusOr<Eigen::MatrixXd> schur = system.impl_->backend->trailing_schur_complement(r + c);
+  if (!schur.is_ok()) return schur.status();
+  TransferMatrix out;
+  // Rows R..R+C-1 of S are the virtual grounds, columns 0..R-1 the inputs. The current the
+  // network delivers into virtual ground j is minus the current injected there.
+  out.t = -schur.value().block(r, 0, c, r);
+  system.impl_->times.solve = seconds_since(t1);
+  out.stats = system.stats();
+  out.times = system.times();
+  out.method = fmt::format("Schur complement onto {} boundary nodes", r + c);
+  return out;
 }
 
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,

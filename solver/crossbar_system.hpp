@@ -69,6 +69,14 @@ struct CrossbarSolution {
   Eigen::MatrixXd cell_voltage(Index k) const { return word_voltage[k] - bit_voltage[k]; }
 };
 
+// The exact transfer matrix of a tile: column currents I = T V for any input vector V.
+struct TransferMatrix {
+  Eigen::MatrixXd t;  // C x R [S]
+  SystemStats stats;
+  PhaseTimes times;  // solve = extracting T from the factor (or the R solves)
+  std::string method;
+};
+
 class CrossbarSystem {
  public:
   // Validates the crossbar, merges shorts, eliminates driven nodes, declares the pattern and
@@ -99,6 +107,7 @@ class CrossbarSystem {
   std::string unknown_name(std::int64_t p) const;
 
  private:
+  friend StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar&, const SolveOptions&);
   struct Impl;
   explicit CrossbarSystem(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -109,6 +118,17 @@ struct CrossbarRun {
   SystemStats stats;
   PhaseTimes times;
 };
+
+// The tile's transfer matrix by the Schur complement of the nodal matrix onto the R input and C
+// virtual-ground nodes: they are kept as unknowns, ordered last, and T = -(L_BB L_BB^T)[out, in]
+// from the trailing block of one Cholesky factor -- about the cost of one factorization. The
+// KLU backend has no such block and falls back to transfer_matrix_by_solves.
+StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar& xbar,
+                                         const SolveOptions& options = {});
+
+// The same matrix by R solves with unit input vectors (the reference the tests compare with).
+StatusOr<TransferMatrix> transfer_matrix_by_solves(const netlists::Crossbar& xbar,
+                                                   const SolveOptions& options = {});
 
 // assemble + analyze + factorize + solve in one call.
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,

@@ -53,6 +53,12 @@ class LinearSolver {
   // Solves A X = B in place for the n x K block `b_to_x`.
   virtual Status solve(Eigen::MatrixXd& b_to_x) = 0;
 
+  // After factorize(), for a Cholesky factor P A P^T = L L^T whose elimination order ends with
+  // `nb` given unknowns (the last nb entries of the ordering passed to analyze(), or of the
+  // natural order): L_BB L_BB^T, the trailing nb x nb block, which is the Schur complement of A
+  // onto those unknowns, in the order they were given. Backends without it return an error.
+  virtual StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) = 0;
+
   virtual FactorStats stats() const = 0;
   virtual std::int64_t failed_index() const = 0;
 };

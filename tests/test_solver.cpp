@@ -301,3 +301,82 @@ TEST(Solve, RejectsInputsOfTheWrongLength) {
 
 }  // namespace
 }  // namespace xbarnet
+
+namespace xbarnet {
+namespace {
+
+using netlists::Crossbar;
+using solver::Backend;
+using solver::SolveOptions;
+using testing::rel_diff;
+
+// ------------------------------------------------------------------- transfer matrix
+
+Eigen::MatrixXd schur_t(const Crossbar& x, Backend b = Backend::kCholmod) {
+  SolveOptions opt;
+  opt.backend = b;
+  auto t = solver::transfer_matrix(x, opt);
+  EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+  return t.is_ok() ? t.value().t : Eigen::MatrixXd();
+}
+
+Eigen::MatrixXd solves_t(const Crossbar& x) {
+  auto t = solver::transfer_matrix_by_solves(x);
+  EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+  return t.is_ok() ? t.value().t : Eigen::MatrixXd();
+}
+
+TEST(Transfer, SchurComplementEqualsColumnByColumnSolves) {
+  std::mt19937_64 rng(20);
+  for (auto [r, c] :
+       {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {1, 9}, {9, 1}, {17, 23}, {64, 64}}) {
+    const Crossbar x = testing::random_crossbar(rng, r, c, 120.0, 2.0, 3.0, 80.0);
+    const Eigen::MatrixXd ref = solves_t(x);
+    EXPECT_LT(rel_diff(schur_t(x), ref), 1e-11) << r << "x" << c;
+    if (r * c <= 400) {  // the dense reference needs (2RC)^2 doubles
+      EXPECT_LT(rel_diff(schur_t(x, Backend::kDense), ref), 1e-11) << r << "x" << c;
+    }
+    EXPECT_LT(rel_diff(schur_t(x, Backend::kKlu), ref), 1e-11) << r << "x" << c;
+  }
+}
+
+TEST(Transfer, ZeroAndOpenParasiticsAreExact) {
+  std::mt19937_64 rng(21);
+  for (int trial = 0; trial < 20; ++trial) {
+    const Eigen::Index r = 1 + static_cast<Eigen::Index>(rng() % 12);
+    const Eigen::Index c = 1 + static_cast<Eigen::Index>(rng() % 12);
+    auto pick = [&](double typical) {
+      const auto u = rng() % 6;
+      return u == 0 ? 0.0 : (u == 1 ? netlists::kOpen : typical * testing::uniform(rng, 0.5, 2));
+    };
+    Crossbar x;
+    x.conductance = testing::random_matrix(rng, r, c, 1e-5, 1e-4);
+    x.r_source = Eigen::VectorXd::NullaryExpr(r, [&] { return pick(100.0); });
+    x.r_wordline = Eigen::MatrixXd::NullaryExpr(r, c - 1, [&] { return rng() % 4 ? 3.0 : 0.0; });
+    x.r_bitline = Eigen::MatrixXd::NullaryExpr(r - 1, c, [&] { return rng() % 4 ? 3.0 : 0.0; });
+    x.r_neuron = Eigen::VectorXd::NullaryExpr(c, [&] { return pick(50.0); });
+    const Eigen::MatrixXd ref = solves_t(x);
+    const Eigen::MatrixXd t = schur_t(x);
+    // Entries of an open column or an undriven row are exactly zero in both.
+    EXPECT_LT((t - ref).cwiseAbs().maxCoeff(), 1e-11 * std::max(ref.cwiseAbs().maxCoeff(), 1e-30))
+        << "trial " << trial << " " << r << "x" << c;
+  }
+}
+
+TEST(Transfer, IdealTileGivesGTranspose) {
+  std::mt19937_64 rng(22);
+  const Crossbar x = testing::random_crossbar(rng, 30, 20, 0.0, 0.0, 0.0, 0.0);
+  EXPECT_LT(rel_diff(schur_t(x), x.conductance.transpose()), 1e-13);
+}
+
+TEST(Transfer, AppliedToInputsGivesTheSolvedCurrents) {
+  std::mt19937_64 rng(23);
+  const Crossbar x = testing::random_crossbar(rng, 40, 36, 100.0, 2.5, 2.5, 100.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 7, 40, -0.2, 0.2);
+  auto run = solver::solve_crossbar(x, v);
+  ASSERT_TRUE(run.is_ok());
+  EXPECT_LT(rel_diff(v * schur_t(x).transpose(), run.value().solution.column_current), 1e-11);
+}
+
+}  // namespace
+}  // namespace xbarnet
