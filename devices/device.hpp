@@ -1,0 +1,90 @@
+// Device models: how weights become cell conductances, inputs become word-line voltages, and
+// column outputs become digital values (ADC / sense amplifier). SI units.
+//
+// Weight -> conductance (linear, w_max = the layer's largest |weight|):
+//   differential pair: G+ = G_min + a max(q, 0),  G- = G_min + a max(-q, 0),  a = (G_max - G_min) /
+//   w_max
+//                      so G+ - G- = a q: the weight is read as I+ - I-.
+//   reference column:  G = G_ref + a q,  G_ref = (G_min + G_max) / 2,  a = (G_max - G_min) / (2
+//   w_max),
+//                      and one column per array holds G_ref: the weight is read as I_j - I_ref.
+// q is the weight after quantization (analog: q = w). G_min = 1/R_HRS, G_max = 1/R_LRS.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "devices/parameter.hpp"
+#include "devices/status.hpp"
+
+namespace xbarnet::devices {
+
+enum class SignScheme { kDifferential, kReference };
+enum class Quantization { kAnalog, kBinary, kTernary, kLevels };
+
+std::string_view to_string(SignScheme s);
+std::string_view to_string(Quantization q);
+StatusOr<SignScheme> parse_sign_scheme(std::string_view text);
+StatusOr<Quantization> parse_quantization(std::string_view text);
+
+struct DeviceParams {
+  double r_lrs = 10e3;   // ohm, low-resistance state: G_max = 1 / r_lrs
+  double r_hrs = 100e3;  // ohm, high-resistance state: G_min = 1 / r_hrs
+  double v_read = 0.2;   // V, the largest |word-line voltage| (full-scale input)
+  SignScheme sign = SignScheme::kDifferential;
+  Quantization quantization = Quantization::kAnalog;
+  int weight_bits = 4;             // kLevels: 2^bits conductance levels per device
+  double ternary_threshold = 0.5;  // kTernary: |w| <= threshold * w_max becomes 0
+  int input_bits = 0;              // DAC resolution; 0 = analog inputs
+  int adc_bits = 0;                // ADC resolution per column output; 0 = ideal (no ADC error)
+};
+
+// The declared device parameters (for --help, docs and config validation).
+std::span<const ParameterSpec> device_parameters();
+
+// Field, value and rule of the first invalid parameter.
+Status validate(const DeviceParams& p);
+
+// The linear map of one layer (or one array) from weights to conductances.
+class WeightMap {
+ public:
+  WeightMap(const DeviceParams& p, double w_max);
+
+  double g_min() const { return g_min_; }
+  double g_max() const { return g_max_; }
+  double g_ref() const { return g_ref_; }  // reference-column conductance
+  double scale() const { return scale_; }  // a [S per weight unit]
+  double quantize(double w) const;         // q(w), in weight units
+  // Conductances of the (+) and (-) devices of a differential pair for weight w.
+  std::pair<double, double> pair(double w) const;
+  // Conductance of a single device in the reference scheme for weight w.
+  double single(double w) const;
+
+ private:
+  DeviceParams p_;
+  double w_max_;
+  double g_min_, g_max_, g_ref_, scale_;
+};
+
+// Inputs x -> word-line voltages v = x * v_read / x_max, quantized to input_bits if > 0
+// (uniform over [-x_max, x_max], or [0, x_max] when no input is negative).
+class InputMap {
+ public:
+  InputMap(const DeviceParams& p, double x_max, bool signed_inputs);
+  double voltage(double x) const;
+  double quantize(double x) const;  // the input value the DAC actually represents
+  double volts_per_unit() const { return scale_; }
+
+ private:
+  int bits_;
+  double x_max_;
+  bool signed_;
+  double scale_;
+};
+
+// An N-bit mid-rise uniform quantizer over [-full_scale, full_scale]; bits = 0 is ideal and
+// bits = 1 is a sense amplifier (the sign, at +-full_scale / 2).
+double adc(double y, int bits, double full_scale);
+
+}  // namespace xbarnet::devices

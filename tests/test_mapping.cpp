@@ -1,0 +1,301 @@
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <random>
+
+#include "mapping/simulate.hpp"
+#include "test_util.hpp"
+
+namespace xbarnet {
+namespace {
+
+using mapping::Layer;
+using mapping::LayerKind;
+using mapping::LayerShape;
+using mapping::Scheme;
+using mapping::SimulationOptions;
+using mapping::Tensor;
+
+Tensor random_tensor(std::mt19937_64& rng, std::vector<std::int64_t> shape, double lo, double hi) {
+  Tensor t;
+  t.shape = std::move(shape);
+  t.data.resize(static_cast<size_t>(t.size()));
+  for (double& v : t.data) v = testing::uniform(rng, lo, hi);
+  return t;
+}
+
+struct Case {
+  LayerKind kind;
+  std::vector<std::int64_t> weights;
+  std::vector<std::int64_t> input;
+  std::int64_t stride, padding;
+};
+
+Layer make(std::mt19937_64& rng, const Case& c, const Tensor& input) {
+  Tensor w = random_tensor(rng, c.weights, -1.0, 1.0);
+  std::vector<double> bias(static_cast<size_t>(c.weights[0]));
+  for (double& b : bias) b = testing::uniform(rng, -0.5, 0.5);
+  auto layer = mapping::make_layer(c.kind, std::move(w), std::move(bias), c.stride, c.padding,
+                                   mapping::Activation::kNone, input);
+  EXPECT_TRUE(layer.is_ok()) << layer.status().to_string();
+  return std::move(layer).value();
+}
+
+double rel(const Tensor& a, const Tensor& b) {
+  double err = 0.0, scale = 0.0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    err = std::max(err, std::abs(a.data[i] - b.data[i]));
+    scale = std::max(scale, std::abs(b.data[i]));
+  }
+  return err / scale;
+}
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> kCases{
+      {LayerKind::kDense, {70, 300}, {3, 300}, 1, 0},
+      {LayerKind::kConv, {7, 5, 3, 3}, {2, 5, 9, 9}, 1, 1},
+      {LayerKind::kConv, {4, 3, 3, 3}, {2, 3, 10, 10}, 2, 0},
+      {LayerKind::kDepthwise, {6, 1, 3, 3}, {2, 6, 8, 8}, 1, 1},
+      {LayerKind::kPointwise, {5, 8, 1, 1}, {2, 8, 6, 6}, 1, 0},
+  };
+  return kCases;
+}
+
+// With zero parasitics and an ideal ADC, every scheme reproduces the floating-point layer.
+TEST(Mapping, EverySchemeIsExactWithoutParasitics) {
+  std::mt19937_64 rng(30);
+  for (const Case& c : cases()) {
+    const Tensor input = random_tensor(rng, c.input, -1.0, 1.0);
+    const Layer layer = make(rng, c, input);
+    const Tensor reference = mapping::reference_forward(
+        layer, input, [](double w) { return w; }, [](double x) { return x; });
+    for (Scheme scheme : {Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit}) {
+      if (scheme == Scheme::kSubImage && (c.kind == LayerKind::kDense || c.stride != 1)) continue;
+      for (auto sign : {devices::SignScheme::kDifferential, devices::SignScheme::kReference}) {
+        SimulationOptions opt;
+        opt.mapping.scheme = scheme;
+        opt.device.sign = sign;
+        opt.mapping.array = {64, 64};
+        opt.ir_drop = false;
+        auto sim = mapping::simulate(layer, input, opt);
+        ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+        const std::string what = fmt::format("{} {} {}", layer.shape.describe(),
+                                             mapping::to_string(scheme), devices::to_string(sign));
+        EXPECT_LT(rel(sim.value().simulated, reference), 1e-9) << what;
+        EXPECT_LT(rel(sim.value().ideal, reference), 1e-9) << what;
+      }
+    }
+  }
+}
+
+TEST(Mapping, QuantizedWeightsMatchTheQuantizedFloatLayer) {
+  std::mt19937_64 rng(31);
+  const Case c{LayerKind::kConv, {6, 4, 3, 3}, {2, 4, 7, 7}, 1, 1};
+  const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  for (auto q : {devices::Quantization::kBinary, devices::Quantization::kTernary,
+                 devices::Quantization::kLevels}) {
+    SimulationOptions opt;
+    opt.device.quantization = q;
+    opt.device.weight_bits = 3;
+    opt.device.input_bits = 4;
+    opt.mapping.array = {32, 32};
+    opt.ir_drop = false;
+    auto sim = mapping::simulate(layer, input, opt);
+    ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+    const devices::WeightMap wmap(opt.device, sim.value().report.w_max);
+    const devices::InputMap imap(opt.device, sim.value().report.x_max, false);
+    const Tensor reference = mapping::reference_forward(
+        layer, input, [&](double w) { return wmap.quantize(w); },
+        [&](double x) { return imap.quantize(x); });
+    EXPECT_LT(rel(sim.value().simulated, reference), 1e-9) << devices::to_string(q);
+  }
+}
+
+// ------------------------------------------------------------------------------ counts
+
+TEST(Counts, DenseLayerByHand) {
+  LayerShape s;
+  s.kind = LayerKind::kDense;
+  s.in_channels = 300;
+  s.out_channels = 70;
+  mapping::MappingOptions o;
+  o.array = {64, 64};
+  auto p = mapping::plan(s, o);
+  ASSERT_TRUE(p.is_ok());
+  // 5 row tiles (64+64+64+64+44) x 3 column tiles (32+32+6 outputs of 32 pairs) = 15 arrays.
+  EXPECT_EQ(p.value().arrays, 15);
+  EXPECT_EQ(p.value().groups, 5);
+  EXPECT_EQ(p.value().cells_used, 300 * 70 * 2);
+  EXPECT_NEAR(p.value().utilisation, 42000.0 / (15 * 64 * 64), 1e-15);
+  // Reference column: 63 outputs + 1 reference column per array.
+  p = mapping::plan(s, o, devices::SignScheme::kReference);
+  EXPECT_EQ(p.value().arrays, 5 * 2);
+  EXPECT_EQ(p.value().cells_used, 300 * 70 + 300 * 2);
+  o.scheme = Scheme::kInputSplit;  // 300 = 5 groups of 60 rows, 3 column tiles each
+  p = mapping::plan(s, o);
+  EXPECT_EQ(p.value().groups, 5);
+  EXPECT_EQ(p.value().tiles[3].group, 1);
+  EXPECT_EQ(p.value().tiles[3].k0, 60);
+  EXPECT_EQ(p.value().tiles[3].nk, 60);
+}
+
+// The input-splitting groups of Kim et al.'s code (shared/PAPERS.md, section 4.2).
+TEST(Counts, InputSplitGroupsMatchTheBnnTable) {
+  struct Row {
+    std::int64_t cin, array, groups, rows;
+  };
+  for (const Row& r : {Row{128, 128, 9, 128}, Row{128, 256, 6, 192}, Row{128, 512, 3, 384},
+                       Row{256, 128, 18, 128}, Row{256, 256, 9, 256}, Row{256, 512, 6, 384},
+                       Row{512, 128, 36, 128}, Row{512, 256, 18, 256}, Row{512, 512, 9, 512}}) {
+    LayerShape s;
+    s.kind = LayerKind::kConv;
+    s.in_channels = r.cin;
+    s.out_channels = 64;
+    s.kernel = 3;
+    s.padding = 1;
+    s.in_height = s.in_width = 8;
+    mapping::MappingOptions o;
+    o.scheme = Scheme::kInputSplit;
+    o.array = {r.array, r.array};
+    auto p = mapping::plan(s, o);
+    ASSERT_TRUE(p.is_ok());
+    EXPECT_EQ(p.value().groups, r.groups) << r.cin << " channels, array " << r.array;
+    EXPECT_EQ(p.value().tiles[0].nk, r.rows) << r.cin << " channels, array " << r.array;
+  }
+  LayerShape fc;
+  fc.kind = LayerKind::kDense;
+  fc.in_channels = 8192;
+  fc.out_channels = 1024;
+  mapping::MappingOptions o;
+  o.scheme = Scheme::kInputSplit;
+  o.array = {256, 256};
+  EXPECT_EQ(mapping::plan(fc, o).value().groups, 32);
+}
+
+TEST(Counts, SubImageSizesAndHalosByHand) {
+  LayerShape dw;
+  dw.kind = LayerKind::kDepthwise;
+  dw.in_channels = dw.out_channels = 16;
+  dw.kernel = 3;
+  dw.padding = 1;
+  dw.in_height = dw.in_width = 32;
+  mapping::MappingOptions o;
+  o.scheme = Scheme::kSubImage;
+  o.array = {128, 128};
+  auto p = mapping::plan(dw, o);
+  ASSERT_TRUE(p.is_ok());
+  // (s + 2)^2 <= 128 rows: s = 9 (121 rows); 32 x 32 outputs need ceil(32/9)^2 = 16 sub-images.
+  EXPECT_EQ(p.value().lowering.subimage, 9);
+  EXPECT_EQ(p.value().lowering.copies, 16);
+  // One 121-row block per array (121 rows, 81 pairs of columns do not fit 64: split by columns).
+  EXPECT_EQ(p.value().lowering.halo_rows_per_copy, 16 * (121 - 81));
+  o.array = {256, 256};
+  p = mapping::plan(dw, o);
+  EXPECT_EQ(p.value().lowering.subimage, 14);  // 16^2 = 256 rows
+  EXPECT_EQ(p.value().lowering.halo_rows_per_copy, 16 * (256 - 196));
+
+  // A 3D-kernel layer: Cin = 64 makes even s = 1 need 9 x 64 = 576 rows.
+  LayerShape conv = dw;
+  conv.kind = LayerKind::kConv;
+  conv.in_channels = conv.out_channels = 64;
+  o.array = {128, 128};
+  p = mapping::plan(conv, o);
+  EXPECT_EQ(p.value().lowering.subimage, 1);
+  EXPECT_EQ(p.value().lowering.inputs, 576);
+  EXPECT_EQ(p.value().groups, 5);                // 576 rows in 128-row tiles
+  EXPECT_EQ(p.value().arrays, 5 * 1 * 32 * 32);  // 64 outputs = one column tile, 1024 sub-images
+}
+
+TEST(Counts, DepthwiseBlocksArePackedWhole) {
+  LayerShape dw;
+  dw.kind = LayerKind::kDepthwise;
+  dw.in_channels = dw.out_channels = 100;
+  dw.kernel = 3;
+  dw.padding = 1;
+  dw.in_height = dw.in_width = 8;
+  mapping::MappingOptions o;
+  o.array = {128, 128};
+  auto p = mapping::plan(dw, o);
+  ASSERT_TRUE(p.is_ok());
+  // 14 channels of 9 rows fit 128 rows (126): ceil(100 / 14) = 8 arrays.
+  EXPECT_EQ(p.value().arrays, 8);
+  EXPECT_EQ(p.value().tiles[0].nk, 126);
+  EXPECT_EQ(p.value().cells_used, 100 * 9 * 2);
+}
+
+// ------------------------------------------------------------------ with parasitics
+
+TEST(Mapping, ResultsDoNotDependOnTheThreadCount) {
+  std::mt19937_64 rng(32);
+  const Case c{LayerKind::kConv, {12, 8, 3, 3}, {2, 8, 6, 6}, 1, 1};
+  const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  SimulationOptions opt;
+  opt.mapping.array = {32, 32};
+  opt.parasitics = {100.0, 2.5, 2.5, 100.0};
+  opt.threads = 1;
+  auto one = mapping::simulate(layer, input, opt);
+  opt.threads = 2;
+  auto two = mapping::simulate(layer, input, opt);
+  ASSERT_TRUE(one.is_ok() && two.is_ok());
+  EXPECT_EQ(one.value().simulated.data, two.value().simulated.data);
+  EXPECT_GT(one.value().report.rmse, 0.0);
+}
+
+TEST(Mapping, ParasiticsDegradeLaterColumnsMost) {
+  std::mt19937_64 rng(33);
+  const Case c{LayerKind::kDense, {60, 64}, {16, 64}, 1, 0};
+  const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  SimulationOptions opt;
+  opt.mapping.array = {64, 128};
+  opt.parasitics = {0.0, 3.0, 0.0, 0.0};  // word-line resistance only
+  auto sim = mapping::simulate(layer, input, opt);
+  ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+  const auto& r = sim.value().report;
+  EXPECT_GT(r.error_by_column[119], 2.0 * r.error_by_column[0]);  // far end of the word line
+  EXPECT_GT(r.worst_ir_drop_fraction, 0.0);
+  EXPECT_GE(r.worst_ir_drop_fraction, r.mean_ir_drop_fraction);
+  EXPECT_EQ(r.tiles.size(), 1u);
+  EXPECT_EQ(r.adc_conversions, 16 * 60);
+}
+
+TEST(Mapping, MajorityMergeGivesSigns) {
+  std::mt19937_64 rng(34);
+  const Case c{LayerKind::kDense, {10, 200}, {4, 200}, 1, 0};
+  const Tensor input = random_tensor(rng, c.input, -1.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  SimulationOptions opt;
+  opt.mapping.scheme = Scheme::kInputSplit;
+  opt.mapping.merge = mapping::Merge::kMajority;
+  opt.mapping.array = {64, 64};
+  opt.device.adc_bits = 1;
+  opt.ir_drop = false;
+  auto sim = mapping::simulate(layer, input, opt);
+  ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+  EXPECT_EQ(sim.value().report.plan.groups, 4);  // 200 = 4 groups of 50
+  for (double v : sim.value().simulated.data) EXPECT_TRUE(v == 1.0 || v == -1.0);
+}
+
+TEST(Mapping, BadInputsAreNamed) {
+  std::mt19937_64 rng(35);
+  Tensor w = random_tensor(rng, {4, 3, 3, 3}, -1, 1);
+  Tensor x = random_tensor(rng, {1, 3, 5, 5}, 0, 1);
+  w.data[7] = std::nan("");
+  auto layer = mapping::make_layer(LayerKind::kConv, w, {}, 1, 0, mapping::Activation::kNone, x);
+  ASSERT_FALSE(layer.is_ok());
+  EXPECT_NE(layer.status().message().find("weights[7] (flat index) = nan: must be finite"),
+            std::string::npos);
+  w.data[7] = 0.0;
+  Tensor bad = random_tensor(rng, {1, 4, 5, 5}, 0, 1);
+  auto l2 = mapping::make_layer(LayerKind::kConv, w, {}, 1, 0, mapping::Activation::kNone, x);
+  ASSERT_TRUE(l2.is_ok());
+  EXPECT_NE(mapping::validate_input(l2.value(), bad).message().find("needs (N, 3, 5, 5)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace xbarnet
