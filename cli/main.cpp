@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/layer_commands.hpp"
 #include "cli/npy.hpp"
 #include "netlists/crossbar.hpp"
 
@@ -71,12 +72,49 @@ int main(int argc, char** argv) {
   solve_cmd->add_option("--threads", solve.threads, "OpenMP threads for the loops over inputs")
       ->capture_default_str();
 
+  xbarnet::cli::SimulateArgs sim;
+  CLI::App* sim_cmd = app.add_subcommand(
+      "simulate", "map a layer onto unit crossbars, solve every tile, stitch the activations");
+  sim_cmd->add_option("config", sim.config, "the layer configuration (TOML, docs/config.md)")
+      ->required();
+  sim_cmd->add_option("--output-dir,-o", sim.output_dir, "where the results go ([output] dir)");
+  sim_cmd->add_option("--threads", sim.threads, "OpenMP threads over tiles ([simulation] threads)");
+
+  xbarnet::cli::CompareArgs cmp;
+  CLI::App* cmp_cmd = app.add_subcommand(
+      "compare", "simulate the layer(s) on several square array sizes, side by side");
+  cmp_cmd->add_option("config", cmp.config, "the layer configuration (TOML)")->required();
+  cmp_cmd->add_option("--arrays", cmp.arrays, "array sizes, e.g. 128,256")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->required();
+  cmp_cmd->add_option("--output-dir,-o", cmp.output_dir, "where the results go ([output] dir)");
+  cmp_cmd->add_option("--threads", cmp.threads, "OpenMP threads over tiles");
+
+  xbarnet::cli::MapArgs map;
+  CLI::App* map_cmd =
+      app.add_subcommand("map", "report the mapping and array counts only (no simulation)");
+  map_cmd->add_option("config", map.config, "the layer configuration (TOML)")->required();
+  map_cmd->add_option("--arrays", map.arrays, "square array sizes (default: [mapping] array)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  map_cmd->add_option("--report", map.report, "write the counts as JSON");
+
   xbarnet::cli::ExportArgs exp;
+  xbarnet::cli::ExportTileArgs exp_tile;
   bool plain_op = false;
   CLI::App* export_cmd = app.add_subcommand(
       "export-spice", "write the tile and its input vector(s) as an ngspice netlist");
   add_tile_options(export_cmd, exp.tile);
   export_cmd->add_option("--output,-o", exp.output, "the netlist file to write (.cir)");
+  export_cmd->add_option(
+      "--config", exp_tile.config,
+      "export a tile of a mapped layer instead (with --layer, --tile, --vector)");
+  export_cmd->add_option("--layer", exp_tile.layer, "layer name or index (default: the first)");
+  export_cmd->add_option("--tile", exp_tile.tile, "tile index of the mapped layer")
+      ->capture_default_str();
+  export_cmd->add_option("--vector", exp_tile.vector, "input vector (position) of the batch")
+      ->capture_default_str();
   export_cmd->add_flag("--plain-op", plain_op,
                        "write a plain .op deck without the .control block (first input only)");
 
@@ -92,7 +130,14 @@ int main(int argc, char** argv) {
   }
   try {
     if (solve_cmd->parsed()) return xbarnet::cli::run_solve(solve, std::cout, std::cerr);
+    if (sim_cmd->parsed()) return xbarnet::cli::run_simulate(sim, std::cout, std::cerr);
+    if (cmp_cmd->parsed()) return xbarnet::cli::run_compare(cmp, std::cout, std::cerr);
+    if (map_cmd->parsed()) return xbarnet::cli::run_map(map, std::cout, std::cerr);
     if (export_cmd->parsed()) {
+      if (!exp_tile.config.empty()) {
+        exp_tile.output = exp.output;
+        return xbarnet::cli::run_export_tile(exp_tile, std::cout, std::cerr);
+      }
       exp.control_block = !plain_op;
       return xbarnet::cli::run_export_spice(exp, std::cout, std::cerr);
     }

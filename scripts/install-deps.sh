@@ -8,6 +8,6 @@ $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
   build-essential cmake ninja-build pkg-config git \
   libeigen3-dev libsuitesparse-dev libopenblas-dev \
-  libfmt-dev libcli11-dev nlohmann-json3-dev \
+  libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpng-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   ngspice clang-format

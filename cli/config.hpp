@@ -1,0 +1,32 @@
+// The layer configuration file (TOML; every key is documented in docs/config.md).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mapping/layer.hpp"
+#include "mapping/simulate.hpp"
+
+namespace xbarnet::cli {
+
+struct LayerEntry {
+  std::string name;
+  mapping::LayerShape shape;             // from the weights and input when they are given
+  std::optional<mapping::Layer> layer;   // when weights (and input) are given
+  std::optional<mapping::Tensor> input;  // NCHW or (N, K)
+};
+
+struct Config {
+  std::filesystem::path path;
+  std::vector<LayerEntry> layers;
+  mapping::SimulationOptions options;
+  std::string output_dir = "xbarnet-out";
+};
+
+// Reads and checks the file; throws InputError naming the file, the table, the key, the value
+// and the rule. `need_values`: every layer must have weights and an input (simulate).
+Config load_config(const std::filesystem::path& path, bool need_values);
+
+}  // namespace xbarnet::cli

@@ -1,0 +1,385 @@
+#include "cli/layer_commands.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/commands.hpp"
+#include "cli/config.hpp"
+#include "cli/npy.hpp"
+#include "cli/pictures.hpp"
+#include "netlists/spice.hpp"
+#include "solver/build_info.hpp"
+
+namespace xbarnet::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string percent(double v) { return fmt::format("{:.3g} %", 100.0 * v); }
+
+std::string describe_device(const devices::DeviceParams& d) {
+  return fmt::format(
+      "r_lrs {:g} ohm, r_hrs {:g} ohm, v_read {:g} V, {} sign, {} weights{}, {} inputs, {}",
+      d.r_lrs, d.r_hrs, d.v_read, devices::to_string(d.sign), devices::to_string(d.quantization),
+      d.quantization == devices::Quantization::kLevels ? fmt::format(" ({} bits)", d.weight_bits)
+                                                       : "",
+      d.input_bits == 0 ? "analog" : fmt::format("{}-bit", d.input_bits),
+      d.adc_bits == 0 ? "ideal ADC" : fmt::format("{}-bit ADC", d.adc_bits));
+}
+
+std::string describe_mapping(const mapping::Plan& p) {
+  const auto& o = p.options;
+  std::string s =
+      fmt::format("{} on {} x {} arrays ({}): {} tile(s) in {} row group(s)",
+                  mapping::to_string(o.scheme), o.array.rows, o.array.cols,
+                  p.sign == devices::SignScheme::kDifferential ? "differential column pairs"
+                                                               : "one reference column per array",
+                  p.tiles.size(), p.groups);
+  if (p.lowering.copies > 1) {
+    s += fmt::format(" x {} sub-images of {}x{} outputs", p.lowering.copies, p.lowering.subimage,
+                     p.lowering.subimage);
+  }
+  if (o.scheme == mapping::Scheme::kInputSplit)
+    s += fmt::format(", merge {}", mapping::to_string(o.merge));
+  return s;
+}
+
+// Mean of `v` over `bins` equal ranges of indices, as "a | b | c".
+std::string profile(const std::vector<double>& v, int bins) {
+  std::vector<std::string> parts;
+  const auto n = static_cast<int>(v.size());
+  for (int b = 0; b < bins && b < n; ++b) {
+    const int lo = b * n / bins, hi = (b + 1) * n / bins;
+    double s = 0.0;
+    for (int i = lo; i < hi; ++i) s += v[i];
+    parts.push_back(fmt::format("{}-{}: {}", lo, hi - 1, percent(s / std::max(hi - lo, 1))));
+  }
+  return fmt::format("{}", fmt::join(parts, " | "));
+}
+
+nlohmann::json plan_json(const mapping::Plan& p) {
+  return {{"scheme", std::string(mapping::to_string(p.options.scheme))},
+          {"array", {p.options.array.rows, p.options.array.cols}},
+          {"sign", std::string(devices::to_string(p.sign))},
+          {"tiles", p.tiles.size()},
+          {"row_groups", p.groups},
+          {"copies", p.lowering.copies},
+          {"subimage", p.lowering.subimage},
+          {"arrays", p.arrays},
+          {"cells_total", p.cells_total},
+          {"cells_used", p.cells_used},
+          {"utilisation", p.utilisation},
+          {"halo_rows", p.halo_rows},
+          {"lowered_rows", p.lowering.inputs},
+          {"lowered_outputs", p.lowering.outputs}};
+}
+
+nlohmann::json report_json(const std::string& name, const mapping::LayerShape& shape,
+                           const mapping::SimulationOptions& o, const mapping::LayerReport& r) {
+  nlohmann::json tiles = nlohmann::json::array();
+  for (const auto& t : r.tiles) {
+    tiles.push_back({{"rows", {t.spec.k0, t.spec.k0 + t.spec.nk}},
+                     {"outputs", {t.spec.m0, t.spec.m0 + t.spec.nm}},
+                     {"group", t.spec.group},
+                     {"worst_ir_drop_fraction", t.worst_ir_drop},
+                     {"mean_ir_drop_fraction", t.mean_ir_drop},
+                     {"current_error", t.current_error},
+                     {"seconds", t.seconds}});
+  }
+  const auto& d = o.device;
+  const auto& p = o.parasitics;
+  return {{"layer", name},
+          {"shape", shape.describe()},
+          {"mapping", plan_json(r.plan)},
+          {"device",
+           {{"r_lrs_ohm", d.r_lrs},
+            {"r_hrs_ohm", d.r_hrs},
+            {"v_read_V", d.v_read},
+            {"sign", std::string(devices::to_string(d.sign))},
+            {"quantization", std::string(devices::to_string(d.quantization))},
+            {"weight_bits", d.weight_bits},
+            {"ternary_threshold", d.ternary_threshold},
+            {"input_bits", d.input_bits},
+            {"adc_bits", d.adc_bits}}},
+          {"parasitics_ohm",
+           {{"r_source", p.r_source},
+            {"r_wordline", p.r_wordline},
+            {"r_bitline", p.r_bitline},
+            {"r_neuron", p.r_neuron}}},
+          {"error",
+           {{"rmse", r.rmse},
+            {"ideal_rms", r.ideal_rms},
+            {"relative_rmse", r.ideal_rms > 0 ? r.rmse / r.ideal_rms : 0.0},
+            {"max_abs", r.max_abs_error},
+            {"max_relative", r.max_rel_error},
+            {"mac_rmse", r.mac_rmse},
+            {"mac_max_relative", r.mac_max_rel_error},
+            {"by_column", r.error_by_column},
+            {"loss_by_row", r.loss_by_row}}},
+          {"ir_drop",
+           {{"worst_fraction_of_v_read", r.worst_ir_drop_fraction},
+            {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
+            {"worst_tile", r.worst_tile}}},
+          {"adc_conversions", r.adc_conversions},
+          {"input_vectors_per_tile", r.input_vectors},
+          {"w_max", r.w_max},
+          {"x_max", r.x_max},
+          {"time_s",
+           {{"map", r.seconds.map},
+            {"program", r.seconds.program},
+            {"circuit", r.seconds.circuit},
+            {"apply", r.seconds.apply},
+            {"stitch", r.seconds.stitch},
+            {"total", r.seconds.total}}},
+          {"threads", o.threads},
+          {"tiles", tiles}};
+}
+
+std::string report_text(const std::string& name, const mapping::LayerShape& shape,
+                        const mapping::SimulationOptions& o, const mapping::LayerReport& r,
+                        std::int64_t batch) {
+  const auto& p = r.plan;
+  const auto& q = o.parasitics;
+  std::string s = fmt::format("layer {}: {}; batch {}\n", name, shape.describe(), batch);
+  s += fmt::format("  mapping      {}\n", describe_mapping(p));
+  s += fmt::format("  arrays       {} unit arrays, {} of {} cells used ({}), {} rows on halos\n",
+                   p.arrays, p.cells_used, p.cells_total, percent(p.utilisation), p.halo_rows);
+  s += fmt::format("  device       {}\n", describe_device(o.device));
+  s += fmt::format(
+      "  parasitics   r_source {:g} ohm, r_wordline {:g} ohm, r_bitline {:g} ohm, r_neuron {:g} "
+      "ohm\n",
+      q.r_source, q.r_wordline, q.r_bitline, q.r_neuron);
+  s += fmt::format(
+      "  output error rmse {:.4g} ({} of the ideal rms {:.4g}); max |error| {:.4g} ({} of max "
+      "|ideal|)\n",
+      r.rmse, percent(r.ideal_rms > 0 ? r.rmse / r.ideal_rms : 0.0), r.ideal_rms, r.max_abs_error,
+      percent(r.max_rel_error));
+  s += fmt::format("  MAC error    rmse {:.4g}; max {} of max |ideal| (before the activation)\n",
+                   r.mac_rmse, percent(r.mac_max_rel_error));
+  s += fmt::format("  by column    {}  (RMS current error / RMS ideal current, array columns)\n",
+                   profile(r.error_by_column, 8));
+  s += fmt::format("  by row       {}  (share of a row's current lost, array rows)\n",
+                   profile(r.loss_by_row, 8));
+  s += fmt::format(
+      "  IR drop      worst {} of v_read (tile {}), mean {} (all rows of a tile at v_read)\n",
+      percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction));
+  s += fmt::format("  ADC          {} conversions per batch ({})\n", r.adc_conversions,
+                   o.device.adc_bits == 0 ? "ideal" : fmt::format("{} bits", o.device.adc_bits));
+  s += fmt::format(
+      "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
+      "wall {:.3f} with {} thread(s)\n",
+      r.seconds.map, r.seconds.program, r.seconds.circuit, r.seconds.apply, r.seconds.stitch,
+      r.seconds.total, o.threads);
+  return s;
+}
+
+void write_tensor(const fs::path& p, const mapping::Tensor& t) {
+  write_npy(p, t.shape, t.data.data());
+}
+
+const LayerEntry& find_layer(const Config& c, const std::string& key) {
+  if (key.empty()) return c.layers.front();
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    if (c.layers[i].name == key || std::to_string(i) == key) return c.layers[i];
+  }
+  throw InputError(fmt::format("{}: no layer named '{}'", c.path.string(), key));
+}
+
+mapping::SimulationResult simulate_or_throw(const LayerEntry& e,
+                                            const mapping::SimulationOptions& o) {
+  StatusOr<mapping::SimulationResult> r = mapping::simulate(*e.layer, *e.input, o);
+  if (!r.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, r.status().to_string()));
+  return std::move(r).value();
+}
+
+}  // namespace
+
+int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*err*/) {
+  Config c = load_config(args.config, true);
+  if (args.threads > 0) c.options.threads = args.threads;
+  const fs::path dir = args.output_dir.empty() ? fs::path(c.output_dir) : fs::path(args.output_dir);
+  fs::create_directories(dir);
+  nlohmann::json report = {{"config", c.path.string()},
+                           {"build", solver::build_info()},
+                           {"layers", nlohmann::json::array()}};
+  std::string text = fmt::format("xbarnet simulate {}\n  build        {}\n\n", c.path.string(),
+                                 solver::build_info());
+  for (const LayerEntry& e : c.layers) {
+    const mapping::SimulationResult r = simulate_or_throw(e, c.options);
+    const fs::path sim = dir / (e.name + ".simulated.npy");
+    const fs::path ideal = dir / (e.name + ".ideal.npy");
+    write_tensor(sim, r.simulated);
+    write_tensor(ideal, r.ideal);
+    text += report_text(e.name, e.shape, c.options, r.report, e.input->dim(0));
+    std::vector<std::string> files{sim.string(), ideal.string()};
+    nlohmann::json j = report_json(e.name, e.shape, c.options, r.report);
+    if (r.report.worst_tile >= 0 && c.options.ir_drop) {
+      const fs::path png = dir / (e.name + ".ir_drop.png");
+      write_heatmap_png(png, r.report.worst_ir_drop, 0.0, r.report.worst_ir_drop.maxCoeff());
+      files.push_back(png.string());
+      j["ir_drop"]["heatmap"] = png.string();
+      j["ir_drop"]["heatmap_scale_V"] = {0.0, r.report.worst_ir_drop.maxCoeff()};
+      text += fmt::format("  heatmap      {}: IR drop of tile {}, 0 (dark) .. {:.4g} V (yellow)\n",
+                          png.string(), r.report.worst_tile, r.report.worst_ir_drop.maxCoeff());
+    }
+    j["files"] = files;
+    text += fmt::format("  files        {}\n\n", fmt::join(files, ", "));
+    report["layers"].push_back(j);
+  }
+  const fs::path json_path = dir / "report.json";
+  const fs::path text_path = dir / "report.txt";
+  std::ofstream(json_path) << report.dump(2) << "\n";
+  std::ofstream(text_path) << text;
+  out << text << fmt::format("report: {} and {}\n", json_path.string(), text_path.string());
+  return kExitOk;
+}
+
+int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*/) {
+  if (args.arrays.empty())
+    throw InputError("--arrays needs at least one size, e.g. --arrays 128,256");
+  Config c = load_config(args.config, true);
+  if (args.threads > 0) c.options.threads = args.threads;
+  const fs::path dir = args.output_dir.empty() ? fs::path(c.output_dir) : fs::path(args.output_dir);
+  fs::create_directories(dir);
+  nlohmann::json report = nlohmann::json::array();
+  std::string text = fmt::format("xbarnet compare {} on square arrays of {} rows and columns\n",
+                                 c.path.string(), fmt::join(args.arrays, ", "));
+  for (const LayerEntry& e : c.layers) {
+    text += fmt::format("\nlayer {}: {}\n", e.name, e.shape.describe());
+    text += fmt::format("{:>7} {:>7} {:>6} {:>8} {:>12} {:>12} {:>12} {:>12} {:>10}\n", "array",
+                        "arrays", "tiles", "utilis.", "rel. rmse", "max rel err", "worst drop",
+                        "ADC conv.", "time s");
+    Series rmse{"relative RMSE", {}, {}}, drop{"worst IR drop / v_read", {}, {}};
+    for (long n : args.arrays) {
+      if (n < 2) throw InputError(fmt::format("--arrays {}: sizes must be >= 2", n));
+      mapping::SimulationOptions o = c.options;
+      o.mapping.array = {n, n};
+      const mapping::SimulationResult r = simulate_or_throw(e, o);
+      const auto& rep = r.report;
+      const double rel = rep.ideal_rms > 0 ? rep.rmse / rep.ideal_rms : 0.0;
+      text += fmt::format(
+          "{:>7} {:>7} {:>6} {:>8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12} {:>10.3f}\n", n,
+          rep.plan.arrays, rep.plan.tiles.size(), percent(rep.plan.utilisation), rel,
+          rep.max_rel_error, rep.worst_ir_drop_fraction, rep.adc_conversions, rep.seconds.total);
+      rmse.x.push_back(static_cast<double>(n));
+      rmse.y.push_back(rel);
+      drop.x.push_back(static_cast<double>(n));
+      drop.y.push_back(rep.worst_ir_drop_fraction);
+      nlohmann::json j = report_json(e.name, e.shape, o, rep);
+      j["array_size"] = n;
+      report.push_back(j);
+    }
+    const fs::path svg = dir / (e.name + ".compare.svg");
+    write_line_plot_svg(svg, fmt::format("{}: error vs array size", e.name),
+                        "array size (rows = columns)", "fraction", {rmse, drop});
+    text += fmt::format("plot: {}\n", svg.string());
+  }
+  const fs::path json_path = dir / "compare.json";
+  std::ofstream(json_path) << report.dump(2) << "\n";
+  out << text << fmt::format("report: {}\n", json_path.string());
+  return kExitOk;
+}
+
+int run_map(const MapArgs& args, std::ostream& out, std::ostream& /*err*/) {
+  const Config c = load_config(args.config, false);
+  std::vector<long> sizes = args.arrays;
+  const bool square = !sizes.empty();
+  if (!square) sizes.push_back(c.options.mapping.array.rows);
+  nlohmann::json report = nlohmann::json::array();
+  std::string text = fmt::format("xbarnet map {}: {} scheme, {}\n", c.path.string(),
+                                 mapping::to_string(c.options.mapping.scheme),
+                                 devices::to_string(c.options.device.sign));
+  text += fmt::format("{:<12} {:<44} {:>6} {:>9} {:>7} {:>8} {:>10} {:>10}  {}\n", "layer", "shape",
+                      "array", "arrays", "groups", "utilis.", "halo rows", "2D+1D", "");
+  std::map<long, std::int64_t> total, total_2d1d;
+  for (const LayerEntry& e : c.layers) {
+    for (long n : sizes) {
+      mapping::MappingOptions mo = c.options.mapping;
+      if (square) mo.array = {n, n};
+      StatusOr<mapping::Plan> p = mapping::plan(e.shape, mo, c.options.device.sign);
+      if (!p.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, p.status().message()));
+      const mapping::Plan& pl = p.value();
+      nlohmann::json j = {
+          {"layer", e.name}, {"shape", e.shape.describe()}, {"mapping", plan_json(pl)}};
+      // A 3D-kernel convolution next to its 2D (depthwise) + 1D (pointwise) replacement.
+      std::string alt = "-";
+      if (e.shape.kind == mapping::LayerKind::kConv && e.shape.kernel > 1) {
+        mapping::LayerShape dw = e.shape;
+        dw.kind = mapping::LayerKind::kDepthwise;
+        dw.out_channels = dw.in_channels;
+        mapping::LayerShape pw = e.shape;
+        pw.kind = mapping::LayerKind::kPointwise;
+        pw.kernel = 1;
+        pw.padding = 0;
+        pw.in_height = e.shape.out_height();
+        pw.in_width = e.shape.out_width();
+        pw.stride = 1;
+        StatusOr<mapping::Plan> pd = mapping::plan(dw, mo, c.options.device.sign);
+        StatusOr<mapping::Plan> pp = mapping::plan(pw, mo, c.options.device.sign);
+        if (pd.is_ok() && pp.is_ok()) {
+          const std::int64_t a = pd.value().arrays + pp.value().arrays;
+          alt = fmt::format("{}", a);
+          total_2d1d[n] += a;
+          j["depthwise_pointwise"] = {{"depthwise", plan_json(pd.value())},
+                                      {"pointwise", plan_json(pp.value())},
+                                      {"arrays", a},
+                                      {"halo_rows", pd.value().halo_rows + pp.value().halo_rows}};
+        }
+      } else {
+        total_2d1d[n] += pl.arrays;
+      }
+      total[n] += pl.arrays;
+      text += fmt::format("{:<12} {:<44} {:>6} {:>9} {:>7} {:>8} {:>10} {:>10}\n", e.name,
+                          e.shape.describe().substr(0, 44),
+                          fmt::format("{}x{}", mo.array.rows, mo.array.cols), pl.arrays, pl.groups,
+                          percent(pl.utilisation), pl.halo_rows, alt);
+      report.push_back(j);
+    }
+  }
+  for (long n : sizes) {
+    text += fmt::format(
+        "total at {}: {} unit arrays; with every 3D-kernel conv as 2D+1D: {}\n",
+        square ? fmt::format("{0}x{0}", n)
+               : fmt::format("{}x{}", c.options.mapping.array.rows, c.options.mapping.array.cols),
+        total[n], total_2d1d[n]);
+  }
+  if (!args.report.empty()) std::ofstream(args.report) << report.dump(2) << "\n";
+  out << text;
+  return kExitOk;
+}
+
+int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.output.empty()) throw InputError("--output is required (the .cir file to write)");
+  const Config c = load_config(args.config, true);
+  const LayerEntry& e = find_layer(c, args.layer);
+  StatusOr<mapping::TileCircuit> tc =
+      mapping::tile_circuit(*e.layer, *e.input, c.options, args.tile, args.vector);
+  if (!tc.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, tc.status().message()));
+  std::ofstream f(args.output);
+  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.output));
+  netlists::SpiceOptions so;
+  so.title = fmt::format(
+      "xbarnet tile {} of layer '{}' ({}), input vector {}; rows {}..{}, outputs {}..{}", args.tile,
+      e.name, e.shape.describe(), args.vector, tc.value().spec.k0,
+      tc.value().spec.k0 + tc.value().spec.nk - 1, tc.value().spec.m0,
+      tc.value().spec.m0 + tc.value().spec.nm - 1);
+  if (Status s = netlists::write_spice(f, tc.value().xbar, tc.value().inputs, so); !s.is_ok()) {
+    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
+    return kExitInputError;
+  }
+  fmt::print(
+      out, "wrote {}: tile {} of layer '{}' ({} x {} array), input vector {}; run: ngspice -b {}\n",
+      args.output, args.tile, e.name, tc.value().xbar.rows(), tc.value().xbar.cols(), args.vector,
+      args.output);
+  return kExitOk;
+}
+
+}  // namespace xbarnet::cli
