@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
 #include "solver/crossbar_system.hpp"
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
   int threads = 1;
   bool orderings = false;
   bool transfer = false;
+  bool layer = false;
+  app.add_flag("--layer", layer,
+               "time the layer target: 3x3 conv 64->64 on 32x32, batch 64, 256x256 arrays, full "
+               "parasitics, against the same tiled layer on ideal crossbars");
   app.add_flag("--transfer", transfer,
                "also time the transfer matrix (Schur complement and R solves) per size");
   app.add_flag("--orderings", orderings,
@@ -169,6 +174,53 @@ int main(int argc, char** argv) {
                  own.nnz, nd.analyze, own.analyze, nd.factor, own.factor, own.method);
       std::fflush(stdout);
     }
+  }
+
+  if (layer) {
+    std::mt19937_64 r5(5);
+    xbarnet::mapping::Tensor w, x;
+    w.shape = {64, 64, 3, 3};
+    w.data.resize(64 * 64 * 9);
+    for (double& v : w.data) v = uniform(r5, -1.0, 1.0);
+    x.shape = {64, 64, 32, 32};
+    x.data.resize(64 * 64 * 32 * 32);
+    for (double& v : x.data) v = uniform(r5, 0.0, 1.0);
+    auto made = xbarnet::mapping::make_layer(xbarnet::mapping::LayerKind::kConv, w, {}, 1, 1,
+                                             xbarnet::mapping::Activation::kNone, x);
+    if (!made.is_ok()) return fmt::print(stderr, "{}\n", made.status().to_string()), 1;
+    xbarnet::mapping::SimulationOptions o;
+    o.mapping.array = {256, 256};
+    o.device.r_lrs = 100e3;  // the default example's illustrative devices and parasitics
+    o.device.r_hrs = 1e6;
+    o.parasitics = {10.0, 2.5, 2.5, 10.0};
+    o.threads = threads;
+    o.backend = *backend;
+    auto run = [&](bool ideal, bool ir_drop) {
+      o.ideal_only = ideal;
+      o.ir_drop = ir_drop;
+      const auto t0 = Clock::now();
+      auto r = xbarnet::mapping::simulate(made.value(), x, o);
+      const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!r.is_ok()) fmt::print(stderr, "{}\n", r.status().to_string());
+      return std::pair{t, r.is_ok() ? r.value().report : xbarnet::mapping::LayerReport{}};
+    };
+    const auto [t_ideal, rep_ideal] = run(true, false);
+    const auto [t_sim, rep_sim] = run(false, true);
+    const auto [t_sim_noir, rep_noir] = run(false, false);
+    fmt::print(
+        "\nlayer: {}, batch 64, {} tiles on 256x256 arrays, {} input vectors per tile, {} "
+        "thread(s)\n",
+        made.value().shape.describe(), rep_sim.plan.tiles.size(), rep_sim.input_vectors, threads);
+    fmt::print("  ideal crossbars (tiled, no circuit):   {:8.3f} s\n", t_ideal);
+    fmt::print(
+        "  full parasitics, with IR-drop maps:    {:8.3f} s  ({:.2f}x ideal; circuit {:.3f} s, "
+        "apply {:.3f} s)\n",
+        t_sim, t_sim / t_ideal, rep_sim.seconds.circuit, rep_sim.seconds.apply);
+    fmt::print("  full parasitics, without IR-drop maps: {:8.3f} s  ({:.2f}x ideal)\n", t_sim_noir,
+               t_sim_noir / t_ideal);
+    fmt::print("  relative rmse {:.4g}, worst IR drop {:.4g} of v_read\n",
+               rep_sim.ideal_rms > 0 ? rep_sim.rmse / rep_sim.ideal_rms : 0.0,
+               rep_sim.worst_ir_drop_fraction);
   }
 
   if (transfer) {

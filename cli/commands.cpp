@@ -8,6 +8,7 @@
 
 #include "cli/npy.hpp"
 #include "cli/report.hpp"
+#include "devices/device.hpp"
 #include "netlists/spice.hpp"
 
 namespace xbarnet::cli {
@@ -130,12 +131,17 @@ int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& er
 
 int run_params(bool markdown, std::ostream& out) {
   if (markdown) {
-    out << parameter_table_markdown(netlists::crossbar_parameters());
+    out << "## Circuit (`solve`, `export-spice`; `[parasitics]` in a layer config)\n\n"
+        << parameter_table_markdown(netlists::crossbar_parameters())
+        << "\n## Devices (`[device]` in a layer config)\n\n"
+        << parameter_table_markdown(devices::device_parameters());
     return kExitOk;
   }
-  for (const ParameterSpec& p : netlists::crossbar_parameters()) {
-    fmt::print(out, "{:<12} {:<14} [{}] default {:g}; {}: {}\n", p.name, p.option,
-               unit_or_one(p.unit), p.default_value, p.rule, p.description);
+  for (auto specs : {netlists::crossbar_parameters(), devices::device_parameters()}) {
+    for (const ParameterSpec& p : specs) {
+      fmt::print(out, "{:<18} [{}] default {:g}; {}: {}\n", p.name, unit_or_one(p.unit),
+                 p.default_value, p.rule, p.description);
+    }
   }
   return kExitOk;
 }

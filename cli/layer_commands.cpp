@@ -79,7 +79,8 @@ nlohmann::json plan_json(const mapping::Plan& p) {
           {"utilisation", p.utilisation},
           {"halo_rows", p.halo_rows},
           {"lowered_rows", p.lowering.inputs},
-          {"lowered_outputs", p.lowering.outputs}};
+          {"lowered_outputs", p.lowering.outputs},
+          {"note", p.note}};
 }
 
 nlohmann::json report_json(const std::string& name, const mapping::LayerShape& shape,
@@ -338,9 +339,8 @@ int run_map(const MapArgs& args, std::ostream& out, std::ostream& /*err*/) {
       }
       total[n] += pl.arrays;
       text += fmt::format("{:<12} {:<44} {:>6} {:>9} {:>7} {:>8} {:>10} {:>10}\n", e.name,
-                          e.shape.describe().substr(0, 44),
-                          fmt::format("{}x{}", mo.array.rows, mo.array.cols), pl.arrays, pl.groups,
-                          percent(pl.utilisation), pl.halo_rows, alt);
+                          e.shape.brief(), fmt::format("{}x{}", mo.array.rows, mo.array.cols),
+                          pl.arrays, pl.groups, percent(pl.utilisation), pl.halo_rows, alt);
       report.push_back(j);
     }
   }

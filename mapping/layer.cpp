@@ -92,6 +92,12 @@ std::string LayerShape::describe() const {
                      padding);
 }
 
+std::string LayerShape::brief() const {
+  if (kind == LayerKind::kDense) return fmt::format("dense {}->{}", in_channels, out_channels);
+  return fmt::format("{}{}x{} {}->{} @{}x{} s{} p{}", to_string(kind), kernel, kernel, in_channels,
+                     out_channels, in_height, in_width, stride, padding);
+}
+
 Status validate(const LayerShape& s) {
   auto bad = [&](const char* field, std::int64_t v, const char* rule) {
     return Status::invalid_argument(fmt::format("{} = {}: {}", field, v, rule));

@@ -44,7 +44,8 @@ struct LayerShape {
   std::int64_t out_width() const { return (in_width + 2 * padding - kernel) / stride + 1; }
   // Inputs per output of the lowered matrix-vector product (rows of the unrolled kernel).
   std::int64_t fan_in() const;
-  std::string describe() const;  // "conv 3x3 64->64, 32x32, stride 1, pad 1"
+  std::string describe() const;  // "conv 3x3 64 -> 64, input 32x32, stride 1, padding 1"
+  std::string brief() const;     // "conv3x3 64->64 @32x32 s1 p1"
 };
 
 Status validate(const LayerShape& s);

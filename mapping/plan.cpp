@@ -57,10 +57,6 @@ StatusOr<Lowering> lower(const LayerShape& s, const MappingOptions& o) {
   Lowering l;
   const std::int64_t k = s.kernel;
   if (o.scheme != Scheme::kSubImage || s.kind == LayerKind::kDense) {
-    if (o.scheme == Scheme::kSubImage) {
-      return Status::invalid_argument(
-          "scheme = 'subimage' applies to convolution layers, not to a dense layer");
-    }
     l.outputs = s.out_channels;
     l.inputs = s.kind == LayerKind::kDepthwise ? s.in_channels * k * k : s.fan_in();
     if (s.kind == LayerKind::kDepthwise) {
@@ -109,6 +105,9 @@ StatusOr<Plan> plan(const LayerShape& shape, const MappingOptions& options,
   Plan p;
   p.options = options;
   p.sign = sign;
+  if (options.scheme == Scheme::kSubImage && shape.kind == LayerKind::kDense) {
+    p.note = "sub-image partitioning does not apply to a dense layer: mapped im2col";
+  }
   p.lowering = lowered.value();
   const Lowering& l = p.lowering;
   const std::int64_t rows = options.array.rows;

@@ -16,6 +16,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -75,6 +76,7 @@ struct Plan {
   std::int64_t cells_used = 0;         // cells holding a weight or a reference, all copies
   double utilisation = 0.0;            // cells_used / cells_total
   std::int64_t halo_rows = 0;          // rows on halos, all copies
+  std::string note;                    // a deviation from the scheme asked for, said in reports
 };
 
 // `sign` (a device parameter) decides the columns per output: 2 (differential pair) or 1 plus one

@@ -1,0 +1,158 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/config.hpp"
+#include "cli/layer_commands.hpp"
+#include "cli/npy.hpp"
+#include "solver/crossbar_system.hpp"
+#include "validation/spice_check.hpp"
+
+namespace xbarnet {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kExample = fs::path(XBARNET_SOURCE_DIR) / "examples" / "default" / "layer.toml";
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("xbarnet-test-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+TEST(LayerCli, SimulateTheDefaultExample) {
+  const fs::path dir = temp_dir("simulate");
+  cli::SimulateArgs args;
+  args.config = kExample.string();
+  args.output_dir = dir.string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+  const cli::NpyArray sim = cli::read_npy(dir / "conv.simulated.npy");
+  const cli::NpyArray ideal = cli::read_npy(dir / "conv.ideal.npy");
+  EXPECT_EQ(sim.shape, (std::vector<std::int64_t>{4, 32, 16, 16}));
+  EXPECT_EQ(ideal.shape, sim.shape);
+  EXPECT_EQ(slurp(dir / "conv.ir_drop.png").substr(1, 3), "PNG");
+  const auto report = nlohmann::json::parse(slurp(dir / "report.json"));
+  const auto& layer = report["layers"][0];
+  EXPECT_EQ(layer["mapping"]["arrays"], 2);  // 144 rows on 128-row arrays: 2 row tiles
+  const double rel = layer["error"]["relative_rmse"];
+  EXPECT_GT(rel, 0.01);  // the example's parasitics cost a few per cent
+  EXPECT_LT(rel, 0.2);
+  const double drop = layer["ir_drop"]["worst_fraction_of_v_read"];
+  EXPECT_GT(drop, 0.0);
+  EXPECT_NE(out.str().find("IR drop"), std::string::npos);
+}
+
+TEST(LayerCli, CompareWritesATableAndAPlot) {
+  const fs::path dir = temp_dir("compare");
+  cli::CompareArgs args;
+  args.config = kExample.string();
+  args.arrays = {64, 128};
+  args.output_dir = dir.string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_compare(args, out, err), cli::kExitOk) << err.str();
+  const auto report = nlohmann::json::parse(slurp(dir / "compare.json"));
+  ASSERT_EQ(report.size(), 2u);
+  EXPECT_EQ(report[0]["mapping"]["arrays"], 3);  // 144 rows / 64 = 3 row tiles, 32 outputs fit
+  EXPECT_EQ(report[1]["mapping"]["arrays"], 2);
+  // Smaller arrays, less IR drop.
+  EXPECT_LT(report[0]["ir_drop"]["worst_fraction_of_v_read"].get<double>(),
+            report[1]["ir_drop"]["worst_fraction_of_v_read"].get<double>());
+  EXPECT_NE(slurp(dir / "conv.compare.svg").find("<svg"), std::string::npos);
+}
+
+TEST(LayerCli, MapCountsVgg16) {
+  cli::MapArgs args;
+  args.config = (fs::path(XBARNET_SOURCE_DIR) / "examples" / "vgg16-map.toml").string();
+  args.arrays = {128};
+  args.report = (temp_dir("map") / "map.json").string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_map(args, out, err), cli::kExitOk);
+  const auto report = nlohmann::json::parse(slurp(args.report));
+  ASSERT_EQ(report.size(), 16u);
+  // conv1_2: 576 rows -> 5 row tiles, 64 outputs = 128 columns -> 1 column tile.
+  EXPECT_EQ(report[1]["mapping"]["arrays"], 5);
+  // fc6: 25088 / 128 = 196 row tiles x 4096 / 64 = 64 column tiles.
+  EXPECT_EQ(report[13]["mapping"]["arrays"], 196 * 64);
+  EXPECT_NE(out.str().find("total at 128x128: 16902 unit arrays"), std::string::npos) << out.str();
+}
+
+void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+std::string load_error(const fs::path& p, bool need_values) {
+  try {
+    cli::load_config(p, need_values);
+  } catch (const cli::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
+  const fs::path dir = temp_dir("config");
+  const std::string layer = "[[layer]]\nkind = \"dense\"\nin_channels = 10\nout_channels = 4\n";
+  write(dir / "a.toml", layer + "[device]\nr_lsr = 5e3\n");
+  EXPECT_NE(load_error(dir / "a.toml", false).find("[device] r_lsr: unknown key"),
+            std::string::npos);
+  write(dir / "b.toml", layer + "[device]\nr_lrs = 5e5\nr_hrs = 1e5\n");
+  EXPECT_NE(
+      load_error(dir / "b.toml", false).find("r_hrs = 100000 ohm: must be finite and > r_lrs"),
+      std::string::npos);
+  write(dir / "c.toml", layer + "[mapping]\nscheme = \"tiles\"\n");
+  EXPECT_NE(load_error(dir / "c.toml", false).find("scheme = 'tiles': must be"), std::string::npos);
+  write(dir / "d.toml", layer);
+  EXPECT_NE(load_error(dir / "d.toml", true).find("weights: is required to simulate"),
+            std::string::npos);
+  write(dir / "e.toml", "[[layer]\nkind = 3\n");
+  EXPECT_NE(load_error(dir / "e.toml", false).find("e.toml:1:"), std::string::npos);
+  write(dir / "f.toml", layer + "[parasitics]\nr_source = -1.0\n");
+  EXPECT_NE(load_error(dir / "f.toml", false).find("r_source = -1 ohm: must be >= 0"),
+            std::string::npos);
+}
+
+// The exported tile of a mapped layer is the circuit xbarnet simulates: ngspice agrees with the
+// transfer matrix applied to the tile's input vector.
+TEST(LayerCli, ExportedMappedTileAgreesWithNgspice) {
+  if (!validation::ngspice_available()) GTEST_SKIP() << "ngspice not installed";
+  const fs::path dir = temp_dir("export-tile");
+  // A smaller array keeps ngspice fast: 16 x 16 arrays, tile 3, vector 17.
+  const std::string text = slurp(kExample);
+  std::string small = text;
+  small.replace(small.find("array = [128, 128]"), 18, "array = [16, 16]  ");
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+    fs::copy_file(kExample.parent_path() / f, dir / f);
+  }
+  write(dir / "layer.toml", small);
+  const cli::Config c = cli::load_config(dir / "layer.toml", true);
+  auto tc = mapping::tile_circuit(*c.layers[0].layer, *c.layers[0].input, c.options, 3, 17);
+  ASSERT_TRUE(tc.is_ok()) << tc.status().to_string();
+  auto spice = validation::run_ngspice(tc.value().xbar, tc.value().inputs, dir / "tile.cir");
+  ASSERT_TRUE(spice.is_ok()) << spice.status().to_string();
+  auto t = solver::transfer_matrix(tc.value().xbar);
+  ASSERT_TRUE(t.is_ok());
+  const Eigen::MatrixXd ours = tc.value().inputs * t.value().t.transpose();
+  EXPECT_LE(validation::max_relative_difference(ours, spice.value()), 1e-6);
+
+  cli::ExportTileArgs args;
+  args.config = (dir / "layer.toml").string();
+  args.tile = 3;
+  args.vector = 17;
+  args.output = (dir / "cli-tile.cir").string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_export_tile(args, out, err), cli::kExitOk) << err.str();
+  EXPECT_NE(slurp(dir / "cli-tile.cir").find("tile 3 of layer 'conv'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xbarnet
