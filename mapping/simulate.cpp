@@ -77,9 +77,9 @@ Status validate(const SimulationOptions& o) {
                          {"r_wordline", p.r_wordline},
                          {"r_bitline", p.r_bitline},
                          {"r_neuron", p.r_neuron}}) {
-    if (std::isnan(v) || v < 0.0) {
+    if (!std::isfinite(v) || v < 0.0) {
       return Status::invalid_argument(
-          fmt::format("{} = {} ohm: must be >= 0 (0 = ideal wire, +inf = open)", name, v));
+          fmt::format("{} = {} ohm: must be finite and >= 0 (0 = ideal element)", name, v));
     }
   }
   if (o.threads < 1)

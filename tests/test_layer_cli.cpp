@@ -117,8 +117,10 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
   write(dir / "e.toml", "[[layer]\nkind = 3\n");
   EXPECT_NE(load_error(dir / "e.toml", false).find("e.toml:1:"), std::string::npos);
   write(dir / "f.toml", layer + "[parasitics]\nr_source = -1.0\n");
-  EXPECT_NE(load_error(dir / "f.toml", false).find("r_source = -1 ohm: must be >= 0"),
+  EXPECT_NE(load_error(dir / "f.toml", false).find("r_source = -1 ohm: must be finite and >= 0"),
             std::string::npos);
+  write(dir / "g.toml", layer + "[parasitics]\nr_neuron = inf\n");
+  EXPECT_NE(load_error(dir / "g.toml", false).find("r_neuron = inf ohm"), std::string::npos);
 }
 
 // The exported tile of a mapped layer is the circuit xbarnet simulates: ngspice agrees with the
