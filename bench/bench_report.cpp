@@ -88,11 +88,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->capture_default_str();
   app.add_option("--dir", dir, "where netlists for ngspice are written")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  const auto backend = xbarnet::solver::parse_backend(backend_name);
-  if (!backend) {
-    fmt::print(stderr, "unknown backend '{}'\n", backend_name);
+  const auto parsed = xbarnet::solver::parse_backend(backend_name);
+  if (!parsed.is_ok()) {
+    fmt::print(stderr, "{}\n", parsed.status().message());
     return 2;
   }
+  const xbarnet::solver::Backend backend = parsed.value();
   std::filesystem::create_directories(dir);
   fmt::print("xbarnet-bench: {}; backend {}; threads {}\n", xbarnet::solver::build_info(),
              backend_name, threads);
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
     const Eigen::MatrixXd v1 = make_inputs(1, n, rng);
     const Eigen::MatrixXd vk = make_inputs(block, n, rng);
     xbarnet::solver::SolveOptions opt;
-    opt.backend = *backend;
+    opt.backend = backend;
     opt.threads = threads;
 
     const auto t0 = Clock::now();
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
         std::string method;
       };
       auto measure = [&](xbarnet::solver::Ordering ord) -> Result {
-        auto sys = xbarnet::solver::CrossbarSystem::assemble(x, *backend, ord);
+        auto sys = xbarnet::solver::CrossbarSystem::assemble(x, backend, ord);
         if (!sys.is_ok() || !sys.value().analyze().is_ok() || !sys.value().factorize().is_ok()) {
           return {-1, 0, 0, "failed"};
         }
@@ -194,7 +195,7 @@ int main(int argc, char** argv) {
     o.device.r_hrs = 1e6;
     o.parasitics = {10.0, 2.5, 2.5, 10.0};
     o.threads = threads;
-    o.backend = *backend;
+    o.backend = backend;
     auto run = [&](bool ideal, bool ir_drop) {
       o.ideal_only = ideal;
       o.ir_drop = ir_drop;
@@ -231,7 +232,7 @@ int main(int argc, char** argv) {
       const Crossbar x = make_tile(n, r4);
       const Eigen::MatrixXd v1 = make_inputs(1, n, r4);
       xbarnet::solver::SolveOptions opt;
-      opt.backend = *backend;
+      opt.backend = backend;
       opt.threads = threads;
       auto t0 = Clock::now();
       auto op = xbarnet::solver::solve_crossbar(x, v1, opt);
@@ -266,7 +267,7 @@ int main(int argc, char** argv) {
       if (auto st = xbarnet::netlists::write_spice(f, x, v1); !st.is_ok()) return 1;
     }
     xbarnet::solver::SolveOptions opt;
-    opt.backend = *backend;
+    opt.backend = backend;
     opt.threads = threads;
     // Best of three for xbarnet (short runs are noisy); ngspice once (it is long).
     double best = 1e300;

@@ -16,8 +16,9 @@ namespace xbarnet::cli {
 namespace {
 
 solver::Backend backend_from(const std::string& name) {
-  if (auto b = solver::parse_backend(name)) return *b;
-  throw InputError(fmt::format("--backend '{}': must be one of cholmod, klu, dense", name));
+  StatusOr<solver::Backend> b = solver::parse_backend(name);
+  if (!b.is_ok()) throw InputError(fmt::format("--{}", b.status().message()));
+  return b.value();
 }
 
 // K x 4 x R x C: word-line voltage, bit-line voltage, voltage across the cell, and the IR drop

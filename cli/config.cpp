@@ -233,10 +233,7 @@ Config load_config(const fs::path& path, bool need_values) {
   {
     Reader r(path, "simulation", root["simulation"].as_table());
     r.only({"backend", "threads", "ir_drop"});
-    const std::string backend = r.text("backend", "cholmod");
-    const auto b = solver::parse_backend(backend);
-    if (!b) r.fail("backend", fmt::format("'{}': must be cholmod, klu or dense", backend));
-    o.backend = *b;
+    o.backend = r.check(solver::parse_backend(r.text("backend", "cholmod")), "backend");
     o.threads = static_cast<int>(r.integer("threads", 1));
     o.ir_drop = r.boolean("ir_drop", true);
   }

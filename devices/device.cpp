@@ -1,5 +1,7 @@
 #include "devices/device.hpp"
 
+#include "devices/enum_names.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -27,19 +29,13 @@ std::string_view to_string(Quantization q) {
 }
 
 StatusOr<SignScheme> parse_sign_scheme(std::string_view text) {
-  if (text == "differential") return SignScheme::kDifferential;
-  if (text == "reference") return SignScheme::kReference;
-  return Status::invalid_argument(
-      fmt::format("sign = '{}': must be 'differential' or 'reference'", text));
+  return parse_enum("sign", text, std::array{SignScheme::kDifferential, SignScheme::kReference});
 }
 
 StatusOr<Quantization> parse_quantization(std::string_view text) {
-  for (Quantization q : {Quantization::kAnalog, Quantization::kBinary, Quantization::kTernary,
-                         Quantization::kLevels}) {
-    if (to_string(q) == text) return q;
-  }
-  return Status::invalid_argument(
-      fmt::format("quantization = '{}': must be 'analog', 'binary', 'ternary' or 'levels'", text));
+  return parse_enum("quantization", text,
+                    std::array{Quantization::kAnalog, Quantization::kBinary, Quantization::kTernary,
+                               Quantization::kLevels});
 }
 
 std::span<const ParameterSpec> device_parameters() {

@@ -1,5 +1,7 @@
 #include "mapping/layer.hpp"
 
+#include "devices/enum_names.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -43,20 +45,14 @@ std::string_view to_string(Activation a) {
 }
 
 StatusOr<LayerKind> parse_layer_kind(std::string_view text) {
-  for (LayerKind k :
-       {LayerKind::kDense, LayerKind::kConv, LayerKind::kDepthwise, LayerKind::kPointwise}) {
-    if (to_string(k) == text) return k;
-  }
-  return Status::invalid_argument(
-      fmt::format("kind = '{}': must be 'dense', 'conv', 'depthwise' or 'pointwise'", text));
+  return parse_enum("kind", text,
+                    std::array{LayerKind::kDense, LayerKind::kConv, LayerKind::kDepthwise,
+                               LayerKind::kPointwise});
 }
 
 StatusOr<Activation> parse_activation(std::string_view text) {
-  for (Activation a : {Activation::kNone, Activation::kRelu, Activation::kSign}) {
-    if (to_string(a) == text) return a;
-  }
-  return Status::invalid_argument(
-      fmt::format("activation = '{}': must be 'none', 'relu' or 'sign'", text));
+  return parse_enum("activation", text,
+                    std::array{Activation::kNone, Activation::kRelu, Activation::kSign});
 }
 
 double apply_activation(Activation a, double y) {

@@ -1,5 +1,7 @@
 #include "mapping/plan.hpp"
 
+#include "devices/enum_names.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,17 +23,12 @@ std::string_view to_string(Scheme s) {
 std::string_view to_string(Merge m) { return m == Merge::kSum ? "sum" : "majority"; }
 
 StatusOr<Scheme> parse_scheme(std::string_view text) {
-  for (Scheme s : {Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit}) {
-    if (to_string(s) == text) return s;
-  }
-  return Status::invalid_argument(
-      fmt::format("scheme = '{}': must be 'im2col', 'subimage' or 'split'", text));
+  return parse_enum("scheme", text,
+                    std::array{Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit});
 }
 
 StatusOr<Merge> parse_merge(std::string_view text) {
-  if (text == "sum") return Merge::kSum;
-  if (text == "majority") return Merge::kMajority;
-  return Status::invalid_argument(fmt::format("merge = '{}': must be 'sum' or 'majority'", text));
+  return parse_enum("merge", text, std::array{Merge::kSum, Merge::kMajority});
 }
 
 Status validate(const MappingOptions& o) {

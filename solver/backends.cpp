@@ -7,6 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "devices/enum_names.hpp"
 #include "solver/linear_solver.hpp"
 
 namespace xbarnet::solver {
@@ -31,11 +32,8 @@ std::span<const Backend> all_backends() {
   return kAll;
 }
 
-std::optional<Backend> parse_backend(std::string_view name) {
-  for (Backend b : all_backends()) {
-    if (to_string(b) == name) return b;
-  }
-  return std::nullopt;
+StatusOr<Backend> parse_backend(std::string_view name) {
+  return parse_enum("backend", name, std::array{Backend::kCholmod, Backend::kKlu, Backend::kDense});
 }
 
 namespace {

@@ -27,7 +27,7 @@ enum class Backend {
 };
 
 std::string_view to_string(Backend backend);
-std::optional<Backend> parse_backend(std::string_view name);
+StatusOr<Backend> parse_backend(std::string_view name);
 std::span<const Backend> all_backends();
 
 struct FactorStats {
