@@ -193,7 +193,7 @@ Config load_config(const fs::path& path, bool need_values) {
   mapping::SimulationOptions& o = c.options;
   {
     Reader r(path, "mapping", root["mapping"].as_table());
-    r.only({"scheme", "array", "subimage", "merge"});
+    r.only({"scheme", "array", "subimage", "merge", "baseline_adc_bits"});
     o.mapping.scheme = r.check(mapping::parse_scheme(r.text("scheme", "im2col")), "scheme");
     const std::vector<std::int64_t> array = r.integers("array");
     if (!array.empty()) {
@@ -202,6 +202,8 @@ Config load_config(const fs::path& path, bool need_values) {
     }
     o.mapping.subimage = r.integer("subimage", 0);
     o.mapping.merge = r.check(mapping::parse_merge(r.text("merge", "sum")), "merge");
+    o.mapping.baseline_adc_bits =
+        static_cast<int>(r.integer("baseline_adc_bits", o.mapping.baseline_adc_bits));
     if (Status s = mapping::validate(o.mapping); !s.is_ok()) r.fail("array", s.message());
   }
   {

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,6 +25,12 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string percent(double v) { return fmt::format("{:.3g} %", 100.0 * v); }
+
+// ADC cost in units of E_1, the energy of one comparator level: conversions x 2^bits
+// (flash-like scaling, E(N) = E_1 2^N; E_1 itself is not known and not assumed). 0 when ideal.
+double adc_relative_cost(std::int64_t conversions, int bits) {
+  return bits == 0 ? 0.0 : static_cast<double>(conversions) * std::ldexp(1.0, bits);
+}
 
 std::string describe_device(const devices::DeviceParams& d) {
   return fmt::format(
@@ -130,6 +137,7 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
             {"worst_tile", r.worst_tile}}},
           {"adc_conversions", r.adc_conversions},
+          {"adc_cost_E1", adc_relative_cost(r.adc_conversions, o.device.adc_bits)},
           {"input_vectors_per_tile", r.input_vectors},
           {"w_max", r.w_max},
           {"x_max", r.x_max},
@@ -172,8 +180,11 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
   s += fmt::format(
       "  IR drop      worst {} of v_read (tile {}), mean {} (all rows of a tile at v_read)\n",
       percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction));
-  s += fmt::format("  ADC          {} conversions per batch ({})\n", r.adc_conversions,
-                   o.device.adc_bits == 0 ? "ideal" : fmt::format("{} bits", o.device.adc_bits));
+  s += fmt::format(
+      "  ADC          {} conversions per batch ({}); cost {:.4g} E_1 (conversions x 2^bits)\n",
+      r.adc_conversions,
+      o.device.adc_bits == 0 ? "ideal" : fmt::format("{} bits", o.device.adc_bits),
+      adc_relative_cost(r.adc_conversions, o.device.adc_bits));
   s += fmt::format(
       "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
       "wall {:.3f} with {} thread(s)\n",
@@ -230,6 +241,28 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
       j["ir_drop"]["heatmap_scale_V"] = {0.0, r.report.worst_ir_drop.maxCoeff()};
       text += fmt::format("  heatmap      {}: IR drop of tile {}, 0 (dark) .. {:.4g} V (yellow)\n",
                           png.string(), r.report.worst_tile, r.report.worst_ir_drop.maxCoeff());
+    }
+    if (c.options.mapping.scheme == mapping::Scheme::kInputSplit) {
+      // The partial-sum baseline: the same layer time-multiplexed (im2col), its row tiles'
+      // partial sums digitised by a high-resolution ADC and added.
+      mapping::SimulationOptions base = c.options;
+      base.mapping.scheme = mapping::Scheme::kIm2col;
+      base.device.adc_bits = c.options.mapping.baseline_adc_bits;
+      base.ir_drop = false;
+      const mapping::SimulationResult b = simulate_or_throw(e, base);
+      const auto& br = b.report;
+      const double rel = br.ideal_rms > 0 ? br.rmse / br.ideal_rms : 0.0;
+      text += fmt::format(
+          "  baseline     partial sums (im2col, {}-bit ADC): {} arrays, {} row groups, relative "
+          "rmse "
+          "{}, {} conversions, cost {:.4g} E_1 ({:.3g}x the split layer's)\n",
+          base.device.adc_bits, br.plan.arrays, br.plan.groups, percent(rel), br.adc_conversions,
+          adc_relative_cost(br.adc_conversions, base.device.adc_bits),
+          adc_relative_cost(r.report.adc_conversions, c.options.device.adc_bits) > 0
+              ? adc_relative_cost(br.adc_conversions, base.device.adc_bits) /
+                    adc_relative_cost(r.report.adc_conversions, c.options.device.adc_bits)
+              : 0.0);
+      j["partial_sum_baseline"] = report_json(e.name, e.shape, base, br);
     }
     j["files"] = files;
     text += fmt::format("  files        {}\n\n", fmt::join(files, ", "));

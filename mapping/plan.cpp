@@ -40,6 +40,10 @@ Status validate(const MappingOptions& o) {
         "array cols = {}: must be >= 2 (a differential pair or a column and its reference)",
         o.array.cols));
   }
+  if (o.baseline_adc_bits < 0 || o.baseline_adc_bits > 16) {
+    return Status::invalid_argument(
+        fmt::format("baseline_adc_bits = {}: must be in 0 .. 16", o.baseline_adc_bits));
+  }
   if (o.subimage < 0) {
     return Status::invalid_argument(fmt::format("subimage = {}: must be >= 0", o.subimage));
   }

@@ -43,6 +43,9 @@ struct MappingOptions {
   ArrayShape array;
   std::int64_t subimage = 0;  // sub-image output side s; 0 = the largest whose rows fit an array
   Merge merge = Merge::kSum;  // input splitting
+  // Input splitting is reported next to the partial-sum baseline (im2col) digitised with this
+  // many bits (a high-resolution ADC).
+  int baseline_adc_bits = 8;
 };
 
 Status validate(const MappingOptions& o);

@@ -31,6 +31,8 @@ std::string slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
+void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
 TEST(LayerCli, SimulateTheDefaultExample) {
   const fs::path dir = temp_dir("simulate");
   cli::SimulateArgs args;
@@ -52,6 +54,33 @@ TEST(LayerCli, SimulateTheDefaultExample) {
   const double drop = layer["ir_drop"]["worst_fraction_of_v_read"];
   EXPECT_GT(drop, 0.0);
   EXPECT_NE(out.str().find("IR drop"), std::string::npos);
+}
+
+TEST(LayerCli, InputSplittingIsReportedNextToThePartialSumBaseline) {
+  const fs::path dir = temp_dir("split");
+  std::string text = slurp(kExample);
+  text.replace(text.find("scheme = \"im2col\""), 17, "scheme = \"split\" ");
+  text.replace(text.find("adc_bits = 0"), 12, "adc_bits = 1");
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+    fs::copy_file(kExample.parent_path() / f, dir / f);
+  }
+  write(dir / "split.toml", text);
+  cli::SimulateArgs args;
+  args.config = (dir / "split.toml").string();
+  args.output_dir = (dir / "out").string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+  const auto report = nlohmann::json::parse(slurp(dir / "out" / "report.json"));
+  const auto& layer = report["layers"][0];
+  EXPECT_EQ(layer["mapping"]["scheme"], "split");
+  EXPECT_EQ(layer["mapping"]["row_groups"], 2);  // 144 rows = 2 groups of 72
+  const auto& base = layer["partial_sum_baseline"];
+  EXPECT_EQ(base["mapping"]["scheme"], "im2col");
+  EXPECT_EQ(base["device"]["adc_bits"], 8);
+  // Same conversions, 2^8 / 2^1 = 128 times the ADC cost.
+  EXPECT_DOUBLE_EQ(base["adc_cost_E1"].get<double>() / layer["adc_cost_E1"].get<double>(), 128.0);
+  EXPECT_LT(base["error"]["relative_rmse"].get<double>(),
+            layer["error"]["relative_rmse"].get<double>());
 }
 
 TEST(LayerCli, CompareWritesATableAndAPlot) {
@@ -87,8 +116,6 @@ TEST(LayerCli, MapCountsVgg16) {
   EXPECT_EQ(report[13]["mapping"]["arrays"], 196 * 64);
   EXPECT_NE(out.str().find("total at 128x128: 16902 unit arrays"), std::string::npos) << out.str();
 }
-
-void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
 std::string load_error(const fs::path& p, bool need_values) {
   try {
