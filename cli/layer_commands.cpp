@@ -181,10 +181,11 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
       "  IR drop      worst {} of v_read (tile {}), mean {} (all rows of a tile at v_read)\n",
       percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction));
   s += fmt::format(
-      "  ADC          {} conversions per batch ({}); cost {:.4g} E_1 (conversions x 2^bits)\n",
-      r.adc_conversions,
-      o.device.adc_bits == 0 ? "ideal" : fmt::format("{} bits", o.device.adc_bits),
-      adc_relative_cost(r.adc_conversions, o.device.adc_bits));
+      "  ADC          {} conversions per batch ({})\n", r.adc_conversions,
+      o.device.adc_bits == 0
+          ? std::string("ideal ADC: no cost counted")
+          : fmt::format("{} bits; cost {:.4g} E_1 = conversions x 2^bits", o.device.adc_bits,
+                        adc_relative_cost(r.adc_conversions, o.device.adc_bits)));
   s += fmt::format(
       "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
       "wall {:.3f} with {} thread(s)\n",
