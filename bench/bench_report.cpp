@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "devices/random.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
@@ -26,9 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using xbarnet::netlists::Crossbar;
 
-double uniform(std::mt19937_64& rng, double lo, double hi) {
-  return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
+using xbarnet::uniform;
 
 Crossbar make_tile(Eigen::Index n, std::mt19937_64& rng) {
   Eigen::MatrixXd g(n, n);

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "devices/random.hpp"
 #include "solver/crossbar_system.hpp"
 
 namespace {
@@ -15,8 +16,7 @@ Crossbar tile(Eigen::Index n) {
   std::mt19937_64 rng(static_cast<std::uint64_t>(n));
   Eigen::MatrixXd g(n, n);
   for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = 0; i < n; ++i)
-      g(i, j) = 1e-5 + 9e-5 * static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    for (Eigen::Index i = 0; i < n; ++i) g(i, j) = xbarnet::uniform(rng, 1e-5, 1e-4);
   return Crossbar::uniform(std::move(g), 100.0, 2.5, 2.5, 100.0);
 }
 

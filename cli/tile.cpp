@@ -7,6 +7,7 @@
 #include <random>
 
 #include "cli/npy.hpp"
+#include "devices/random.hpp"
 
 namespace xbarnet::cli {
 
@@ -45,9 +46,6 @@ Eigen::MatrixXd resistance_values(const std::string& option, const std::string& 
   }
   return m;
 }
-
-// Uniform [0,1) from 53 random bits: the same numbers with every standard library.
-double unit_uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 }  // namespace
 

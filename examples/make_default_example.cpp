@@ -7,27 +7,10 @@
 #include <cstdint>
 #include <iostream>
 #include <numbers>
-#include <random>
 #include <vector>
 
 #include "cli/npy.hpp"
-
-namespace {
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : g_(seed) {}
-  double uniform() { return static_cast<double>(g_() >> 11) * 0x1.0p-53; }
-  double normal() {  // Box-Muller
-    const double u1 = 1.0 - uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-  }
-
- private:
-  std::mt19937_64 g_;
-};
-
-}  // namespace
+#include "devices/random.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -36,16 +19,16 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   constexpr std::int64_t kOut = 32, kIn = 16, kK = 3, kN = 4, kH = 16, kW = 16;
-  Rng rng(2026);
+  xbarnet::Rng rng(2026);
   std::vector<double> w(kOut * kIn * kK * kK), b(kOut), x(kN * kIn * kH * kW);
   const double std_w = std::sqrt(2.0 / static_cast<double>(kIn * kK * kK));
-  for (double& v : w) v = std_w * rng.normal();
-  for (double& v : b) v = 0.05 * rng.normal();
+  for (double& v : w) v = std_w * xbarnet::normal(rng);
+  for (double& v : b) v = 0.05 * xbarnet::normal(rng);
   for (std::int64_t n = 0; n < kN; ++n) {
     for (std::int64_t c = 0; c < kIn; ++c) {
-      const double fx = 1.0 + std::floor(3.0 * rng.uniform());
-      const double fy = 1.0 + std::floor(3.0 * rng.uniform());
-      const double phase = 2.0 * std::numbers::pi * rng.uniform();
+      const double fx = 1.0 + std::floor(3.0 * xbarnet::unit_uniform(rng));
+      const double fy = 1.0 + std::floor(3.0 * xbarnet::unit_uniform(rng));
+      const double phase = 2.0 * std::numbers::pi * xbarnet::unit_uniform(rng);
       for (std::int64_t y = 0; y < kH; ++y) {
         for (std::int64_t xx = 0; xx < kW; ++xx) {
           const double v =
@@ -53,7 +36,7 @@ int main(int argc, char** argv) {
                                  (fx * static_cast<double>(xx) + fy * static_cast<double>(y)) /
                                  static_cast<double>(kW) +
                              phase) +
-              0.1 + 0.15 * rng.normal();
+              0.1 + 0.15 * xbarnet::normal(rng);
           x[((n * kIn + c) * kH + y) * kW + xx] = v > 0.0 ? v : 0.0;
         }
       }

@@ -4,13 +4,12 @@
 #include <cstdint>
 #include <random>
 
+#include "devices/random.hpp"
 #include "netlists/crossbar.hpp"
 
 namespace xbarnet::testing {
 
-inline double uniform(std::mt19937_64& rng, double lo, double hi) {
-  return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
+using xbarnet::uniform;
 
 inline Eigen::MatrixXd random_matrix(std::mt19937_64& rng, Eigen::Index r, Eigen::Index c,
                                      double lo, double hi) {

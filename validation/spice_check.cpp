@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "devices/random.hpp"
 #include "netlists/spice.hpp"
 
 namespace xbarnet::validation {
@@ -70,12 +71,6 @@ StatusOr<Eigen::MatrixXd> run_ngspice(const netlists::Crossbar& xbar, const Eige
   }
   return parse_ngspice_currents(output, inputs.rows(), xbar.cols());
 }
-
-namespace {
-double uniform(std::mt19937_64& rng, double lo, double hi) {
-  return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
-}  // namespace
 
 RandomTile random_tile(std::mt19937_64& rng, Eigen::Index max_size, Eigen::Index vectors) {
   RandomTile t;
