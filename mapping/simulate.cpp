@@ -57,6 +57,23 @@ Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, std::int64_t nm, bool d
   return y;
 }
 
+// The layer's scales: the largest |weight| and |input| set the weight and input maps.
+struct Scales {
+  double w_max = 0.0;
+  double x_max = 0.0;
+  bool signed_inputs = false;
+};
+
+Scales scales_of(const Layer& layer, const Tensor& input) {
+  Scales s;
+  for (double w : layer.weights.data) s.w_max = std::max(s.w_max, std::abs(w));
+  for (double x : input.data) {
+    s.x_max = std::max(s.x_max, std::abs(x));
+    s.signed_inputs = s.signed_inputs || x < 0.0;
+  }
+  return s;
+}
+
 struct TileWork {
   Status status;
   Eigen::MatrixXd y, y_ideal;  // P x nm, weight x input units
@@ -106,14 +123,11 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const bool majority =
       pl.options.scheme == Scheme::kInputSplit && pl.options.merge == Merge::kMajority;
 
-  for (double w : layer.weights.data) rep.w_max = std::max(rep.w_max, std::abs(w));
-  double x_min = 0.0;
-  for (double x : input.data) {
-    rep.x_max = std::max(rep.x_max, std::abs(x));
-    x_min = std::min(x_min, x);
-  }
-  const devices::WeightMap wmap(options.device, rep.w_max);
-  const devices::InputMap imap(options.device, rep.x_max, x_min < 0.0);
+  const Scales sc = scales_of(layer, input);
+  rep.w_max = sc.w_max;
+  rep.x_max = sc.x_max;
+  const devices::WeightMap wmap(options.device, sc.w_max);
+  const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
   const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
   const std::int64_t m_out = low.outputs;
@@ -347,14 +361,9 @@ StatusOr<TileCircuit> tile_circuit(const Layer& layer, const Tensor& input,
     return Status::invalid_argument(fmt::format(
         "vector = {}: the batch gives input vectors 0 .. {} per tile", vector, n_vec - 1));
   }
-  double w_max = 0.0, x_max = 0.0, x_min = 0.0;
-  for (double w : layer.weights.data) w_max = std::max(w_max, std::abs(w));
-  for (double x : input.data) {
-    x_max = std::max(x_max, std::abs(x));
-    x_min = std::min(x_min, x);
-  }
-  const devices::WeightMap wmap(options.device, w_max);
-  const devices::InputMap imap(options.device, x_max, x_min < 0.0);
+  const Scales sc = scales_of(layer, input);
+  const devices::WeightMap wmap(options.device, sc.w_max);
+  const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   TileCircuit tc;
   tc.spec = pl.tiles[tile];
   tc.xbar =
