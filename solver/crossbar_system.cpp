@@ -393,12 +393,19 @@ CrossbarSystem::~CrossbarSystem() = default;
 
 StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar, Backend backend,
                                                   Ordering ordering) {
+  return assemble_system(xbar, backend, ordering, false);
+}
+
+StatusOr<CrossbarSystem> CrossbarSystem::assemble_system(const netlists::Crossbar& xbar,
+                                                         Backend backend, Ordering ordering,
+                                                         bool transfer_mode) {
   const auto t0 = Clock::now();
   if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->xbar = xbar;
   impl->backend_kind = backend;
   impl->ordering = ordering;
+  impl->transfer_mode = transfer_mode;
   impl->backend = make_linear_solver(backend);
   if (Status s = impl->build_topology(); !s.is_ok()) return s;
   impl->build_pattern();
@@ -567,19 +574,11 @@ StatusOr<TransferMatrix> transfer_matrix_by_solves(const netlists::Crossbar& xba
 StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar& xbar,
                                          const SolveOptions& options) {
   if (options.backend == Backend::kKlu) return transfer_matrix_by_solves(xbar, options);
-  const auto t0 = Clock::now();
-  if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
-  auto impl = std::make_unique<CrossbarSystem::Impl>();
-  impl->xbar = xbar;
-  impl->backend_kind = options.backend;
-  impl->ordering = Ordering::kNestedDissection;  // puts the boundary last
-  impl->transfer_mode = true;
-  impl->backend = make_linear_solver(options.backend);
-  if (Status s = impl->build_topology(); !s.is_ok()) return s;
-  impl->build_pattern();
-  impl->stamp();
-  impl->times.assemble = seconds_since(t0);
-  CrossbarSystem system(std::move(impl));
+  // The nested-dissection ordering is the one that puts the boundary last.
+  StatusOr<CrossbarSystem> assembled = CrossbarSystem::assemble_system(
+      xbar, options.backend, Ordering::kNestedDissection, true);
+  if (!assembled.is_ok()) return assembled.status();
+  CrossbarSystem& system = assembled.value();
   if (Status s = system.analyze(); !s.is_ok()) return s;
   if (Status s = system.factorize(); !s.is_ok()) return s;
   const auto t1 = Clock::now();

@@ -108,6 +108,9 @@ class CrossbarSystem {
 
  private:
   friend StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar&, const SolveOptions&);
+  // transfer_mode keeps the inputs and virtual grounds as unknowns, numbered last.
+  static StatusOr<CrossbarSystem> assemble_system(const netlists::Crossbar& xbar, Backend backend,
+                                                  Ordering ordering, bool transfer_mode);
   struct Impl;
   explicit CrossbarSystem(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
