@@ -113,17 +113,27 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
+int write_netlist_file(const std::string& path, const netlists::Crossbar& xbar,
+                       const Eigen::MatrixXd& inputs, const netlists::SpiceOptions& options,
+                       std::ostream& err) {
+  std::ofstream f(path);
+  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", path));
+  if (Status s = netlists::write_spice(f, xbar, inputs, options); !s.is_ok()) {
+    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
+    return kExitInputError;
+  }
+  return kExitOk;
+}
+
 int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& err) {
   if (args.output.empty()) throw InputError("--output is required (the .cir file to write)");
   const Tile tile = load_tile(args.tile);
-  std::ofstream f(args.output);
-  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.output));
   netlists::SpiceOptions options;
   options.title = fmt::format("xbarnet tile: {}", tile.origin);
   options.control_block = args.control_block;
-  if (Status s = netlists::write_spice(f, tile.xbar, tile.inputs, options); !s.is_ok()) {
-    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
-    return kExitInputError;
+  if (int rc = write_netlist_file(args.output, tile.xbar, tile.inputs, options, err);
+      rc != kExitOk) {
+    return rc;
   }
   fmt::print(out, "wrote {}: {} x {} crossbar, {} input vector(s); run: ngspice -b {}\n",
              args.output, tile.xbar.rows(), tile.xbar.cols(), tile.inputs.rows(), args.output);

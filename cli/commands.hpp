@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/tile.hpp"
+#include "netlists/spice.hpp"
 
 namespace xbarnet::cli {
 
@@ -32,6 +33,12 @@ struct ExportArgs {
   bool control_block = true;
 };
 int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& err);
+
+// Writes the netlist of a tile to `path` (throws InputError when the file cannot be opened);
+// returns kExitInputError, with the reason on `err`, when the tile cannot be exported.
+int write_netlist_file(const std::string& path, const netlists::Crossbar& xbar,
+                       const Eigen::MatrixXd& inputs, const netlists::SpiceOptions& options,
+                       std::ostream& err);
 
 // Lists the declared parameters; with markdown, the table of docs/parameters.md.
 int run_params(bool markdown, std::ostream& out);

@@ -397,17 +397,15 @@ int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream&
   StatusOr<mapping::TileCircuit> tc =
       mapping::tile_circuit(*e.layer, *e.input, c.options, args.tile, args.vector);
   if (!tc.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, tc.status().message()));
-  std::ofstream f(args.output);
-  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.output));
   netlists::SpiceOptions so;
   so.title = fmt::format(
       "xbarnet tile {} of layer '{}' ({}), input vector {}; rows {}..{}, outputs {}..{}", args.tile,
       e.name, e.shape.describe(), args.vector, tc.value().spec.k0,
       tc.value().spec.k0 + tc.value().spec.nk - 1, tc.value().spec.m0,
       tc.value().spec.m0 + tc.value().spec.nm - 1);
-  if (Status s = netlists::write_spice(f, tc.value().xbar, tc.value().inputs, so); !s.is_ok()) {
-    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
-    return kExitInputError;
+  if (int rc = write_netlist_file(args.output, tc.value().xbar, tc.value().inputs, so, err);
+      rc != kExitOk) {
+    return rc;
   }
   fmt::print(
       out, "wrote {}: tile {} of layer '{}' ({} x {} array), input vector {}; run: ngspice -b {}\n",
