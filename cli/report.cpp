@@ -47,8 +47,10 @@ std::string summary_text(const RunInfo& info) {
                      describe_resistances(x.r_neuron, "per column"));
   out += fmt::format("  circuit      {} nodes -> {} unknowns ({} 0-ohm elements merged, {} open)\n",
                      s.circuit_nodes, s.unknowns, s.shorts, s.opens);
-  out += fmt::format("  matrix       nnz(A) {}, nnz(factor) {}, fill {:.2f}x, {:.3g} flops\n",
-                     s.factor.nnz_matrix, s.factor.nnz_factor, fill_ratio(s), s.factor.flops);
+  // KLU does not count its flops (it reports -1).
+  out += fmt::format("  matrix       nnz(A) {}, nnz(factor) {}, fill {:.2f}x, {} flops\n",
+                     s.factor.nnz_matrix, s.factor.nnz_factor, fill_ratio(s),
+                     s.factor.flops >= 0.0 ? fmt::format("{:.3g}", s.factor.flops) : "n/a");
   out += fmt::format("  backend      {} ({})\n", solver::to_string(info.options.backend),
                      s.factor.method);
   out += fmt::format(
@@ -82,7 +84,7 @@ nlohmann::json summary_json(const RunInfo& info) {
   j["nnz_matrix"] = s.factor.nnz_matrix;
   j["nnz_factor"] = s.factor.nnz_factor;
   j["fill"] = fill_ratio(s);
-  j["flops"] = s.factor.flops;
+  j["flops"] = s.factor.flops >= 0.0 ? nlohmann::json(s.factor.flops) : nlohmann::json(nullptr);
   j["backend"] = std::string(solver::to_string(info.options.backend));
   j["method"] = s.factor.method;
   j["time_s"] = {{"assemble", t.assemble},

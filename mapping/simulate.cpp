@@ -238,13 +238,12 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
     // Add the contributions in tile order: the result does not depend on the thread count.
     for (std::int64_t t = t0; t < t1; ++t) {
       TileWork& tw = work[t - t0];
-      if (!tw.status.is_ok()) {
-        return Status(tw.status.code(),
-                      fmt::format("tile {} (rows {}..{}, outputs {}..{}): {}", t, tw.report.spec.k0,
-                                  pl.tiles[t].k0 + pl.tiles[t].nk - 1, pl.tiles[t].m0,
-                                  pl.tiles[t].m0 + pl.tiles[t].nm - 1, tw.status.message()));
-      }
       const TileSpec& spec = pl.tiles[t];
+      if (!tw.status.is_ok()) {
+        return Status(tw.status.code(), fmt::format("tile {} (rows {}..{}, outputs {}..{}): {}", t,
+                                                    spec.k0, spec.k0 + spec.nk - 1, spec.m0,
+                                                    spec.m0 + spec.nm - 1, tw.status.message()));
+      }
       if (majority) {
         const double share = 1.0 / static_cast<double>(pl.groups);
         for (std::int64_t q = 0; q < spec.nm; ++q) {
