@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "devices/random.hpp"
+#include "core/random.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
@@ -27,7 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using xbarnet::netlists::Crossbar;
 
-using xbarnet::uniform;
+using xbarnet::core::uniform;
 
 Crossbar make_tile(Eigen::Index n, std::mt19937_64& rng) {
   Eigen::MatrixXd g(n, n);

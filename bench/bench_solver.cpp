@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "devices/random.hpp"
+#include "core/random.hpp"
 #include "solver/crossbar_system.hpp"
 
 namespace {
@@ -16,7 +16,7 @@ Crossbar tile(Eigen::Index n) {
   std::mt19937_64 rng(static_cast<std::uint64_t>(n));
   Eigen::MatrixXd g(n, n);
   for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = 0; i < n; ++i) g(i, j) = xbarnet::uniform(rng, 1e-5, 1e-4);
+    for (Eigen::Index i = 0; i < n; ++i) g(i, j) = xbarnet::core::uniform(rng, 1e-5, 1e-4);
   return Crossbar::uniform(std::move(g), 100.0, 2.5, 2.5, 100.0);
 }
 

@@ -149,8 +149,8 @@ int run_params(bool markdown, std::ostream& out) {
     return kExitOk;
   }
   for (auto specs : {netlists::crossbar_parameters(), devices::device_parameters()}) {
-    for (const ParameterSpec& p : specs) {
-      fmt::print(out, "{:<18} [{}] default {:g}; {}: {}\n", p.name, unit_or_one(p.unit),
+    for (const core::ParameterSpec& p : specs) {
+      fmt::print(out, "{:<18} [{}] default {:g}; {}: {}\n", p.name, core::unit_or_one(p.unit),
                  p.default_value, p.rule, p.description);
     }
   }

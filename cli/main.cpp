@@ -16,7 +16,7 @@ namespace {
 using xbarnet::cli::TileArgs;
 
 std::string parameter_help(std::string_view name) {
-  for (const xbarnet::ParameterSpec& p : xbarnet::netlists::crossbar_parameters()) {
+  for (const xbarnet::core::ParameterSpec& p : xbarnet::netlists::crossbar_parameters()) {
     if (p.name == name) {
       return fmt::format("{} [{}; default {:g}; {}]. A number, 'open', or a .npy file",
                          p.description, p.unit, p.default_value, p.rule);

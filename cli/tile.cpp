@@ -7,7 +7,7 @@
 #include <random>
 
 #include "cli/npy.hpp"
-#include "devices/random.hpp"
+#include "core/random.hpp"
 
 namespace xbarnet::cli {
 
@@ -104,13 +104,13 @@ Tile example_tile() {
   Eigen::MatrixXd g(kSize, kSize);
   for (Eigen::Index i = 0; i < kSize; ++i) {
     for (Eigen::Index j = 0; j < kSize; ++j) {
-      g(i, j) = 1.0 / kHrsOhm + unit_uniform(rng) * (1.0 / kLrsOhm - 1.0 / kHrsOhm);
+      g(i, j) = 1.0 / kHrsOhm + core::unit_uniform(rng) * (1.0 / kLrsOhm - 1.0 / kHrsOhm);
     }
   }
   Tile t;
   t.inputs.resize(kVectors, kSize);
   for (Eigen::Index k = 0; k < kVectors; ++k) {
-    for (Eigen::Index i = 0; i < kSize; ++i) t.inputs(k, i) = kReadVolt * unit_uniform(rng);
+    for (Eigen::Index i = 0; i < kSize; ++i) t.inputs(k, i) = kReadVolt * core::unit_uniform(rng);
   }
   t.xbar = netlists::Crossbar::uniform(std::move(g), 100.0, 2.5, 2.5, 100.0);
   t.origin = "built-in example (128 x 128, G in [1/100k, 1/10k] S, inputs in [0, 0.2] V)";

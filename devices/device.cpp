@@ -1,6 +1,6 @@
 #include "devices/device.hpp"
 
-#include "devices/enum_names.hpp"
+#include "core/enum.hpp"
 
 #include <fmt/format.h>
 
@@ -29,17 +29,17 @@ std::string_view to_string(Quantization q) {
 }
 
 StatusOr<SignScheme> parse_sign_scheme(std::string_view text) {
-  return parse_enum("sign", text, std::array{SignScheme::kDifferential, SignScheme::kReference});
+  return core::parse_enum("sign", text, std::array{SignScheme::kDifferential, SignScheme::kReference});
 }
 
 StatusOr<Quantization> parse_quantization(std::string_view text) {
-  return parse_enum("quantization", text,
+  return core::parse_enum("quantization", text,
                     std::array{Quantization::kAnalog, Quantization::kBinary, Quantization::kTernary,
                                Quantization::kLevels});
 }
 
-std::span<const ParameterSpec> device_parameters() {
-  static constexpr std::array<ParameterSpec, 9> kParams{{
+std::span<const core::ParameterSpec> device_parameters() {
+  static constexpr std::array<core::ParameterSpec, 9> kParams{{
       {"r_lrs", "--r-lrs", "ohm", 10e3, "> 0, < r_hrs",
        "low-resistance state of a cell: the largest conductance G_max = 1/r_lrs (illustrative "
        "default)"},

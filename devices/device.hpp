@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "devices/parameter.hpp"
-#include "devices/status.hpp"
+#include "core/parameter.hpp"
+#include "core/status.hpp"
 
 namespace xbarnet::devices {
 
@@ -41,7 +41,7 @@ struct DeviceParams {
 };
 
 // The declared device parameters (for --help, docs and config validation).
-std::span<const ParameterSpec> device_parameters();
+std::span<const core::ParameterSpec> device_parameters();
 
 // Field, value and rule of the first invalid parameter.
 Status validate(const DeviceParams& p);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cli/npy.hpp"
-#include "devices/random.hpp"
+#include "core/random.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -19,16 +19,16 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   constexpr std::int64_t kOut = 32, kIn = 16, kK = 3, kN = 4, kH = 16, kW = 16;
-  xbarnet::Rng rng(2026);
+  xbarnet::core::Rng rng(2026);
   std::vector<double> w(kOut * kIn * kK * kK), b(kOut), x(kN * kIn * kH * kW);
   const double std_w = std::sqrt(2.0 / static_cast<double>(kIn * kK * kK));
-  for (double& v : w) v = std_w * xbarnet::normal(rng);
-  for (double& v : b) v = 0.05 * xbarnet::normal(rng);
+  for (double& v : w) v = std_w * xbarnet::core::normal(rng);
+  for (double& v : b) v = 0.05 * xbarnet::core::normal(rng);
   for (std::int64_t n = 0; n < kN; ++n) {
     for (std::int64_t c = 0; c < kIn; ++c) {
-      const double fx = 1.0 + std::floor(3.0 * xbarnet::unit_uniform(rng));
-      const double fy = 1.0 + std::floor(3.0 * xbarnet::unit_uniform(rng));
-      const double phase = 2.0 * std::numbers::pi * xbarnet::unit_uniform(rng);
+      const double fx = 1.0 + std::floor(3.0 * xbarnet::core::unit_uniform(rng));
+      const double fy = 1.0 + std::floor(3.0 * xbarnet::core::unit_uniform(rng));
+      const double phase = 2.0 * std::numbers::pi * xbarnet::core::unit_uniform(rng);
       for (std::int64_t y = 0; y < kH; ++y) {
         for (std::int64_t xx = 0; xx < kW; ++xx) {
           const double v =
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
                                  (fx * static_cast<double>(xx) + fy * static_cast<double>(y)) /
                                  static_cast<double>(kW) +
                              phase) +
-              0.1 + 0.15 * xbarnet::normal(rng);
+              0.1 + 0.15 * xbarnet::core::normal(rng);
           x[((n * kIn + c) * kH + y) * kW + xx] = v > 0.0 ? v : 0.0;
         }
       }

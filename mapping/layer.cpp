@@ -1,6 +1,6 @@
 #include "mapping/layer.hpp"
 
-#include "devices/enum_names.hpp"
+#include "core/enum.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -45,13 +45,13 @@ std::string_view to_string(Activation a) {
 }
 
 StatusOr<LayerKind> parse_layer_kind(std::string_view text) {
-  return parse_enum("kind", text,
+  return core::parse_enum("kind", text,
                     std::array{LayerKind::kDense, LayerKind::kConv, LayerKind::kDepthwise,
                                LayerKind::kPointwise});
 }
 
 StatusOr<Activation> parse_activation(std::string_view text) {
-  return parse_enum("activation", text,
+  return core::parse_enum("activation", text,
                     std::array{Activation::kNone, Activation::kRelu, Activation::kSign});
 }
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "devices/status.hpp"
+#include "core/status.hpp"
 
 namespace xbarnet::mapping {
 

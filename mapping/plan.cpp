@@ -1,6 +1,6 @@
 #include "mapping/plan.hpp"
 
-#include "devices/enum_names.hpp"
+#include "core/enum.hpp"
 
 #include <fmt/format.h>
 
@@ -23,12 +23,12 @@ std::string_view to_string(Scheme s) {
 std::string_view to_string(Merge m) { return m == Merge::kSum ? "sum" : "majority"; }
 
 StatusOr<Scheme> parse_scheme(std::string_view text) {
-  return parse_enum("scheme", text,
+  return core::parse_enum("scheme", text,
                     std::array{Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit});
 }
 
 StatusOr<Merge> parse_merge(std::string_view text) {
-  return parse_enum("merge", text, std::array{Merge::kSum, Merge::kMajority});
+  return core::parse_enum("merge", text, std::array{Merge::kSum, Merge::kMajority});
 }
 
 Status validate(const MappingOptions& o) {

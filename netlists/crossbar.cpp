@@ -102,8 +102,8 @@ std::string input_node_name(Index i) { return fmt::format("in{}", i); }
 std::string word_node_name(Index i, Index j) { return fmt::format("w{}_{}", i, j); }
 std::string bit_node_name(Index i, Index j) { return fmt::format("b{}_{}", i, j); }
 
-std::span<const ParameterSpec> crossbar_parameters() {
-  static constexpr std::array<ParameterSpec, 4> kParams{{
+std::span<const core::ParameterSpec> crossbar_parameters() {
+  static constexpr std::array<core::ParameterSpec, 4> kParams{{
       {"r_source", "--r-source", "ohm", 0.0, ">= 0, +inf = open",
        "source (driver) resistance of each row, between the ideal input source and the first "
        "cell of the word line"},

@@ -18,8 +18,8 @@
 #include <span>
 #include <string>
 
-#include "devices/parameter.hpp"
-#include "devices/status.hpp"
+#include "core/parameter.hpp"
+#include "core/status.hpp"
 
 namespace xbarnet::netlists {
 
@@ -57,6 +57,6 @@ std::string bit_node_name(Index i, Index j);   // "b3_5"
 
 // The declared circuit parameters (uniform values), in the order r_source, r_wordline,
 // r_bitline, r_neuron. `--help` and docs/parameters.md are generated from these.
-std::span<const ParameterSpec> crossbar_parameters();
+std::span<const core::ParameterSpec> crossbar_parameters();
 
 }  // namespace xbarnet::netlists

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "devices/enum_names.hpp"
+#include "core/enum.hpp"
 #include "solver/linear_solver.hpp"
 
 namespace xbarnet::solver {
@@ -33,7 +33,7 @@ std::span<const Backend> all_backends() {
 }
 
 StatusOr<Backend> parse_backend(std::string_view name) {
-  return parse_enum("backend", name, std::array{Backend::kCholmod, Backend::kKlu, Backend::kDense});
+  return core::parse_enum("backend", name, std::array{Backend::kCholmod, Backend::kKlu, Backend::kDense});
 }
 
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/status.hpp"
+#include "core/status.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/linear_solver.hpp"
 

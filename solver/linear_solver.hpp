@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "devices/status.hpp"
+#include "core/status.hpp"
 
 namespace xbarnet::solver {
 

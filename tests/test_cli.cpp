@@ -9,7 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/npy.hpp"
-#include "devices/parameter.hpp"
+#include "core/parameter.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/crossbar_system.hpp"
 

@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <random>
 
-#include "devices/random.hpp"
+#include "core/random.hpp"
 #include "netlists/crossbar.hpp"
 
 namespace xbarnet::testing {
 
-using xbarnet::uniform;
+using xbarnet::core::uniform;
 
 inline Eigen::MatrixXd random_matrix(std::mt19937_64& rng, Eigen::Index r, Eigen::Index c,
                                      double lo, double hi) {

@@ -8,10 +8,12 @@
 #include <regex>
 #include <sstream>
 
-#include "devices/random.hpp"
+#include "core/random.hpp"
 #include "netlists/spice.hpp"
 
 namespace xbarnet::validation {
+
+using core::uniform;
 
 StatusOr<Eigen::MatrixXd> parse_ngspice_currents(const std::string& output, Eigen::Index vectors,
                                                  Eigen::Index cols) {

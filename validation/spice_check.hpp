@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "devices/status.hpp"
+#include "core/status.hpp"
 #include "netlists/crossbar.hpp"
 
 namespace xbarnet::validation {

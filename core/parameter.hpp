@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace xbarnet {
+namespace xbarnet::core {
 
 struct ParameterSpec {
   std::string_view name;         // key as used in configs, e.g. "r_source"
@@ -23,4 +23,4 @@ std::string parameter_table_markdown(std::span<const ParameterSpec> specs);
 // "ohm" -> "ohm", "" -> "1"; a readable unit for messages.
 std::string_view unit_or_one(std::string_view unit);
 
-}  // namespace xbarnet
+}  // namespace xbarnet::core

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "devices/status.hpp"
+#include "core/status.hpp"
 
-namespace xbarnet {
+namespace xbarnet::core {
 
 // `values` lists every enumerator; `to_string(E)` (found by argument-dependent lookup) names it.
 template <typename E, std::size_t N>
@@ -25,4 +25,4 @@ StatusOr<E> parse_enum(std::string_view field, std::string_view text,
       fmt::format("{} = '{}': must be one of {}", field, text, allowed));
 }
 
-}  // namespace xbarnet
+}  // namespace xbarnet::core

@@ -1,8 +1,8 @@
-#include "devices/parameter.hpp"
+#include "core/parameter.hpp"
 
 #include <fmt/format.h>
 
-namespace xbarnet {
+namespace xbarnet::core {
 
 std::string_view unit_or_one(std::string_view unit) { return unit.empty() ? "1" : unit; }
 
@@ -17,4 +17,4 @@ std::string parameter_table_markdown(std::span<const ParameterSpec> specs) {
   return out;
 }
 
-}  // namespace xbarnet
+}  // namespace xbarnet::core

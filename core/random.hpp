@@ -6,7 +6,7 @@
 #include <numbers>
 #include <random>
 
-namespace xbarnet {
+namespace xbarnet::core {
 
 using Rng = std::mt19937_64;
 
@@ -23,4 +23,4 @@ inline double normal(Rng& rng) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
-}  // namespace xbarnet
+}  // namespace xbarnet::core
