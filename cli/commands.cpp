@@ -65,24 +65,22 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
     throw InputError(fmt::format("--format '{}': must be table, json or none", args.format));
   }
   const Tile tile = load_tile(args.tile);
+  solver::SystemOptions system;
+  system.backend = backend_from(args.backend);
+  StatusOr<solver::Ordering> ordering = solver::parse_ordering(args.ordering);
+  if (!ordering.is_ok()) throw InputError(fmt::format("--{}", ordering.status().message()));
+  system.ordering = ordering.value();
   solver::SolveOptions options;
-  options.backend = backend_from(args.backend);
-  if (args.ordering == "nd") {
-    options.ordering = solver::Ordering::kNestedDissection;
-  } else if (args.ordering == "backend") {
-    options.ordering = solver::Ordering::kBackend;
-  } else {
-    throw InputError(fmt::format("--ordering '{}': must be nd or backend", args.ordering));
-  }
   options.threads = args.threads;
   options.node_voltages = !args.voltages.empty();
-  StatusOr<solver::CrossbarRun> run = solver::solve_crossbar(tile.xbar, tile.inputs, options);
+  StatusOr<solver::CrossbarRun> run =
+      solver::solve_crossbar(tile.xbar, tile.inputs, system, options);
   if (!run.is_ok()) {
     fmt::print(err, "xbarnet: cannot solve the tile: {}\n", run.status().to_string());
     return kExitSolveError;
   }
   const solver::CrossbarSolution& sol = run.value().solution;
-  const RunInfo info{&tile, &run.value(), options};
+  const RunInfo info{&tile, &run.value(), system, options};
 
   if (!args.output.empty()) {
     if (tile.single_vector) {

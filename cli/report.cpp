@@ -51,7 +51,7 @@ std::string summary_text(const RunInfo& info) {
   out += fmt::format("  matrix       nnz(A) {}, nnz(factor) {}, fill {:.2f}x, {} flops\n",
                      s.factor.nnz_matrix, s.factor.nnz_factor, fill_ratio(s),
                      s.factor.flops >= 0.0 ? fmt::format("{:.3g}", s.factor.flops) : "n/a");
-  out += fmt::format("  backend      {} ({})\n", solver::to_string(info.options.backend),
+  out += fmt::format("  backend      {} ({})\n", solver::to_string(info.system.backend),
                      s.factor.method);
   out += fmt::format(
       "  time [s]     assemble {:.4f}, analyze {:.4f}, factorize {:.4f}, solve {:.4f}, total "
@@ -85,7 +85,7 @@ nlohmann::json summary_json(const RunInfo& info) {
   j["nnz_factor"] = s.factor.nnz_factor;
   j["fill"] = fill_ratio(s);
   j["flops"] = s.factor.flops >= 0.0 ? nlohmann::json(s.factor.flops) : nlohmann::json(nullptr);
-  j["backend"] = std::string(solver::to_string(info.options.backend));
+  j["backend"] = std::string(solver::to_string(info.system.backend));
   j["method"] = s.factor.method;
   j["time_s"] = {{"assemble", t.assemble},
                  {"analyze", t.analyze},

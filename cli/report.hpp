@@ -12,6 +12,7 @@ namespace xbarnet::cli {
 struct RunInfo {
   const Tile* tile = nullptr;
   const solver::CrossbarRun* run = nullptr;
+  solver::SystemOptions system;
   solver::SolveOptions options;
 };
 

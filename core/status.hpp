@@ -5,7 +5,8 @@
 // the rule, or the node and the numbers.
 //
 // StatusOr<T> holds a value or the Status that explains why there is none. Building it from an
-// OK Status, or asking an error for its value, is a programmer error (asserted in Debug builds).
+// OK Status, or asking an error for its value, is a programmer error (asserted in Debug builds;
+// value() on an error throws std::bad_optional_access in Release builds, never undefined).
 #pragma once
 
 #include <optional>
@@ -69,17 +70,18 @@ class [[nodiscard]] StatusOr {
 
   bool is_ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
+  // On an error: an assertion in Debug builds, std::bad_optional_access in Release builds.
   T& value() & {
     XBARNET_ASSERT(is_ok(), "value() of a StatusOr that holds an error");
-    return *value_;
+    return value_.value();
   }
   const T& value() const& {
     XBARNET_ASSERT(is_ok(), "value() of a StatusOr that holds an error");
-    return *value_;
+    return value_.value();
   }
   T&& value() && {
     XBARNET_ASSERT(is_ok(), "value() of a StatusOr that holds an error");
-    return std::move(*value_);
+    return std::move(value_.value());
   }
 
  private:

@@ -160,39 +160,43 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       auto t_circ = Clock::now();
       const netlists::Crossbar xbar = circuit(g, options.parasitics);
       Eigen::MatrixXd tmat;
+      const std::int64_t used_cols = differential ? 2 * spec.nm : cols;
+      tw.ir_drop = Eigen::MatrixXd::Zero(rows, cols);
       if (options.ideal_only) {
         tmat = g.transpose();
       } else {
-        solver::SolveOptions so;
+        solver::SystemOptions so;
         so.backend = options.backend;
-        StatusOr<solver::TransferMatrix> tm = solver::transfer_matrix(xbar, so);
+        so.mode = solver::Mode::kTransfer;
+        StatusOr<solver::CrossbarSystem> sys = solver::CrossbarSystem::assemble(xbar, so);
+        Status st = sys.is_ok() ? sys.value().analyze() : sys.status();
+        if (st.is_ok()) st = sys.value().factorize();
+        StatusOr<solver::TransferMatrix> tm =
+            st.is_ok() ? sys.value().transfer_matrix() : StatusOr<solver::TransferMatrix>(st);
         if (!tm.is_ok()) {
           tw.status = tm.status();
           continue;
         }
         tmat = std::move(tm.value().t);
-      }
-      const std::int64_t used_cols = differential ? 2 * spec.nm : cols;
-      tw.ir_drop = Eigen::MatrixXd::Zero(rows, cols);
-      if (options.ir_drop && !options.ideal_only) {
-        // IR-drop map for the full-scale input: every used row at v_read, unused rows at 0 V.
-        Eigen::MatrixXd v = Eigen::MatrixXd::Zero(1, rows);
-        v.leftCols(spec.nk).setConstant(options.device.v_read);
-        solver::SolveOptions so;
-        so.backend = options.backend;
-        so.node_voltages = true;
-        StatusOr<solver::CrossbarRun> run = solver::solve_crossbar(xbar, v, so);
-        if (!run.is_ok()) {
-          tw.status = run.status();
-          continue;
+        if (options.ir_drop) {
+          // IR-drop map for the full-scale input: every used row at v_read, unused rows at 0 V.
+          Eigen::MatrixXd v = Eigen::MatrixXd::Zero(1, rows);
+          v.leftCols(spec.nk).setConstant(options.device.v_read);
+          solver::SolveOptions vo;
+          vo.node_voltages = true;
+          StatusOr<solver::CrossbarSolution> run = sys.value().solve(v, vo);
+          if (!run.is_ok()) {
+            tw.status = run.status();
+            continue;
+          }
+          const Eigen::MatrixXd cell = run.value().cell_voltage(0);
+          for (std::int64_t i = 0; i < spec.nk; ++i) {
+            tw.ir_drop.row(i) = (options.device.v_read - cell.row(i).array()).matrix();
+          }
+          const Eigen::MatrixXd used = tw.ir_drop.topLeftCorner(spec.nk, used_cols);
+          tw.report.worst_ir_drop = used.maxCoeff() / options.device.v_read;
+          tw.report.mean_ir_drop = used.mean() / options.device.v_read;
         }
-        const Eigen::MatrixXd cell = run.value().solution.cell_voltage(0);
-        for (std::int64_t i = 0; i < spec.nk; ++i) {
-          tw.ir_drop.row(i) = (options.device.v_read - cell.row(i).array()).matrix();
-        }
-        const Eigen::MatrixXd used = tw.ir_drop.topLeftCorner(spec.nk, used_cols);
-        tw.report.worst_ir_drop = used.maxCoeff() / options.device.v_read;
-        tw.report.mean_ir_drop = used.mean() / options.device.v_read;
       }
       tw.circuit_s = seconds_since(t_circ);
 

@@ -101,6 +101,7 @@ Status validate_inputs(const Crossbar& x, const Eigen::MatrixXd& inputs) {
 std::string input_node_name(Index i) { return fmt::format("in{}", i); }
 std::string word_node_name(Index i, Index j) { return fmt::format("w{}_{}", i, j); }
 std::string bit_node_name(Index i, Index j) { return fmt::format("b{}_{}", i, j); }
+std::string virtual_ground_node_name(Index j) { return fmt::format("vg{}", j); }
 
 std::span<const core::ParameterSpec> crossbar_parameters() {
   static constexpr std::array<core::ParameterSpec, 4> kParams{{

@@ -54,6 +54,7 @@ Status validate_inputs(const Crossbar& xbar, const Eigen::MatrixXd& inputs);
 std::string input_node_name(Index i);          // "in3"
 std::string word_node_name(Index i, Index j);  // "w3_5"
 std::string bit_node_name(Index i, Index j);   // "b3_5"
+std::string virtual_ground_node_name(Index j);  // "vg5"
 
 // The declared circuit parameters (uniform values), in the order r_source, r_wordline,
 // r_bitline, r_neuron. `--help` and docs/parameters.md are generated from these.

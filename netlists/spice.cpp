@@ -1,5 +1,7 @@
 #include "netlists/spice.hpp"
 
+#include "netlists/netlist.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -22,6 +24,26 @@ void write_resistance(std::ostream& out, const std::string& name, const std::str
   }
 }
 
+const char* heading(ElementKind kind) {
+  switch (kind) {
+    case ElementKind::kInput:
+      return "input sources (first input vector)";
+    case ElementKind::kSource:
+      return "source (driver) resistance";
+    case ElementKind::kWordline:
+      return "word-line segments";
+    case ElementKind::kCell:
+      return "cells (resistance = 1/G)";
+    case ElementKind::kBitline:
+      return "bit-line segments";
+    case ElementKind::kNeuron:
+      return "neuron resistance, bit line to virtual ground";
+    case ElementKind::kSense:
+      return "virtual grounds: ammeter Vcol<j> from vg<j> to ground reads the column current";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string spice_column_current_name(Index j) { return fmt::format("i(vcol{})", j); }
@@ -32,60 +54,57 @@ Status write_spice(std::ostream& out, const Crossbar& x, const Eigen::MatrixXd& 
   if (Status s = validate_inputs(x, inputs); !s.is_ok()) return s;
   const Index rows = x.rows();
   const Index cols = x.cols();
+  const Netlist net = build_netlist(x);
+  const NodeNumbering& nodes = net.nodes;
 
   fmt::print(out, "* {}\n", options.title);
   fmt::print(out,
              "* {} rows x {} columns, {} input vector(s). Written by xbarnet; SI units.\n"
-             "* Nodes: in<i> input source, w<i>_<j> word line, b<i>_<j> bit line.\n"
+             "* Nodes: in<i> input source, w<i>_<j> word line, b<i>_<j> bit line, vg<j> virtual "
+             "ground.\n"
              "* Column j current (A) = i(vcol<j>), flowing from the bit line into the neuron.\n",
              rows, cols, inputs.rows());
 
-  fmt::print(out, "\n* input sources (first input vector)\n");
-  for (Index i = 0; i < rows; ++i) {
-    fmt::print(out, "Vin{} {} 0 DC {:.17g}\n", i, input_node_name(i), inputs(0, i));
-  }
-  fmt::print(out, "\n* source (driver) resistance\n");
-  for (Index i = 0; i < rows; ++i) {
-    write_resistance(out, fmt::format("s{}", i), input_node_name(i), word_node_name(i, 0),
-                     x.r_source(i));
-  }
-  fmt::print(out, "\n* word-line segments\n");
-  for (Index i = 0; i < rows; ++i) {
-    for (Index j = 0; j + 1 < cols; ++j) {
-      write_resistance(out, fmt::format("w{}_{}", i, j), word_node_name(i, j),
-                       word_node_name(i, j + 1), x.r_wordline(i, j));
-    }
-  }
-  fmt::print(out, "\n* cells (resistance = 1/G)\n");
-  for (Index i = 0; i < rows; ++i) {
-    for (Index j = 0; j < cols; ++j) {
-      const double g = x.conductance(i, j);
-      if (g == 0.0) {
-        fmt::print(out, "* Rc{}_{} omitted: G = 0\n", i, j);
-      } else {
-        fmt::print(out, "Rc{}_{} {} {} {:.17g}\n", i, j, word_node_name(i, j), bit_node_name(i, j),
-                   1.0 / g);
-      }
-    }
-  }
-  fmt::print(out, "\n* bit-line segments\n");
-  for (Index i = 0; i + 1 < rows; ++i) {
-    for (Index j = 0; j < cols; ++j) {
-      write_resistance(out, fmt::format("b{}_{}", i, j), bit_node_name(i, j),
-                       bit_node_name(i + 1, j), x.r_bitline(i, j));
-    }
-  }
-  fmt::print(out, "\n* neurons: ammeter Vcol<j>, then the neuron resistance to virtual ground\n");
-  for (Index j = 0; j < cols; ++j) {
-    const std::string bottom = bit_node_name(rows - 1, j);
-    const double rn = x.r_neuron(j);
-    if (std::isinf(rn)) {
-      fmt::print(out, "* column {} is open (r_neuron = +inf): its current is 0\n", j);
-    } else if (rn == 0.0) {
-      fmt::print(out, "Vcol{} {} 0 DC 0\n", j, bottom);
-    } else {
-      fmt::print(out, "Vcol{} {} n{} DC 0\n", j, bottom, j);
-      fmt::print(out, "Rn{} n{} 0 {:.17g}\n", j, j, rn);
+  // One line (or comment) per element of the netlist, in its order, under a heading per kind.
+  ElementKind previous = ElementKind::kSense;
+  bool first = true;
+  for (const Element& e : net.elements) {
+    if (first || e.kind != previous) fmt::print(out, "\n* {}\n", heading(e.kind));
+    first = false;
+    previous = e.kind;
+    const auto [i, j] = net.position(e);
+    const std::string a = nodes.name(e.a);
+    const std::string b = nodes.name(e.b);
+    switch (e.kind) {
+      case ElementKind::kInput:
+        fmt::print(out, "Vin{} {} {} DC {:.17g}\n", i, a, b, inputs(0, i));
+        break;
+      case ElementKind::kSource:
+        write_resistance(out, fmt::format("s{}", i), a, b, e.value);
+        break;
+      case ElementKind::kWordline:
+        write_resistance(out, fmt::format("w{}_{}", i, j), a, b, e.value);
+        break;
+      case ElementKind::kCell:
+        if (e.value == 0.0) {
+          fmt::print(out, "* Rc{}_{} omitted: G = 0\n", i, j);
+        } else {
+          fmt::print(out, "Rc{}_{} {} {} {:.17g}\n", i, j, a, b, 1.0 / e.value);
+        }
+        break;
+      case ElementKind::kBitline:
+        write_resistance(out, fmt::format("b{}_{}", i, j), a, b, e.value);
+        break;
+      case ElementKind::kNeuron:
+        write_resistance(out, fmt::format("n{}", j), a, b, e.value);
+        break;
+      case ElementKind::kSense:
+        if (std::isinf(net.neuron(j).value)) {
+          fmt::print(out, "* column {} is open (r_neuron = +inf): its current is 0\n", j);
+        } else {
+          fmt::print(out, "Vcol{} {} {} DC 0\n", j, a, b);
+        }
+        break;
     }
   }
 

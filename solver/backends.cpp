@@ -255,7 +255,8 @@ class KluSolver final : public LinearSolver {
     stats_ = {};
     stats_.n = a.rows();
     stats_.nnz_matrix = a.nonZeros();
-    stats_.method = ordering.empty() ? "LU, BTF + AMD ordering" : "LU, BTF + given ordering";
+    given_ = !ordering.empty();
+    stats_.method = fmt::format("LU, BTF + {} ordering", given_ ? "given" : "AMD");
     return Status::ok();
   }
 
@@ -265,11 +266,18 @@ class KluSolver final : public LinearSolver {
     auto* ap = const_cast<std::int64_t*>(a.outerIndexPtr());
     auto* ai = const_cast<std::int64_t*>(a.innerIndexPtr());
     auto* ax = const_cast<double*>(a.valuePtr());
-    if (numeric_ == nullptr) {
-      numeric_ = klu_l_factor(ap, ai, ax, symbolic_, &common_);
-    } else if (!klu_l_refactor(ap, ai, ax, symbolic_, numeric_, &common_)) {
-      klu_l_free_numeric(&numeric_, &common_);
+    refactored_ = false;
+    if (numeric_ != nullptr) {
+      // Same pattern, new values: reuse the pivot order. A pivot that has become zero under
+      // that order (refactor fails or reports a singular matrix) is not a singular matrix:
+      // factorize again from scratch, with fresh partial pivoting.
+      if (klu_l_refactor(ap, ai, ax, symbolic_, numeric_, &common_) && common_.status == KLU_OK) {
+        refactored_ = true;
+      } else {
+        klu_l_free_numeric(&numeric_, &common_);
+      }
     }
+    if (numeric_ == nullptr) numeric_ = klu_l_factor(ap, ai, ax, symbolic_, &common_);
     if (common_.status == KLU_SINGULAR) {
       failed_ = static_cast<std::int64_t>(common_.singular_col);
       return {StatusCode::kSingular,
@@ -281,6 +289,8 @@ class KluSolver final : public LinearSolver {
     }
     stats_.nnz_factor = static_cast<std::int64_t>(numeric_->lnz + numeric_->unz);
     stats_.flops = common_.flops;
+    stats_.method = fmt::format("LU, BTF + {} ordering{}", given_ ? "given" : "AMD",
+                                refactored_ ? ", refactorized in the previous pivot order" : "");
     return Status::ok();
   }
 
@@ -293,6 +303,7 @@ class KluSolver final : public LinearSolver {
     return Status::ok();
   }
 
+  bool has_schur_complement() const override { return false; }
   StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t /*nb*/) override {
     return Status{StatusCode::kBackendFailure,
                   "KLU: no Schur complement from an LU factor with pivoting"};
@@ -309,6 +320,8 @@ class KluSolver final : public LinearSolver {
   klu_l_common common_{};
   klu_l_symbolic* symbolic_ = nullptr;
   klu_l_numeric* numeric_ = nullptr;
+  bool given_ = false;
+  bool refactored_ = false;
   FactorStats stats_;
   std::int64_t failed_ = -1;
 };

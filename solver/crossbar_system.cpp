@@ -6,7 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
+#include "core/enum.hpp"
+#include "core/random.hpp"
+#include "netlists/netlist.hpp"
 #include "solver/ordering.hpp"
 
 namespace xbarnet::solver {
@@ -65,16 +69,14 @@ struct Branch {
 
 struct CrossbarSystem::Impl {
   netlists::Crossbar xbar;
-  Backend backend_kind = Backend::kCholmod;
-  Ordering ordering = Ordering::kNestedDissection;
-  // Transfer mode: the input nodes and the per-column virtual grounds stay unknowns (the
-  // "boundary"), numbered last, for the Schur complement; nothing is driven.
-  bool transfer_mode = false;
+  SystemOptions options;
+  // Assembled in transfer mode: the input nodes and the per-column virtual grounds stay unknowns
+  // (the "boundary"), numbered last, for the Schur complement; nothing is driven.
+  bool schur = false;
+  netlists::NodeNumbering nodes{0, 0};
   std::int64_t interior = 0;  // unknowns before the boundary (all of them in driven mode)
   std::unique_ptr<LinearSolver> backend;
 
-  // Circuit node ids: ground 0, in(i) = 1+i, w(i,j) = 1+R+iC+j, b(i,j) = 1+R+RC+iC+j, and the
-  // virtual ground of column j, vg(j) = 1+R+2RC+j (tied to ground in driven mode).
   std::vector<std::int64_t> code;            // node id -> node code
   std::vector<std::int64_t> representative;  // unknown -> first circuit node id merged into it
   std::vector<Branch> branches;
@@ -83,7 +85,7 @@ struct CrossbarSystem::Impl {
 
   SparseMatrix a;
   double a_norm_inf = 0.0;
-  // RHS couplings to input sources: b(p) += g * V_i.
+  // RHS couplings to input sources (driven mode): b(p) += g * V_i.
   struct Coupling {
     std::int64_t p;
     Index input;
@@ -94,91 +96,79 @@ struct CrossbarSystem::Impl {
 
   bool analyzed = false;
   bool factorized = false;
+  // Transfer mode: S + D, the trailing (R+C) x (R+C) block of the factor (computed on demand).
+  std::optional<Eigen::MatrixXd> boundary_block;
   SystemStats stats;
   PhaseTimes times;
+  Counters counters;
 
   Index rows() const { return xbar.rows(); }
   Index cols() const { return xbar.cols(); }
-  std::int64_t input_id(Index i) const { return 1 + i; }
-  std::int64_t word_id(Index i, Index j) const { return 1 + rows() + i * cols() + j; }
-  std::int64_t bit_id(Index i, Index j) const {
-    return 1 + rows() + rows() * cols() + i * cols() + j;
-  }
-  std::int64_t ground_id(Index j) const { return 1 + rows() + 2 * rows() * cols() + j; }
 
-  std::string node_name(std::int64_t id) const {
-    const std::int64_t r = rows();
-    const std::int64_t c = cols();
-    if (id == 0) return "0";
-    if (id <= r) return netlists::input_node_name(id - 1);
-    id -= 1 + r;
-    if (id < r * c) return netlists::word_node_name(id / c, id % c);
-    id -= r * c;
-    if (id < r * c) return netlists::bit_node_name(id / c, id % c);
-    return fmt::format("vg{}", id - r * c);  // virtual ground of a column
-  }
-
-  Status build_topology();
+  Status build_topology(const netlists::Netlist& net);
   std::vector<std::int64_t> unknown_ordering() const;
   void build_pattern();
   void stamp();
   Status check_floating() const;
+  StatusOr<const Eigen::MatrixXd*> schur_block();
   // Voltage of a node for input vector k, whose solution is column kx of x.
   double voltage(std::int64_t node_code, const Eigen::MatrixXd& x, const Eigen::MatrixXd& inputs,
                  Index kx, Index k) const {
-    if (node_code >= 0) return x(node_code, kx);
+    if (node_code >= 0) {
+      if (node_code < interior) return x(node_code, kx);
+      const std::int64_t slot = node_code - interior;  // boundary: held by the external sources
+      return slot < rows() ? inputs(k, slot) : 0.0;
+    }
     if (node_code == kGround) return 0.0;
     return inputs(k, input_of(node_code));
   }
 };
 
-Status CrossbarSystem::Impl::build_topology() {
+Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
+  using netlists::ElementKind;
   const Index r = rows();
   const Index c = cols();
-  const std::int64_t n_ids = 1 + r + 2 * r * c + c;
+  nodes = net.nodes;
+  const std::int64_t n_ids = nodes.count();
   DisjointSets sets(n_ids);
   std::int64_t shorts = 0;
   std::int64_t opens = 0;
-  auto classify = [&](double ohms, std::int64_t u, std::int64_t v) {
-    if (ohms == 0.0) {
-      sets.unite(u, v);
+  for (const netlists::Element& e : net.elements) {
+    if (e.kind == ElementKind::kSense) {
+      // The ammeter is a 0 V source: in driven mode it ties the virtual ground to ground; in
+      // transfer mode the virtual ground stays a boundary unknown.
+      if (!schur) sets.unite(e.a, e.b);
+      continue;
+    }
+    if (!e.is_resistance()) continue;
+    if (e.value == 0.0) {
+      sets.unite(e.a, e.b);
       ++shorts;
-    } else if (std::isinf(ohms)) {
+    } else if (std::isinf(e.value)) {
       ++opens;
     }
-  };
-  if (!transfer_mode) {
-    for (Index j = 0; j < c; ++j) sets.unite(0, ground_id(j));
   }
-  for (Index i = 0; i < r; ++i) classify(xbar.r_source(i), input_id(i), word_id(i, 0));
-  for (Index i = 0; i < r; ++i) {
-    for (Index j = 0; j + 1 < c; ++j)
-      classify(xbar.r_wordline(i, j), word_id(i, j), word_id(i, j + 1));
-  }
-  for (Index i = 0; i + 1 < r; ++i) {
-    for (Index j = 0; j < c; ++j) classify(xbar.r_bitline(i, j), bit_id(i, j), bit_id(i + 1, j));
-  }
-  for (Index j = 0; j < c; ++j) classify(xbar.r_neuron(j), bit_id(r - 1, j), ground_id(j));
 
   // Driven groups: ground and the inputs are the smallest ids, hence the roots of their groups.
   // Two of them in one group would be a loop of ideal sources.
   for (Index i = 0; i < r; ++i) {
-    if (sets.find(input_id(i)) != input_id(i)) {
+    if (sets.find(nodes.input(i)) != nodes.input(i)) {
       return Status::invalid_argument(
           fmt::format("input source {} is shorted to {} by 0-ohm elements",
-                      netlists::input_node_name(i), node_name(sets.find(input_id(i)))));
+                      netlists::input_node_name(i), nodes.name(sets.find(nodes.input(i)))));
     }
   }
   // Boundary slots (transfer mode): input i -> i, virtual ground j -> R + j.
   std::vector<std::int64_t> boundary_of_root;
-  if (transfer_mode) {
+  if (schur) {
     boundary_of_root.assign(static_cast<size_t>(n_ids), -1);
-    for (Index i = 0; i < r; ++i) boundary_of_root[input_id(i)] = i;
+    for (Index i = 0; i < r; ++i) boundary_of_root[nodes.input(i)] = i;
     for (Index j = 0; j < c; ++j) {
-      const std::int64_t root = sets.find(ground_id(j));
+      const std::int64_t root = sets.find(nodes.virtual_ground(j));
       if (boundary_of_root[root] >= 0) {
-        return Status::invalid_argument(fmt::format(
-            "virtual ground of column {} is shorted to {} by 0-ohm elements", j, node_name(root)));
+        return Status::invalid_argument(
+            fmt::format("virtual ground of column {} is shorted to {} by 0-ohm elements", j,
+                        nodes.name(root)));
       }
       boundary_of_root[root] = r + j;
     }
@@ -188,7 +178,7 @@ Status CrossbarSystem::Impl::build_topology() {
   std::vector<std::int64_t> unknown_of_root(static_cast<size_t>(n_ids), -1);
   for (std::int64_t id = 0; id < n_ids; ++id) {
     const std::int64_t root = sets.find(id);
-    if (transfer_mode) {
+    if (schur) {
       if (id == 0) {  // the common ground is not used: every column has its own
         code[id] = kGround;
         continue;
@@ -208,9 +198,9 @@ Status CrossbarSystem::Impl::build_topology() {
     code[id] = unknown_of_root[root];
   }
   interior = static_cast<std::int64_t>(representative.size());
-  if (transfer_mode) {
-    for (Index i = 0; i < r; ++i) representative.push_back(input_id(i));
-    for (Index j = 0; j < c; ++j) representative.push_back(ground_id(j));
+  if (schur) {
+    for (Index i = 0; i < r; ++i) representative.push_back(nodes.input(i));
+    for (Index j = 0; j < c; ++j) representative.push_back(nodes.virtual_ground(j));
     for (std::int64_t id = 0; id < n_ids; ++id) {
       const std::int64_t slot = boundary_of_root[sets.find(id)];
       if (slot >= 0) code[id] = interior + slot;
@@ -218,36 +208,24 @@ Status CrossbarSystem::Impl::build_topology() {
   }
   stats.rows = r;
   stats.cols = c;
+  stats.mode = schur ? Mode::kTransfer : Mode::kDriven;
   stats.circuit_nodes = n_ids;
   stats.unknowns = static_cast<std::int64_t>(representative.size());
   stats.shorts = shorts;
   stats.opens = opens;
 
-  // Branches: every finite, non-zero parasitic resistance, and every cell (even G = 0, so that
-  // the pattern does not depend on the programmed values).
+  // Branches: every finite, non-zero resistance, and every cell (even G = 0, so that the
+  // pattern does not depend on the programmed values). Cells are contiguous in the netlist.
   branches.clear();
-  auto add = [&](std::int64_t u, std::int64_t v, double g) {
-    branches.push_back({code[u], code[v], g, -1, -1});
-  };
-  auto add_resistance = [&](double ohms, std::int64_t u, std::int64_t v) {
-    if (ohms > 0.0 && std::isfinite(ohms)) add(u, v, 1.0 / ohms);
-  };
-  for (Index i = 0; i < r; ++i) add_resistance(xbar.r_source(i), input_id(i), word_id(i, 0));
-  for (Index i = 0; i < r; ++i) {
-    for (Index j = 0; j + 1 < c; ++j) {
-      add_resistance(xbar.r_wordline(i, j), word_id(i, j), word_id(i, j + 1));
+  branches.reserve(net.elements.size());
+  for (const netlists::Element& e : net.elements) {
+    if (e.kind == ElementKind::kCell) {
+      if (e.a == nodes.word(0, 0)) cell_begin = static_cast<std::int64_t>(branches.size());
+      branches.push_back({code[e.a], code[e.b], e.value, -1, -1});
+    } else if (e.is_resistance() && e.value > 0.0 && std::isfinite(e.value)) {
+      branches.push_back({code[e.a], code[e.b], 1.0 / e.value, -1, -1});
     }
   }
-  cell_begin = static_cast<std::int64_t>(branches.size());
-  for (Index i = 0; i < r; ++i) {
-    for (Index j = 0; j < c; ++j) add(word_id(i, j), bit_id(i, j), xbar.conductance(i, j));
-  }
-  for (Index i = 0; i + 1 < r; ++i) {
-    for (Index j = 0; j < c; ++j) {
-      add_resistance(xbar.r_bitline(i, j), bit_id(i, j), bit_id(i + 1, j));
-    }
-  }
-  for (Index j = 0; j < c; ++j) add_resistance(xbar.r_neuron(j), bit_id(r - 1, j), ground_id(j));
   stats.branches = static_cast<std::int64_t>(branches.size());
   return Status::ok();
 }
@@ -274,6 +252,7 @@ void CrossbarSystem::Impl::build_pattern() {
     const std::int64_t* begin = a.innerIndexPtr() + a.outerIndexPtr()[col];
     const std::int64_t* end = a.innerIndexPtr() + a.outerIndexPtr()[col + 1];
     const std::int64_t* it = std::lower_bound(begin, end, row);
+    XBARNET_ASSERT(it != end && *it == row, "a branch's entry is missing from the pattern");
     return it - a.innerIndexPtr();
   };
   diag_pos.resize(static_cast<size_t>(n));
@@ -329,15 +308,15 @@ void CrossbarSystem::Impl::stamp() {
 // Unknowns in the order of the grid's nested dissection; an unknown that spans several grid
 // nodes (merged by 0-ohm wires) is placed at its last node, i.e. with the latest separator.
 std::vector<std::int64_t> CrossbarSystem::Impl::unknown_ordering() const {
-  const std::vector<std::int64_t> nodes = grid_nested_dissection(rows(), cols());
+  const std::vector<std::int64_t> grid = grid_nested_dissection(rows(), cols());
   std::vector<char> placed(static_cast<size_t>(stats.unknowns), 0);
   std::vector<std::int64_t> order;
   order.reserve(static_cast<size_t>(stats.unknowns));
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+  for (auto it = grid.rbegin(); it != grid.rend(); ++it) {
     const std::int64_t cell = *it / 2;
     const Index i = cell / cols();
     const Index j = cell % cols();
-    const std::int64_t p = (*it % 2 == 0) ? code[word_id(i, j)] : code[bit_id(i, j)];
+    const std::int64_t p = (*it % 2 == 0) ? code[nodes.word(i, j)] : code[nodes.bit(i, j)];
     if (p >= 0 && p < interior && !placed[p]) {
       placed[p] = 1;
       order.push_back(p);
@@ -381,33 +360,51 @@ Status CrossbarSystem::Impl::check_floating() const {
           fmt::format("node {} has no conducting path to an input source or to ground ({} "
                       "floating unknown(s) in all); connect it or give the open elements "
                       "(+inf ohm) or zero conductances around it a finite value",
-                      node_name(representative[first]), count)};
+                      nodes.name(representative[first]), count)};
+}
+
+StatusOr<const Eigen::MatrixXd*> CrossbarSystem::Impl::schur_block() {
+  if (!boundary_block) {
+    StatusOr<Eigen::MatrixXd> s = backend->trailing_schur_complement(rows() + cols());
+    if (!s.is_ok()) return s.status();
+    boundary_block = std::move(s).value();
+  }
+  return &*boundary_block;
 }
 
 // ------------------------------------------------------------------------------ public API
+
+std::string_view to_string(Ordering ordering) {
+  return ordering == Ordering::kNestedDissection ? "nd" : "backend";
+}
+
+std::string_view to_string(Mode mode) { return mode == Mode::kDriven ? "driven" : "transfer"; }
+
+StatusOr<Ordering> parse_ordering(std::string_view text) {
+  return core::parse_enum("ordering", text,
+                          std::array{Ordering::kNestedDissection, Ordering::kBackend});
+}
 
 CrossbarSystem::CrossbarSystem(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CrossbarSystem::CrossbarSystem(CrossbarSystem&&) noexcept = default;
 CrossbarSystem& CrossbarSystem::operator=(CrossbarSystem&&) noexcept = default;
 CrossbarSystem::~CrossbarSystem() = default;
 
-StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar, Backend backend,
-                                                  Ordering ordering) {
-  return assemble_system(xbar, backend, ordering, false);
-}
-
-StatusOr<CrossbarSystem> CrossbarSystem::assemble_system(const netlists::Crossbar& xbar,
-                                                         Backend backend, Ordering ordering,
-                                                         bool transfer_mode) {
+StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar,
+                                                  const SystemOptions& options) {
   const auto t0 = Clock::now();
   if (Status s = netlists::validate(xbar); !s.is_ok()) return s;
   auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->backend = make_linear_solver(options.backend);
+  impl->schur = options.mode == Mode::kTransfer && impl->backend->has_schur_complement();
+  if (impl->schur && options.ordering != Ordering::kNestedDissection) {
+    return Status::invalid_argument(
+        "ordering = backend in transfer mode: the Schur complement needs the input and "
+        "virtual-ground nodes eliminated last, which only ordering = nd guarantees");
+  }
   impl->xbar = xbar;
-  impl->backend_kind = backend;
-  impl->ordering = ordering;
-  impl->transfer_mode = transfer_mode;
-  impl->backend = make_linear_solver(backend);
-  if (Status s = impl->build_topology(); !s.is_ok()) return s;
+  if (Status s = impl->build_topology(netlists::build_netlist(xbar)); !s.is_ok()) return s;
   impl->build_pattern();
   impl->stamp();
   impl->times.assemble = seconds_since(t0);
@@ -419,8 +416,9 @@ Status CrossbarSystem::analyze() {
   const auto t0 = Clock::now();
   m.analyzed = false;
   m.factorized = false;
+  m.boundary_block.reset();
   if (m.stats.unknowns > 0) {
-    const std::vector<std::int64_t> order = m.ordering == Ordering::kNestedDissection
+    const std::vector<std::int64_t> order = m.options.ordering == Ordering::kNestedDissection
                                                 ? m.unknown_ordering()
                                                 : std::vector<std::int64_t>{};
     if (Status s = m.backend->analyze(m.a, order); !s.is_ok()) return s;
@@ -430,6 +428,7 @@ Status CrossbarSystem::analyze() {
     m.stats.factor.method = "no unknowns (every node driven)";
   }
   m.analyzed = true;
+  ++m.counters.analyses;
   m.times.analyze = seconds_since(t0);
   return Status::ok();
 }
@@ -437,10 +436,10 @@ Status CrossbarSystem::analyze() {
 Status CrossbarSystem::factorize() {
   Impl& m = *impl_;
   const auto t0 = Clock::now();
+  XBARNET_ASSERT(m.analyzed, "factorize() before analyze()");
+  if (!m.analyzed) return {StatusCode::kBackendFailure, "factorize() called before analyze()"};
   m.factorized = false;
-  if (!m.analyzed) {
-    if (Status s = analyze(); !s.is_ok()) return s;
-  }
+  m.boundary_block.reset();
   if (Status s = m.check_floating(); !s.is_ok()) return s;
   if (m.stats.unknowns > 0) {
     Status s = m.backend->factorize(m.a);
@@ -448,33 +447,65 @@ Status CrossbarSystem::factorize() {
       const std::int64_t p = m.backend->failed_index();
       if (p >= 0 && p < m.stats.unknowns) {
         return {s.code(), fmt::format("{} (unknown {}, node {})", s.message(), p,
-                                      m.node_name(m.representative[p]))};
+                                      m.nodes.name(m.representative[p]))};
       }
       return s;
     }
     m.stats.factor = m.backend->stats();
   }
   m.factorized = true;
+  ++m.counters.factorizations;
   m.times.factorize = seconds_since(t0);
   return Status::ok();
 }
 
 StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
-                                                 const SolveOptions& options) {
+                                                 const SolveOptions& options,
+                                                 const Injection* injection) {
   Impl& m = *impl_;
   const auto t0 = Clock::now();
+  XBARNET_ASSERT(m.factorized, "solve() before factorize() (or after set_conductances())");
+  if (!m.factorized) {
+    return Status{StatusCode::kBackendFailure,
+                  "solve() called before factorize() (or after set_conductances())"};
+  }
   if (Status s = netlists::validate_inputs(m.xbar, inputs); !s.is_ok()) return s;
   if (options.threads < 1) {
     return Status::invalid_argument(fmt::format("threads = {}: must be >= 1", options.threads));
   }
-  if (!m.factorized) {
-    if (Status s = factorize(); !s.is_ok()) return s;
-  }
   const Index r = m.rows();
   const Index c = m.cols();
   const Index n_vec = inputs.rows();
+  if (injection != nullptr) {
+    if (m.schur) {
+      return Status::invalid_argument(
+          "current injection needs a driven system (mode = driven); this one is in transfer mode");
+    }
+    for (const auto* list : {&injection->word, &injection->bit}) {
+      if (!list->empty() && static_cast<Index>(list->size()) != n_vec) {
+        return Status::invalid_argument(fmt::format(
+            "injection has {} matrices for {} input vectors", list->size(), n_vec));
+      }
+      for (const Eigen::MatrixXd& j : *list) {
+        if (j.rows() != r || j.cols() != c || !j.allFinite()) {
+          return Status::invalid_argument(fmt::format(
+              "injection matrix is {}x{}: it must be {}x{} [A], all finite", j.rows(), j.cols(),
+              r, c));
+        }
+      }
+    }
+  }
   const std::int64_t n = m.stats.unknowns;
   const int threads = options.threads;
+  const Eigen::MatrixXd* boundary = nullptr;
+  if (m.schur) {
+    StatusOr<const Eigen::MatrixXd*> b = m.schur_block();
+    if (!b.is_ok()) return b.status();
+    boundary = b.value();
+  }
+  auto injected = [&](const std::vector<Eigen::MatrixXd>& list, Index k, Index i, Index j) {
+    return list.empty() ? 0.0 : list[k](i, j);
+  };
 
   CrossbarSolution sol;
   sol.column_current.setZero(n_vec, c);
@@ -489,11 +520,33 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   const Index chunk = std::clamp<Index>(kMaxBlockEntries / std::max<std::int64_t>(n, 1), 1, n_vec);
   for (Index k0 = 0; k0 < n_vec; k0 += chunk) {
     const Index kc = std::min(chunk, n_vec - k0);
-    // Right-hand sides: b(p, k) = sum of g * V_i(k) over the branches from p to input i.
     Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(n, kc);
+    if (m.schur) {
+      // Drive the boundary through the same factor: with M = [A_II A_IB; A_BI A_BB + D] and
+      // (S + D) the trailing block, M [x_I; v_B] = [0; (S + D) v_B] has x_I = the driven
+      // solution. The virtual grounds are at 0 V, so only the input columns of (S + D) enter.
+      rhs.bottomRows(r + c) =
+          boundary->leftCols(r) * inputs.middleRows(k0, kc).transpose();
+    } else {
+      // b(p, k) = sum of g * V_i(k) over the branches from p to input i.
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (Index k = 0; k < kc; ++k) {
-      for (const Impl::Coupling& cp : m.couplings) rhs(cp.p, k) += cp.g * inputs(k0 + k, cp.input);
+      for (Index k = 0; k < kc; ++k) {
+        for (const Impl::Coupling& cp : m.couplings) {
+          rhs(cp.p, k) += cp.g * inputs(k0 + k, cp.input);
+        }
+      }
+    }
+    if (injection != nullptr) {
+      for (Index k = 0; k < kc; ++k) {
+        for (Index i = 0; i < r; ++i) {
+          for (Index j = 0; j < c; ++j) {
+            const std::int64_t pw = m.code[m.nodes.word(i, j)];
+            const std::int64_t pb = m.code[m.nodes.bit(i, j)];
+            if (pw >= 0) rhs(pw, k) += injected(injection->word, k0 + k, i, j);
+            if (pb >= 0) rhs(pb, k) += injected(injection->bit, k0 + k, i, j);
+          }
+        }
+      }
     }
     Eigen::MatrixXd x = rhs;
     if (n > 0) {
@@ -502,21 +555,37 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (Index kk = 0; kk < kc; ++kk) {
       const Index k = k0 + kk;
-      // Column current = sum of the cell currents into the bit line (KCL on the column's net;
-      // the bit line's top end is open, so this is exactly the current into the neuron).
-      Eigen::VectorXd current = Eigen::VectorXd::Zero(c);
-      for (Index i = 0; i < r; ++i) {
-        for (Index j = 0; j < c; ++j) {
-          const double vw = m.voltage(m.code[m.word_id(i, j)], x, inputs, kk, k);
-          const double vb = m.voltage(m.code[m.bit_id(i, j)], x, inputs, kk, k);
-          current(j) += m.xbar.conductance(i, j) * (vw - vb);
-          if (options.node_voltages) {
-            sol.word_voltage[k](i, j) = vw;
-            sol.bit_voltage[k](i, j) = vb;
+      auto v_word = [&](Index i, Index j) {
+        return m.voltage(m.code[m.nodes.word(i, j)], x, inputs, kk, k);
+      };
+      auto v_bit = [&](Index i, Index j) {
+        return m.voltage(m.code[m.nodes.bit(i, j)], x, inputs, kk, k);
+      };
+      for (Index j = 0; j < c; ++j) {
+        const double rn = m.xbar.r_neuron(j);
+        double current = 0.0;
+        if (std::isinf(rn)) {
+          current = 0.0;  // an open neuron carries no current, exactly
+        } else if (rn > 0.0) {
+          current = v_bit(r - 1, j) / rn;  // the neuron resistor's current; vg(j) is at 0 V
+        } else {
+          // Ideal neuron: KCL on the column's bit-line net (cells and injections into it; its
+          // top end is open, so this is exactly the current into the virtual ground).
+          for (Index i = 0; i < r; ++i) {
+            current += m.xbar.conductance(i, j) * (v_word(i, j) - v_bit(i, j));
+            if (injection != nullptr) current += injected(injection->bit, k, i, j);
+          }
+        }
+        sol.column_current(k, j) = current;
+      }
+      if (options.node_voltages) {
+        for (Index i = 0; i < r; ++i) {
+          for (Index j = 0; j < c; ++j) {
+            sol.word_voltage[k](i, j) = v_word(i, j);
+            sol.bit_voltage[k](i, j) = v_bit(i, j);
           }
         }
       }
-      sol.column_current.row(k) = current.transpose();
       if (n > 0) {
         const Eigen::VectorXd res = m.a * x.col(kk) - rhs.col(kk);
         const double denom = m.a_norm_inf * x.col(kk).lpNorm<Eigen::Infinity>() +
@@ -526,8 +595,54 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     }
   }
   sol.relative_residual = *std::max_element(residual.begin(), residual.end());
+  ++m.counters.solves;
   m.times.solve = seconds_since(t0);
   return sol;
+}
+
+StatusOr<TransferMatrix> CrossbarSystem::transfer_matrix(int threads, bool check) {
+  Impl& m = *impl_;
+  const auto t0 = Clock::now();
+  XBARNET_ASSERT(m.factorized, "transfer_matrix() before factorize()");
+  if (!m.factorized) {
+    return Status{StatusCode::kBackendFailure, "transfer_matrix() called before factorize()"};
+  }
+  const Index r = m.rows();
+  const Index c = m.cols();
+  TransferMatrix out;
+  if (m.schur) {
+    StatusOr<const Eigen::MatrixXd*> s = m.schur_block();
+    if (!s.is_ok()) return s.status();
+    // Rows R..R+C-1 of S are the virtual grounds, columns 0..R-1 the inputs. The current the
+    // network delivers into virtual ground j is minus the current injected there.
+    out.t = -s.value()->block(r, 0, c, r);
+    out.method = fmt::format("Schur complement onto {} boundary nodes", r + c);
+  } else {
+    SolveOptions so;
+    so.threads = threads;
+    StatusOr<CrossbarSolution> unit = solve(Eigen::MatrixXd::Identity(r, r), so);
+    if (!unit.is_ok()) return unit.status();
+    out.t = unit.value().column_current.transpose();
+    out.method = fmt::format("{} solves with unit inputs", r);
+  }
+  if (!check) {
+    out.seconds = seconds_since(t0);
+    return out;
+  }
+  // Health: T against a direct solve of one pseudo-random input with the same system.
+  core::Rng rng(0x7a11e5);
+  Eigen::MatrixXd v(1, r);
+  for (Index i = 0; i < r; ++i) v(0, i) = core::unit_uniform(rng);
+  StatusOr<CrossbarSolution> direct = solve(v);
+  if (!direct.is_ok()) return direct.status();
+  const Eigen::RowVectorXd by_t = v * out.t.transpose();
+  const Eigen::RowVectorXd& ref = direct.value().column_current.row(0);
+  const double scale = ref.cwiseAbs().maxCoeff();
+  out.check_difference = scale > 0.0 ? (by_t - ref).cwiseAbs().maxCoeff() / scale
+                                     : by_t.cwiseAbs().maxCoeff();
+  out.check_residual = direct.value().relative_residual;
+  out.seconds = seconds_since(t0);
+  return out;
 }
 
 Status CrossbarSystem::set_conductances(const Eigen::MatrixXd& conductance) {
@@ -543,70 +658,66 @@ Status CrossbarSystem::set_conductances(const Eigen::MatrixXd& conductance) {
   }
   m.stamp();
   m.factorized = false;
+  m.boundary_block.reset();
+  ++m.counters.restamps;
   m.times.assemble = seconds_since(t0);
   return Status::ok();
 }
 
+const SystemOptions& CrossbarSystem::options() const { return impl_->options; }
 const SystemStats& CrossbarSystem::stats() const { return impl_->stats; }
 const PhaseTimes& CrossbarSystem::times() const { return impl_->times; }
+const Counters& CrossbarSystem::counters() const { return impl_->counters; }
 const SparseMatrix& CrossbarSystem::matrix() const { return impl_->a; }
 const netlists::Crossbar& CrossbarSystem::crossbar() const { return impl_->xbar; }
 std::string CrossbarSystem::unknown_name(std::int64_t p) const {
-  return impl_->node_name(impl_->representative[p]);
+  XBARNET_ASSERT(p >= 0 && p < impl_->stats.unknowns, "unknown index out of range");
+  return impl_->nodes.name(impl_->representative[p]);
 }
 
-StatusOr<TransferMatrix> transfer_matrix_by_solves(const netlists::Crossbar& xbar,
-                                                   const SolveOptions& options) {
-  const auto t0 = Clock::now();
-  const Eigen::MatrixXd unit = Eigen::MatrixXd::Identity(xbar.rows(), xbar.rows());
-  StatusOr<CrossbarRun> run = solve_crossbar(xbar, unit, options);
-  if (!run.is_ok()) return run.status();
-  TransferMatrix out;
-  out.t = run.value().solution.column_current.transpose();
-  out.stats = run.value().stats;
-  out.times = run.value().times;
-  out.times.solve =
-      seconds_since(t0) - out.times.assemble - out.times.analyze - out.times.factorize;
-  out.method = fmt::format("{} solves with unit inputs", xbar.rows());
-  return out;
-}
+namespace {
 
-StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar& xbar,
-                                         const SolveOptions& options) {
-  if (options.backend == Backend::kKlu) return transfer_matrix_by_solves(xbar, options);
-  // The nested-dissection ordering is the one that puts the boundary last.
-  StatusOr<CrossbarSystem> assembled = CrossbarSystem::assemble_system(
-      xbar, options.backend, Ordering::kNestedDissection, true);
-  if (!assembled.is_ok()) return assembled.status();
-  CrossbarSystem& system = assembled.value();
-  if (Status s = system.analyze(); !s.is_ok()) return s;
-  if (Status s = system.factorize(); !s.is_ok()) return s;
-  const auto t1 = Clock::now();
-  const Index r = xbar.rows();
-  const Index c = xbar.cols();
-  StatusOr<Eigen::MatrixXd> schur = system.impl_->backend->trailing_schur_complement(r + c);
-  if (!schur.is_ok()) return schur.status();
-  TransferMatrix out;
-  // Rows R..R+C-1 of S are the virtual grounds, columns 0..R-1 the inputs. The current the
-  // network delivers into virtual ground j is minus the current injected there.
-  out.t = -schur.value().block(r, 0, c, r);
-  system.impl_->times.solve = seconds_since(t1);
-  out.stats = system.stats();
-  out.times = system.times();
-  out.method = fmt::format("Schur complement onto {} boundary nodes", r + c);
-  return out;
-}
-
-StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
-                                     const SolveOptions& options) {
-  StatusOr<CrossbarSystem> system =
-      CrossbarSystem::assemble(xbar, options.backend, options.ordering);
+StatusOr<CrossbarSystem> factorized_system(const netlists::Crossbar& xbar,
+                                           const SystemOptions& options) {
+  StatusOr<CrossbarSystem> system = CrossbarSystem::assemble(xbar, options);
   if (!system.is_ok()) return system.status();
   if (Status s = system.value().analyze(); !s.is_ok()) return s;
   if (Status s = system.value().factorize(); !s.is_ok()) return s;
-  StatusOr<CrossbarSolution> solution = system.value().solve(inputs, options);
+  return system;
+}
+
+StatusOr<TransferRun> transfer_run(const netlists::Crossbar& xbar, const SystemOptions& options,
+                                   int threads, bool check) {
+  StatusOr<CrossbarSystem> system = factorized_system(xbar, options);
+  if (!system.is_ok()) return system.status();
+  StatusOr<TransferMatrix> t = system.value().transfer_matrix(threads, check);
+  if (!t.is_ok()) return t.status();
+  TransferRun run{std::move(t).value(), system.value().stats(), system.value().times()};
+  run.times.solve = run.transfer.seconds;
+  return run;
+}
+
+}  // namespace
+
+StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
+                                     const SystemOptions& system, const SolveOptions& solve) {
+  StatusOr<CrossbarSystem> s = factorized_system(xbar, system);
+  if (!s.is_ok()) return s.status();
+  StatusOr<CrossbarSolution> solution = s.value().solve(inputs, solve);
   if (!solution.is_ok()) return solution.status();
-  return CrossbarRun{std::move(solution).value(), system.value().stats(), system.value().times()};
+  return CrossbarRun{std::move(solution).value(), s.value().stats(), s.value().times()};
+}
+
+StatusOr<TransferRun> transfer_matrix(const netlists::Crossbar& xbar, Backend backend,
+                                      int threads, bool check) {
+  return transfer_run(xbar, {backend, Ordering::kNestedDissection, Mode::kTransfer}, threads,
+                      check);
+}
+
+StatusOr<TransferRun> transfer_matrix_by_solves(const netlists::Crossbar& xbar, Backend backend,
+                                                int threads) {
+  return transfer_run(xbar, {backend, Ordering::kNestedDissection, Mode::kDriven}, threads,
+                      true);
 }
 
 }  // namespace xbarnet::solver

@@ -1,15 +1,31 @@
 // Nodal analysis of one unit crossbar (DESIGN.md, "The unit-crossbar circuit").
 //
-// Unknowns are the voltages of the circuit's nodes after two exact reductions:
-//   * 0-ohm elements (ideal driver, ideal wire segment, ideal virtual ground) merge their two
-//     nodes into one (union-find), never a tiny resistance;
-//   * nodes tied to a fixed voltage (ground, an ideal input source, or merged with one) are
-//     eliminated and their conductances move to the right-hand side.
-// The remaining matrix A is the reduced nodal (Laplacian) matrix: symmetric and, for passive
-// cells with every part of the circuit connected to a driven node, positive definite.
+// A CrossbarSystem is built once per tile and reused: assemble() reads the element list of
+// netlists/netlist.hpp, merges 0-ohm elements exactly (union-find, never a tiny resistance),
+// eliminates driven nodes, declares the matrix pattern and stamps the values by stored index
+// (gnucap/Xyce style). Then three separate verbs, in this order (Eigen / Ceres):
 //
-// The pattern of A is declared once in assemble(); every element keeps the index of its entries
-// in A's value array, so new cell conductances are re-stamped in place (gnucap/Xyce style).
+//   analyze()    ordering and symbolic factorization, from the pattern only (once);
+//   factorize()  numeric factorization of the current values (after every re-stamp);
+//   solve()      a block of input vectors with the current factor (any number of times);
+//
+// and set_conductances() re-stamps new cell conductances into the same pattern, so a correction
+// loop or a Monte-Carlo sweep pays analyze() once and factorize() per iteration (counters() says
+// how many of each ran). Calling a verb out of order is a programmer error (asserted in Debug
+// builds; a Status in Release builds).
+//
+// Two modes:
+//   kDriven    the inputs are ideal sources and the virtual grounds are tied to ground: the
+//              unknowns are the remaining node voltages. Column currents, node voltages, and
+//              current injections (the right-hand side a Newton iteration needs) are available.
+//   kTransfer  the R input nodes and the C virtual grounds are kept as unknowns, numbered last
+//              (the "boundary"). transfer_matrix() is then the Schur complement onto them, from
+//              the trailing block of one Cholesky factor: about the cost of one factorization.
+//              solve() works too (it drives the boundary through the same factor). Backends
+//              without a Schur complement (KLU) assemble in driven mode and build T by R solves.
+//
+// Unknowns and the matrix: for passive cells with every part of the circuit connected to a
+// driven node, the reduced nodal (Laplacian) matrix is symmetric positive definite.
 #pragma once
 
 #include <Eigen/Dense>
@@ -31,34 +47,60 @@ enum class Ordering {
   kBackend,           // the backend's own choice (CHOLMOD: AMD, then METIS if AMD fills badly)
 };
 
-struct SolveOptions {
+enum class Mode { kDriven, kTransfer };
+
+std::string_view to_string(Ordering ordering);
+std::string_view to_string(Mode mode);
+StatusOr<Ordering> parse_ordering(std::string_view text);  // "nd" | "backend"
+
+// How a system is assembled and factorized (fixed for its lifetime).
+struct SystemOptions {
   Backend backend = Backend::kCholmod;
+  // kTransfer needs the boundary last, which only kNestedDissection guarantees; asking for
+  // kTransfer with kBackend is refused (the Schur complement would be wrong, not slower).
   Ordering ordering = Ordering::kNestedDissection;
+  Mode mode = Mode::kDriven;
+};
+
+// How one block of inputs is solved.
+struct SolveOptions {
   int threads = 1;             // OpenMP threads for the loops over input vectors (>= 1)
   bool node_voltages = false;  // keep every word- and bit-line node voltage (IR-drop map)
 };
 
-// Seconds spent in each phase.
+// Seconds spent in each phase (the latest call of each verb).
 struct PhaseTimes {
-  double assemble = 0.0;   // topology, merging, pattern, stamping
+  double assemble = 0.0;   // topology, merging, pattern, stamping (or re-stamping)
   double analyze = 0.0;    // ordering and symbolic factorization
   double factorize = 0.0;  // numeric factorization (includes the floating-node check)
   double solve = 0.0;      // right-hand sides, triangular solves, currents, residual
 };
 
+// How many times each verb ran on this system.
+struct Counters {
+  int analyses = 0;
+  int factorizations = 0;
+  int restamps = 0;
+  int solves = 0;
+};
+
 struct SystemStats {
   Index rows = 0;
   Index cols = 0;
-  std::int64_t circuit_nodes = 0;  // named nodes: ground, R inputs, R*C word, R*C bit
+  Mode mode = Mode::kDriven;       // as assembled (KLU in transfer mode assembles driven)
+  std::int64_t circuit_nodes = 0;  // ground, R inputs, R*C word, R*C bit, C virtual grounds
   std::int64_t unknowns = 0;       // after merging 0-ohm elements and eliminating driven nodes
   std::int64_t shorts = 0;         // 0-ohm elements merged away
   std::int64_t opens = 0;          // +inf-ohm elements left out
   std::int64_t branches = 0;       // conductance elements stamped (cells included)
-  FactorStats factor;              // from the backend, after analyze()
+  FactorStats factor;              // from the backend, after analyze() / factorize()
 };
 
 struct CrossbarSolution {
-  Eigen::MatrixXd column_current;             // K x C [A], flowing into the neurons
+  // K x C [A], the current through each column's sense (into the virtual ground): the neuron
+  // resistor's current V(b(R-1,j)) / R_n,j where R_n is finite and > 0, exactly 0 for an open
+  // neuron, and the sum of the column's cell currents (KCL) for an ideal (0-ohm) neuron.
+  Eigen::MatrixXd column_current;
   std::vector<Eigen::MatrixXd> word_voltage;  // K matrices R x C [V]: V(w(i,j)), if asked
   std::vector<Eigen::MatrixXd> bit_voltage;   // K matrices R x C [V]: V(b(i,j)), if asked
   // Largest normwise relative residual over the input vectors:
@@ -69,48 +111,65 @@ struct CrossbarSolution {
   Eigen::MatrixXd cell_voltage(Index k) const { return word_voltage[k] - bit_voltage[k]; }
 };
 
+// Currents injected into word- and bit-line nodes [A], positive into the node: one R x C matrix
+// per input vector for each (an empty vector means none). A current source J in parallel with
+// cell (i,j), flowing from w(i,j) to b(i,j) (a Newton companion model), is word -= J, bit += J.
+struct Injection {
+  std::vector<Eigen::MatrixXd> word;
+  std::vector<Eigen::MatrixXd> bit;
+};
+
 // The exact transfer matrix of a tile: column currents I = T V for any input vector V.
 struct TransferMatrix {
   Eigen::MatrixXd t;  // C x R [S]
-  SystemStats stats;
-  PhaseTimes times;  // solve = extracting T from the factor (or the R solves)
   std::string method;
+  // Health: one pseudo-random input vector v (fixed seed, in [0, 1) V) solved directly with
+  // the same system: max |T v - I(v)| / max |I(v)|, and that solve's relative residual
+  // (both -1 when the check was not asked for).
+  double check_difference = -1.0;
+  double check_residual = -1.0;
+  double seconds = 0.0;  // extracting T (or the R solves), and the check
 };
 
 class CrossbarSystem {
  public:
-  // Validates the crossbar, merges shorts, eliminates driven nodes, declares the pattern and
-  // stamps the values.
+  // Validates the crossbar, builds its element list, merges shorts, eliminates driven nodes,
+  // declares the pattern and stamps the values.
   static StatusOr<CrossbarSystem> assemble(const netlists::Crossbar& xbar,
-                                           Backend backend = Backend::kCholmod,
-                                           Ordering ordering = Ordering::kNestedDissection);
+                                           const SystemOptions& options = {});
 
   CrossbarSystem(CrossbarSystem&&) noexcept;
   CrossbarSystem& operator=(CrossbarSystem&&) noexcept;
   ~CrossbarSystem();
 
-  // Fill-reducing ordering and symbolic factorization (pattern only).
+  // Fill-reducing ordering and symbolic factorization (pattern only). Once per system.
   Status analyze();
   // Checks that no node floats (names one if it does), then factorizes the current values.
   Status factorize();
   // Solves for a block of K input vectors (K x R [V]) with the current factorization.
-  StatusOr<CrossbarSolution> solve(const Eigen::MatrixXd& inputs, const SolveOptions& options);
+  // `injection` (driven mode only) adds currents into word- and bit-line nodes.
+  StatusOr<CrossbarSolution> solve(const Eigen::MatrixXd& inputs, const SolveOptions& options = {},
+                                   const Injection* injection = nullptr);
+  // The transfer matrix with the current factorization: the Schur complement in transfer mode,
+  // R solves with unit inputs otherwise (`threads`: OpenMP threads for those solves). `check`:
+  // also solve one pseudo-random input directly and compare (TransferMatrix::check_*); a caller
+  // that checks T against a solve of its own (the layer's IR-drop solve) may skip it.
+  StatusOr<TransferMatrix> transfer_matrix(int threads = 1, bool check = true);
 
   // Re-stamps new cell conductances (R x C [S]) into the same pattern; factorize() again after.
+  // The pattern does not depend on the conductances (a cell of G = 0 keeps its entries).
   Status set_conductances(const Eigen::MatrixXd& conductance);
 
+  const SystemOptions& options() const;
   const SystemStats& stats() const;
   const PhaseTimes& times() const;
+  const Counters& counters() const;
   const SparseMatrix& matrix() const;
   const netlists::Crossbar& crossbar() const;
   // A circuit node name of unknown p (the first node merged into it), e.g. "w3_5".
   std::string unknown_name(std::int64_t p) const;
 
  private:
-  friend StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar&, const SolveOptions&);
-  // transfer_mode keeps the inputs and virtual grounds as unknowns, numbered last.
-  static StatusOr<CrossbarSystem> assemble_system(const netlists::Crossbar& xbar, Backend backend,
-                                                  Ordering ordering, bool transfer_mode);
   struct Impl;
   explicit CrossbarSystem(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -122,19 +181,26 @@ struct CrossbarRun {
   PhaseTimes times;
 };
 
-// The tile's transfer matrix by the Schur complement of the nodal matrix onto the R input and C
-// virtual-ground nodes: they are kept as unknowns, ordered last, and T = -(L_BB L_BB^T)[out, in]
-// from the trailing block of one Cholesky factor -- about the cost of one factorization. The
-// KLU backend has no such block and falls back to transfer_matrix_by_solves.
-StatusOr<TransferMatrix> transfer_matrix(const netlists::Crossbar& xbar,
-                                         const SolveOptions& options = {});
-
-// The same matrix by R solves with unit input vectors (the reference the tests compare with).
-StatusOr<TransferMatrix> transfer_matrix_by_solves(const netlists::Crossbar& xbar,
-                                                   const SolveOptions& options = {});
-
-// assemble + analyze + factorize + solve in one call.
+// assemble + analyze + factorize + solve in one call, in the mode of `system` (both modes solve).
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
-                                     const SolveOptions& options = {});
+                                     const SystemOptions& system = {},
+                                     const SolveOptions& solve = {});
+
+struct TransferRun {
+  TransferMatrix transfer;
+  SystemStats stats;
+  PhaseTimes times;
+};
+
+// assemble (transfer mode) + analyze + factorize + transfer_matrix in one call.
+StatusOr<TransferRun> transfer_matrix(const netlists::Crossbar& xbar,
+                                      Backend backend = Backend::kCholmod, int threads = 1,
+                                      bool check = true);
+
+// The same matrix by R solves with unit input vectors in a driven system (the reference the
+// tests compare the Schur complement with).
+StatusOr<TransferRun> transfer_matrix_by_solves(const netlists::Crossbar& xbar,
+                                                Backend backend = Backend::kCholmod,
+                                                int threads = 1);
 
 }  // namespace xbarnet::solver

@@ -58,6 +58,9 @@ class LinearSolver {
   // natural order): L_BB L_BB^T, the trailing nb x nb block, which is the Schur complement of A
   // onto those unknowns, in the order they were given. Backends without it return an error.
   virtual StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) = 0;
+  // Whether trailing_schur_complement() is available (Cholesky factors: yes; LU with pivoting:
+  // no).
+  virtual bool has_schur_complement() const { return true; }
 
   virtual FactorStats stats() const = 0;
   virtual std::int64_t failed_index() const = 0;

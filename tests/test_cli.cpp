@@ -192,7 +192,8 @@ TEST_F(Commands, ExportSpiceWritesANetlist) {
   ASSERT_EQ(cli::run_export_spice(args, out, err), cli::kExitOk);
   std::ifstream f(path("tile.cir"));
   const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_NE(text.find("Vcol127 b127_127 n127 DC 0"), std::string::npos);
+  EXPECT_NE(text.find("Rn127 b127_127 vg127 100\n"), std::string::npos);
+  EXPECT_NE(text.find("Vcol127 vg127 0 DC 0\n"), std::string::npos);
   EXPECT_NE(text.find("echo xbarnet-input 3"), std::string::npos);
 }
 

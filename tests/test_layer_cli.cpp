@@ -170,7 +170,7 @@ TEST(LayerCli, ExportedMappedTileAgreesWithNgspice) {
   ASSERT_TRUE(spice.is_ok()) << spice.status().to_string();
   auto t = solver::transfer_matrix(tc.value().xbar);
   ASSERT_TRUE(t.is_ok());
-  const Eigen::MatrixXd ours = tc.value().inputs * t.value().t.transpose();
+  const Eigen::MatrixXd ours = tc.value().inputs * t.value().transfer.t.transpose();
   EXPECT_LE(validation::max_relative_difference(ours, spice.value()), 1e-6);
 
   cli::ExportTileArgs args;

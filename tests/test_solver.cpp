@@ -19,8 +19,9 @@ using solver::CrossbarSolution;
 using solver::SolveOptions;
 using testing::rel_diff;
 
-CrossbarSolution solve_or_die(const Crossbar& x, const Eigen::MatrixXd& v, SolveOptions opt = {}) {
-  auto run = solver::solve_crossbar(x, v, opt);
+CrossbarSolution solve_or_die(const Crossbar& x, const Eigen::MatrixXd& v, SolveOptions opt = {},
+                              solver::SystemOptions sys = {}) {
+  auto run = solver::solve_crossbar(x, v, sys, opt);
   EXPECT_TRUE(run.is_ok()) << run.status().to_string();
   return run.is_ok() ? run.value().solution : CrossbarSolution{};
 }
@@ -32,9 +33,9 @@ TEST(ClosedForm, ZeroParasiticsGiveGTransposeV) {
   const Crossbar x = testing::random_crossbar(rng, 37, 23, 0.0, 0.0, 0.0, 0.0);
   const Eigen::MatrixXd v = testing::random_matrix(rng, 5, 37, -0.3, 0.3);
   for (Backend b : solver::all_backends()) {
-    SolveOptions opt;
-    opt.backend = b;
-    const CrossbarSolution s = solve_or_die(x, v, opt);
+    solver::SystemOptions sys;
+    sys.backend = b;
+    const CrossbarSolution s = solve_or_die(x, v, {}, sys);
     const Eigen::MatrixXd ideal = v * x.conductance;  // row k: (G^T v_k)^T
     EXPECT_LT(rel_diff(s.column_current, ideal), 1e-12) << solver::to_string(b);
   }
@@ -88,7 +89,7 @@ TEST(ClosedForm, TwoByTwoWorkedExample) {
   v << 1.0, 0.5;
   SolveOptions opt;
   opt.node_voltages = true;
-  auto run = solver::solve_crossbar(x, v, opt);
+  auto run = solver::solve_crossbar(x, v, {}, opt);
   ASSERT_TRUE(run.is_ok()) << run.status().to_string();
   const CrossbarSolution& s = run.value().solution;
   // I_0 = V_0 / (1/G00 + r_b) + G10 V_1,  I_1 = V_0 / (r_w + 1/G01 + r_b) + V_1 / (r_w + 1/G11)
@@ -127,10 +128,11 @@ TEST(ClosedForm, IrDropIsZeroWithoutParasitics) {
 
 // ------------------------------------------------------- every backend, every thread count
 
-class EveryBackend : public ::testing::TestWithParam<std::tuple<Backend, int>> {};
+class EveryBackend
+    : public ::testing::TestWithParam<std::tuple<Backend, int, solver::Mode>> {};
 
 TEST_P(EveryBackend, AgreesWithTheDenseReferenceAndTheMnaOracle) {
-  const auto [backend, threads] = GetParam();
+  const auto [backend, threads, mode] = GetParam();
   std::mt19937_64 rng(4);
   Crossbar x = testing::random_crossbar(rng, 13, 17, 50.0, 2.0, 3.0, 75.0);
   // Mixed parasitics: some ideal wires, an ideal driver, an ideal virtual ground, unequal values.
@@ -143,13 +145,16 @@ TEST_P(EveryBackend, AgreesWithTheDenseReferenceAndTheMnaOracle) {
   x.conductance(6, 6) = 0.0;
   const Eigen::MatrixXd v = testing::random_matrix(rng, 9, 13, -0.25, 0.25);
 
-  SolveOptions reference;
+  solver::SystemOptions reference;
   reference.backend = Backend::kDense;
-  const CrossbarSolution ref = solve_or_die(x, v, reference);
+  const CrossbarSolution ref = solve_or_die(x, v, {}, reference);
+  solver::SystemOptions sys;
+  sys.backend = backend;
+  sys.mode = mode;
   SolveOptions opt;
-  opt.backend = backend;
   opt.threads = threads;
-  const CrossbarSolution s = solve_or_die(x, v, opt);
+  opt.node_voltages = true;
+  const CrossbarSolution s = solve_or_die(x, v, opt, sys);
   EXPECT_LT(rel_diff(s.column_current, ref.column_current), 1e-10);
   EXPECT_LT(rel_diff(s.column_current, testing::reference_mna(x, v)), 1e-10);
   EXPECT_LT(s.relative_residual, 1e-14);
@@ -158,10 +163,14 @@ TEST_P(EveryBackend, AgreesWithTheDenseReferenceAndTheMnaOracle) {
 INSTANTIATE_TEST_SUITE_P(Solver, EveryBackend,
                          ::testing::Combine(::testing::Values(Backend::kCholmod, Backend::kKlu,
                                                               Backend::kDense),
-                                            ::testing::Values(1, 2, 3)),
+                                            ::testing::Values(1, 2, 3),
+                                            ::testing::Values(solver::Mode::kDriven,
+                                                              solver::Mode::kTransfer)),
                          [](const auto& param_info) {
                            return std::string(solver::to_string(std::get<0>(param_info.param))) +
-                                  "_" + std::to_string(std::get<1>(param_info.param)) + "threads";
+                                  "_" + std::to_string(std::get<1>(param_info.param)) +
+                                  "threads_" +
+                                  std::string(solver::to_string(std::get<2>(param_info.param)));
                          });
 
 // ------------------------------------------------ zero and open resistances, against MNA
@@ -235,6 +244,7 @@ TEST(Reuse, RestampedConductancesEqualAFreshAssembly) {
   y.conductance = testing::random_matrix(rng, 16, 12, 1e-5, 1e-4);
   y.conductance(4, 4) = 0.0;
   ASSERT_TRUE(system.value().set_conductances(y.conductance).is_ok());
+  ASSERT_TRUE(system.value().factorize().is_ok());
   auto again = system.value().solve(v, {});
   ASSERT_TRUE(again.is_ok());
   const CrossbarSolution fresh = solve_or_die(y, v);
@@ -268,7 +278,7 @@ TEST(Ordering, BothOrderingsGiveTheSameCurrents) {
   Crossbar x = testing::random_crossbar(rng, 48, 40, 90.0, 2.0, 3.0, 60.0);
   x.r_wordline.row(3).setZero();  // a merged row spans every separator
   const Eigen::MatrixXd v = testing::random_matrix(rng, 2, 48, 0.0, 0.2);
-  SolveOptions nd, own;
+  solver::SystemOptions nd, own;
   own.ordering = solver::Ordering::kBackend;
   auto a = solver::solve_crossbar(x, v, nd);
   auto b = solver::solve_crossbar(x, v, own);
@@ -281,9 +291,10 @@ TEST(Ordering, BothOrderingsGiveTheSameCurrents) {
 TEST(Ordering, NestedDissectionFillsLessAt128) {
   std::mt19937_64 rng(13);
   const Crossbar x = testing::random_crossbar(rng, 128, 128, 100.0, 2.5, 2.5, 100.0);
-  auto nd =
-      solver::CrossbarSystem::assemble(x, Backend::kCholmod, solver::Ordering::kNestedDissection);
-  auto own = solver::CrossbarSystem::assemble(x, Backend::kCholmod, solver::Ordering::kBackend);
+  auto nd = solver::CrossbarSystem::assemble(
+      x, {Backend::kCholmod, solver::Ordering::kNestedDissection, solver::Mode::kDriven});
+  auto own = solver::CrossbarSystem::assemble(
+      x, {Backend::kCholmod, solver::Ordering::kBackend, solver::Mode::kDriven});
   ASSERT_TRUE(nd.is_ok() && own.is_ok());
   ASSERT_TRUE(nd.value().analyze().is_ok() && own.value().analyze().is_ok());
   EXPECT_LT(static_cast<double>(nd.value().stats().factor.nnz_factor),
@@ -313,17 +324,15 @@ using testing::rel_diff;
 // ------------------------------------------------------------------- transfer matrix
 
 Eigen::MatrixXd schur_t(const Crossbar& x, Backend b = Backend::kCholmod) {
-  SolveOptions opt;
-  opt.backend = b;
-  auto t = solver::transfer_matrix(x, opt);
+  auto t = solver::transfer_matrix(x, b);
   EXPECT_TRUE(t.is_ok()) << t.status().to_string();
-  return t.is_ok() ? t.value().t : Eigen::MatrixXd();
+  return t.is_ok() ? t.value().transfer.t : Eigen::MatrixXd();
 }
 
 Eigen::MatrixXd solves_t(const Crossbar& x) {
   auto t = solver::transfer_matrix_by_solves(x);
   EXPECT_TRUE(t.is_ok()) << t.status().to_string();
-  return t.is_ok() ? t.value().t : Eigen::MatrixXd();
+  return t.is_ok() ? t.value().transfer.t : Eigen::MatrixXd();
 }
 
 TEST(Transfer, SchurComplementEqualsColumnByColumnSolves) {

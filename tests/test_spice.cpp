@@ -35,8 +35,10 @@ TEST(SpiceExport, ZeroResistancesBecomeZeroVoltSourcesAndOpensAreLeftOut) {
   EXPECT_NE(text.find("Vs0 in0 w0_0 DC 0\n"), std::string::npos);
   EXPECT_NE(text.find("Vb0_1 b0_1 b1_1 DC 0\n"), std::string::npos);
   EXPECT_NE(text.find("* w1_0 w1_0 w1_1 open\n"), std::string::npos);
-  EXPECT_NE(text.find("Vcol2 b1_2 0 DC 0\n"), std::string::npos);
-  EXPECT_NE(text.find("Vcol0 b1_0 n0 DC 0\nRn0 n0 0 50\n"), std::string::npos);
+  EXPECT_NE(text.find("Vn2 b1_2 vg2 DC 0\n"), std::string::npos);
+  EXPECT_NE(text.find("Rn0 b1_0 vg0 50\n"), std::string::npos);
+  EXPECT_NE(text.find("Vcol0 vg0 0 DC 0\n"), std::string::npos);
+  EXPECT_NE(text.find("Vcol2 vg2 0 DC 0\n"), std::string::npos);
   EXPECT_NE(text.find("* Rc0_1 omitted: G = 0\n"), std::string::npos);
   EXPECT_NE(text.find("Rc0_0 w0_0 b0_0 10000\n"), std::string::npos);
 }

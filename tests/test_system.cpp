@@ -1,0 +1,259 @@
+// The reusable crossbar system: both modes, re-stamping without re-analysis, current injection,
+// transfer-matrix health, verbs out of order, and the KLU refactorization fallback.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "reference_mna.hpp"
+#include "solver/crossbar_system.hpp"
+#include "test_util.hpp"
+
+namespace xbarnet {
+namespace {
+
+using netlists::Crossbar;
+using solver::Backend;
+using solver::CrossbarSystem;
+using solver::Mode;
+using solver::SystemOptions;
+using testing::rel_diff;
+
+CrossbarSystem factorized(const Crossbar& x, SystemOptions o = {}) {
+  auto s = CrossbarSystem::assemble(x, o);
+  EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+  CrossbarSystem sys = std::move(s).value();
+  EXPECT_TRUE(sys.analyze().is_ok());
+  EXPECT_TRUE(sys.factorize().is_ok());
+  return sys;
+}
+
+// The independent oracle's transfer matrix: column i = currents for the unit input on row i.
+Eigen::MatrixXd oracle_t(const Crossbar& x) {
+  return testing::reference_mna(x, Eigen::MatrixXd::Identity(x.rows(), x.rows())).transpose();
+}
+
+TEST(System, TransferMatrixAgreesWithTheIndependentMnaOracle) {
+  std::mt19937_64 rng(40);
+  for (auto [r, c] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {3, 7}, {12, 9}}) {
+    Crossbar x = testing::random_crossbar(rng, r, c, 90.0, 2.0, 3.0, 70.0);
+    if (c > 2) {
+      x.r_neuron(1) = 0.0;  // ideal virtual ground
+      x.r_neuron(2) = netlists::kOpen;  // unsensed column
+    }
+    if (r > 2) x.r_source(2) = 0.0;
+    const Eigen::MatrixXd ref = oracle_t(x);
+    for (Backend b : solver::all_backends()) {
+      auto t = solver::transfer_matrix(x, b);
+      ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+      EXPECT_LT(rel_diff(t.value().transfer.t, ref), 1e-11) << solver::to_string(b) << " " << r
+                                                            << "x" << c;
+      EXPECT_LT(t.value().transfer.check_difference, 1e-12);
+      EXPECT_GE(t.value().transfer.check_residual, 0.0);
+      EXPECT_LT(t.value().transfer.check_residual, 1e-14);
+      if (c > 2) {
+        EXPECT_EQ(t.value().transfer.t.row(2).cwiseAbs().maxCoeff(), 0.0);
+      }
+    }
+  }
+}
+
+// A correction loop re-stamps and refactorizes the same system: the symbolic analysis runs once.
+TEST(System, RestampingNeverReanalyzes) {
+  std::mt19937_64 rng(41);
+  const Crossbar x = testing::random_crossbar(rng, 14, 12, 100.0, 2.5, 2.5, 100.0);
+  constexpr int kIterations = 5;
+  std::vector<Eigen::MatrixXd> g, fresh;
+  for (int it = 0; it < kIterations; ++it) {
+    Crossbar y = x;
+    y.conductance = testing::random_matrix(rng, 14, 12, 1e-5, 1e-4);
+    g.push_back(y.conductance);
+    fresh.push_back(oracle_t(y));
+  }
+  for (Backend b : solver::all_backends()) {
+    for (Mode mode : {Mode::kDriven, Mode::kTransfer}) {
+      CrossbarSystem sys = factorized(x, {b, solver::Ordering::kNestedDissection, mode});
+      for (int it = 0; it < kIterations; ++it) {
+        ASSERT_TRUE(sys.set_conductances(g[it]).is_ok());
+        ASSERT_TRUE(sys.factorize().is_ok());
+        auto t = sys.transfer_matrix();
+        ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+        // Equal to the oracle's transfer matrix of the re-stamped tile.
+        EXPECT_LT(rel_diff(t.value().t, fresh[it]), 1e-11);
+      }
+      EXPECT_EQ(sys.counters().analyses, 1) << solver::to_string(b);
+      EXPECT_EQ(sys.counters().restamps, kIterations);
+      EXPECT_EQ(sys.counters().factorizations, kIterations + 1);
+    }
+  }
+}
+
+TEST(System, TransferModeSolvesLikeADrivenSystem) {
+  std::mt19937_64 rng(42);
+  Crossbar x = testing::random_crossbar(rng, 10, 14, 80.0, 2.0, 3.0, 50.0);
+  x.r_neuron(3) = 0.0;
+  x.r_bitline.col(5).setZero();
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 4, 10, -0.2, 0.2);
+  solver::SolveOptions so;
+  so.node_voltages = true;
+  CrossbarSystem driven = factorized(x);
+  CrossbarSystem transfer = factorized(x, {Backend::kCholmod, {}, Mode::kTransfer});
+  auto a = driven.solve(v, so);
+  auto b = transfer.solve(v, so);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_LT(rel_diff(b.value().column_current, testing::reference_mna(x, v)), 1e-11);
+  EXPECT_LT(rel_diff(b.value().column_current, a.value().column_current), 1e-12);
+  EXPECT_LT(rel_diff(b.value().word_voltage[2], a.value().word_voltage[2]), 1e-12);
+  EXPECT_LT(rel_diff(b.value().bit_voltage[3], a.value().bit_voltage[3]), 1e-12);
+  EXPECT_LT(b.value().relative_residual, 1e-14);
+  EXPECT_EQ(transfer.stats().mode, Mode::kTransfer);
+}
+
+TEST(System, AnOpenColumnCarriesExactlyNoCurrent) {
+  std::mt19937_64 rng(43);
+  Crossbar x = testing::random_crossbar(rng, 9, 6, 100.0, 2.5, 2.5, 100.0);
+  x.r_neuron(4) = netlists::kOpen;
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 3, 9, 0.0, 0.2);
+  for (Mode mode : {Mode::kDriven, Mode::kTransfer}) {
+    for (Backend b : solver::all_backends()) {
+      CrossbarSystem sys = factorized(x, {b, solver::Ordering::kNestedDissection, mode});
+      auto s = sys.solve(v);
+      ASSERT_TRUE(s.is_ok());
+      EXPECT_EQ(s.value().column_current.col(4).cwiseAbs().maxCoeff(), 0.0);
+    }
+  }
+}
+
+// Newton's companion sources enter as current injections: removing a cell and injecting its
+// current in its place reproduces the circuit with the cell.
+TEST(System, InjectingACellsCurrentReplacesTheCell) {
+  std::mt19937_64 rng(44);
+  Crossbar x = testing::random_crossbar(rng, 7, 8, 100.0, 2.5, 2.5, 100.0);
+  x.r_neuron(6) = 0.0;  // the KCL path of the column current
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 2, 7, 0.0, 0.2);
+  solver::SolveOptions so;
+  so.node_voltages = true;
+  auto full = solver::solve_crossbar(x, v, {}, so);
+  ASSERT_TRUE(full.is_ok());
+  Crossbar cut = x;
+  solver::Injection inj;
+  for (Eigen::Index k = 0; k < 2; ++k) {
+    inj.word.push_back(Eigen::MatrixXd::Zero(7, 8));
+    inj.bit.push_back(Eigen::MatrixXd::Zero(7, 8));
+    for (auto [i, j] : {std::pair<int, int>{3, 2}, {5, 6}}) {
+      const double current = x.conductance(i, j) * full.value().solution.cell_voltage(k)(i, j);
+      inj.word[k](i, j) -= current;
+      inj.bit[k](i, j) += current;
+    }
+  }
+  cut.conductance(3, 2) = 0.0;
+  cut.conductance(5, 6) = 0.0;
+  for (Backend b : solver::all_backends()) {
+    CrossbarSystem sys = factorized(cut, {b});
+    auto s = sys.solve(v, so, &inj);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    EXPECT_LT(rel_diff(s.value().column_current, full.value().solution.column_current), 1e-12);
+    EXPECT_LT(rel_diff(s.value().bit_voltage[1], full.value().solution.bit_voltage[1]), 1e-12);
+  }
+  // Injections need the driven mode, and one matrix per input vector.
+  CrossbarSystem t = factorized(cut, {Backend::kCholmod, {}, Mode::kTransfer});
+  EXPECT_EQ(t.solve(v, so, &inj).status().code(), StatusCode::kInvalidArgument);
+  CrossbarSystem d = factorized(cut);
+  inj.bit.pop_back();
+  EXPECT_NE(d.solve(v, so, &inj).status().message().find("1 matrices for 2 input vectors"),
+            std::string::npos);
+}
+
+// One cell, source and neuron resistance, a current J injected into the bit line: two nodal
+// equations solved by hand (Cramer's rule).
+TEST(System, InjectionClosedForm) {
+  const double rs = 100.0, g = 1e-3, rn = 200.0, vin = 1.0, j = 2e-4;
+  const Crossbar x = Crossbar::uniform(Eigen::MatrixXd::Constant(1, 1, g), rs, 0.0, 0.0, rn);
+  // (1/rs + g) w - g b = vin/rs ;  -g w + (g + 1/rn) b = j
+  const double a11 = 1 / rs + g, a12 = -g, a22 = g + 1 / rn, b1 = vin / rs, b2 = j;
+  const double det = a11 * a22 - a12 * a12;
+  const double b = (a11 * b2 - a12 * b1) / det;
+  solver::Injection inj;
+  inj.bit.push_back(Eigen::MatrixXd::Constant(1, 1, j));
+  CrossbarSystem sys = factorized(x);
+  auto s = sys.solve(Eigen::MatrixXd::Constant(1, 1, vin), {}, &inj);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_NEAR(s.value().column_current(0, 0), b / rn, 1e-15);
+}
+
+TEST(System, TransferModeNeedsTheNestedDissectionOrdering) {
+  std::mt19937_64 rng(45);
+  const Crossbar x = testing::random_crossbar(rng, 4, 4, 10, 1, 1, 10);
+  auto s = CrossbarSystem::assemble(
+      x, {Backend::kCholmod, solver::Ordering::kBackend, Mode::kTransfer});
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.status().message().find("only ordering = nd guarantees"), std::string::npos);
+}
+
+// Verbs out of order are programmer errors: asserted in Debug builds, a Status otherwise.
+TEST(System, VerbsOutOfOrder) {
+  std::mt19937_64 rng(46);
+  const Crossbar x = testing::random_crossbar(rng, 4, 4, 10, 1, 1, 10);
+  CrossbarSystem sys = factorized(x);
+  ASSERT_TRUE(sys.set_conductances(x.conductance).is_ok());
+  EXPECT_DEBUG_DEATH(
+      {
+        const auto r = sys.solve(Eigen::MatrixXd::Ones(1, 4));
+        EXPECT_FALSE(r.is_ok());
+      },
+      "solve\\(\\) before factorize\\(\\)");
+  auto fresh = CrossbarSystem::assemble(x);
+  ASSERT_TRUE(fresh.is_ok());
+  EXPECT_DEBUG_DEATH({ EXPECT_FALSE(fresh.value().factorize().is_ok()); },
+                     "factorize\\(\\) before analyze\\(\\)");
+}
+
+// Misuse of a StatusOr is asserted in Debug builds; in Release builds value() on an error throws
+// std::bad_optional_access (defined behaviour, caught at the CLI boundary) instead of reading
+// an empty optional.
+TEST(StatusOr, MisuseIsAssertedInDebugBuilds) {
+#ifndef NDEBUG
+  EXPECT_DEATH({ StatusOr<int> s(Status::ok()); }, "neither a value nor an error");
+  EXPECT_DEATH(
+      {
+        StatusOr<int> s(Status::invalid_argument("x"));
+        std::fprintf(stderr, "%d", s.value());
+      },
+      "value\\(\\) of a StatusOr that holds an error");
+#else
+  StatusOr<int> s(Status::invalid_argument("x"));
+  EXPECT_THROW(static_cast<void>(s.value()), std::bad_optional_access);
+#endif
+}
+
+// KLU re-uses the previous pivot order on refactorization; when a pivot of that order becomes
+// zero, it must factorize afresh instead of failing.
+TEST(Backends, KluRefactorizationFallsBackToAFreshFactorization) {
+  auto klu = solver::make_linear_solver(Backend::kKlu);
+  solver::SparseMatrix a(2, 2);
+  a.insert(0, 0) = 2.0;
+  a.insert(0, 1) = 1.0;
+  a.insert(1, 0) = 1.0;
+  a.insert(1, 1) = 2.0;
+  a.makeCompressed();
+  ASSERT_TRUE(klu->analyze(a).is_ok());
+  ASSERT_TRUE(klu->factorize(a).is_ok());
+  a.coeffRef(0, 0) = 3.0;  // new values, pivots still fine: refactorized in the same order
+  ASSERT_TRUE(klu->factorize(a).is_ok());
+  EXPECT_NE(klu->stats().method.find("refactorized"), std::string::npos) << klu->stats().method;
+  a.coeffRef(0, 0) = 0.0;  // same pattern; the first pivot of the previous order is now zero
+  const Status s = klu->factorize(a);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(klu->stats().method.find("refactorized"), std::string::npos) << klu->stats().method;
+  Eigen::MatrixXd b(2, 1);
+  b << 1.0, 4.0;  // [0 1; 1 2] x = [1; 4]  ->  x = [2; 1]
+  ASSERT_TRUE(klu->solve(b).is_ok());
+  EXPECT_NEAR(b(0, 0), 2.0, 1e-15);
+  EXPECT_NEAR(b(1, 0), 1.0, 1e-15);
+}
+
+}  // namespace
+}  // namespace xbarnet
