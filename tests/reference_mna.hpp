@@ -12,8 +12,15 @@
 
 namespace xbarnet::testing {
 
-// Returns the column currents (K x C) through the neuron elements.
-inline Eigen::MatrixXd reference_mna(const netlists::Crossbar& x, const Eigen::MatrixXd& inputs) {
+struct MnaSolution {
+  Eigen::MatrixXd current;           // K x C [A] through the neuron elements
+  std::vector<Eigen::MatrixXd> word;  // K matrices R x C [V]: V(w(i,j))
+  std::vector<Eigen::MatrixXd> bit;   // K matrices R x C [V]: V(b(i,j))
+};
+
+// Solves the circuit for every input vector (K x R [V]).
+inline MnaSolution reference_mna_solution(const netlists::Crossbar& x,
+                                          const Eigen::MatrixXd& inputs) {
   using Eigen::Index;
   const Index r = x.rows();
   const Index c = x.cols();
@@ -86,16 +93,32 @@ inline Eigen::MatrixXd reference_mna(const netlists::Crossbar& x, const Eigen::M
     if (a.row(p).cwiseAbs().sum() == 0.0) a(p, p) = 1.0;
   }
   Eigen::PartialPivLU<Eigen::MatrixXd> lu(a);
-  Eigen::MatrixXd current(inputs.rows(), c);
+  MnaSolution out;
+  out.current.resize(inputs.rows(), c);
   for (Index k = 0; k < inputs.rows(); ++k) {
     Eigen::VectorXd rhs = Eigen::VectorXd::Zero(m);
     for (Index s = 0; s < static_cast<Index>(src.size()); ++s) {
       if (src[s].input >= 0) rhs(nodes + s) = inputs(k, src[s].input);
     }
     const Eigen::VectorXd sol = lu.solve(rhs);
-    for (Index j = 0; j < c; ++j) current(k, j) = ammeter[j] < 0 ? 0.0 : sol(nodes + ammeter[j]);
+    for (Index j = 0; j < c; ++j) {
+      out.current(k, j) = ammeter[j] < 0 ? 0.0 : sol(nodes + ammeter[j]);
+    }
+    out.word.emplace_back(r, c);
+    out.bit.emplace_back(r, c);
+    for (Index i = 0; i < r; ++i) {
+      for (Index j = 0; j < c; ++j) {
+        out.word.back()(i, j) = sol(w(i, j));
+        out.bit.back()(i, j) = sol(b(i, j));
+      }
+    }
   }
-  return current;
+  return out;
+}
+
+// Returns the column currents (K x C) through the neuron elements.
+inline Eigen::MatrixXd reference_mna(const netlists::Crossbar& x, const Eigen::MatrixXd& inputs) {
+  return reference_mna_solution(x, inputs).current;
 }
 
 }  // namespace xbarnet::testing
