@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "solver/crossbar_system.hpp"
-
 namespace xbarnet::mapping {
 
 namespace {
@@ -15,46 +13,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// The R x C conductances of a tile: the mapped weights in the used rows and columns, G_min
-// everywhere else (and G_ref in the reference column of the used rows).
-Eigen::MatrixXd program(const Plan& plan, const LoweredWeights& lw, const devices::WeightMap& map,
-                        const TileSpec& t) {
-  const std::int64_t rows = plan.options.array.rows;
-  const std::int64_t cols = plan.options.array.cols;
-  const bool differential = plan.sign == devices::SignScheme::kDifferential;
-  Eigen::MatrixXd g = Eigen::MatrixXd::Constant(rows, cols, map.g_min());
-  for (std::int64_t q = 0; q < t.nm; ++q) {
-    for (std::int64_t r = 0; r < t.nk; ++r) {
-      const bool present = lw.present(t.m0 + q, t.k0 + r) != 0;
-      const double w = lw.w(t.m0 + q, t.k0 + r);
-      if (differential) {
-        const auto [gp, gn] = present ? map.pair(w) : std::pair{map.g_min(), map.g_min()};
-        g(r, 2 * q) = gp;
-        g(r, 2 * q + 1) = gn;
-      } else {
-        g(r, q) = present ? map.single(w) : map.g_ref();
-      }
-    }
-  }
-  if (!differential) g.col(cols - 1).head(t.nk).setConstant(map.g_ref());
-  return g;
-}
-
-netlists::Crossbar circuit(const Eigen::MatrixXd& g, const Parasitics& p) {
-  return netlists::Crossbar::uniform(g, p.r_source, p.r_wordline, p.r_bitline, p.r_neuron);
-}
-
-// Differential read-out of the used columns: (I+ - I-) per output, or I_j - I_ref.
-Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, std::int64_t nm, bool differential,
-                         std::int64_t cols) {
-  Eigen::MatrixXd y(current.rows(), nm);
-  for (std::int64_t q = 0; q < nm; ++q) {
-    y.col(q) = differential ? (current.col(2 * q) - current.col(2 * q + 1)).eval()
-                            : (current.col(q) - current.col(cols - 1)).eval();
-  }
-  return y;
 }
 
 // The layer's scales: the largest |weight| and |input| set the weight and input maps.
@@ -74,15 +32,80 @@ Scales scales_of(const Layer& layer, const Tensor& input) {
   return s;
 }
 
+// Word-line voltages of every input vector of the batch for one tile (K x nk, the DAC applied).
+Eigen::MatrixXd tile_voltages(const Layer& layer, const Tensor& input, const Lowering& low,
+                              const devices::InputMap& imap, const TileSpec& spec,
+                              std::int64_t n_vec) {
+  Eigen::MatrixXd v(n_vec, spec.nk);
+  std::vector<double> buf(static_cast<size_t>(spec.nk));
+  for (std::int64_t k = 0; k < n_vec; ++k) {
+    gather(layer.shape, low, input, k, spec.k0, spec.nk, buf.data());
+    for (std::int64_t i = 0; i < spec.nk; ++i) v(k, i) = imap.voltage(buf[i]);
+  }
+  return v;
+}
+
+// What one tile contributes, computed in parallel and merged in tile order.
 struct TileWork {
   Status status;
-  Eigen::MatrixXd y, y_ideal;  // P x nm, weight x input units
-  Eigen::VectorXd col_err2, col_ref2;
-  Eigen::VectorXd row_loss;  // R, NaN for unused rows
-  Eigen::MatrixXd ir_drop;   // R x C [V]
+  Eigen::MatrixXd y, y_ideal;         // K x nm digitised read-outs, weight x input units
+  Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
+  Eigen::VectorXd row_loss;            // R, NaN for unused rows
+  Eigen::MatrixXd ir_drop;             // R x C [V]
   TileReport report;
   double program_s = 0.0, circuit_s = 0.0, apply_s = 0.0;
 };
+
+// The per-tile metrics of mapping/simulate.hpp from the currents and the response.
+// i_sim, i_ideal: K x used columns (in used_columns() order).
+void tile_metrics(const Plan& plan, const TileSpec& spec, const std::vector<Eigen::Index>& used,
+                  const Eigen::MatrixXd& i_sim, const Eigen::MatrixXd& i_ideal,
+                  const TileConductances& g, const TileResponse& response, TileWork& tw) {
+  const std::int64_t rows = plan.options.array.rows;
+  const std::int64_t cols = plan.options.array.cols;
+  tw.col_err2 = Eigen::VectorXd::Zero(cols);
+  tw.col_ref2 = Eigen::VectorXd::Zero(cols);
+  for (size_t q = 0; q < used.size(); ++q) {
+    const auto c = static_cast<Eigen::Index>(q);
+    tw.col_err2(used[q]) = (i_sim.col(c) - i_ideal.col(c)).squaredNorm();
+    tw.col_ref2(used[q]) = i_ideal.col(c).squaredNorm();
+  }
+  const double err = std::sqrt(tw.col_err2.sum()), ref = std::sqrt(tw.col_ref2.sum());
+  tw.report.current_error = ref > 0.0 ? err / ref : 0.0;
+  tw.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
+  if (const Eigen::MatrixXd* t = response.transfer(); t != nullptr) {
+    for (std::int64_t i = 0; i < spec.nk; ++i) {
+      const double gsum = g.target.row(i).sum();
+      tw.row_loss(i) = gsum > 0.0 ? 1.0 - t->col(i).sum() / gsum : 0.0;
+    }
+  }
+}
+
+// The IR-drop map of a tile for the full-scale input (used rows at v_read, the others at 0 V),
+// over its used cells; the solve is also the tile's health check.
+Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileResponse& response,
+                   TileWork& tw) {
+  const std::int64_t rows = plan.options.array.rows;
+  Eigen::MatrixXd v = Eigen::MatrixXd::Zero(1, rows);
+  v.leftCols(spec.nk).setConstant(v_read);
+  StatusOr<solver::CrossbarSolution> op = response.operating_point(v);
+  if (!op.is_ok()) return op.status();
+  const Eigen::MatrixXd cell = op.value().cell_voltage(0);
+  for (std::int64_t i = 0; i < spec.nk; ++i) {
+    tw.ir_drop.row(i) = (v_read - cell.row(i).array()).matrix();
+  }
+  double worst = 0.0, sum = 0.0;
+  const std::vector<Eigen::Index> used = used_columns(plan, spec);
+  for (std::int64_t i = 0; i < spec.nk; ++i) {
+    for (Eigen::Index j : used) {
+      worst = std::max(worst, tw.ir_drop(i, j));
+      sum += tw.ir_drop(i, j);
+    }
+  }
+  tw.report.worst_ir_drop = worst / v_read;
+  tw.report.mean_ir_drop = sum / static_cast<double>(spec.nk * used.size()) / v_read;
+  return Status::ok();
+}
 
 }  // namespace
 
@@ -105,44 +128,51 @@ Status validate(const SimulationOptions& o) {
 }
 
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
-                                    const SimulationOptions& options) {
+                                    const SimulationOptions& options, const Stages& stages) {
   const auto t_start = Clock::now();
   if (Status s = validate(options); !s.is_ok()) return s;
   if (Status s = validate_input(layer, input); !s.is_ok()) return s;
+
+  // ---- plan
   StatusOr<Plan> planned = plan(layer.shape, options.mapping, options.device.sign);
   if (!planned.is_ok()) return planned.status();
+  const ExactProgramming exact;
+  const LinearCircuitResponse linear(options.backend);
+  const IdealResponse ideal_arrays;
+  const Programmer& programmer = stages.programmer != nullptr ? *stages.programmer : exact;
+  const ResponseModel& response_model =
+      stages.response != nullptr
+          ? *stages.response
+          : (options.ideal_only ? static_cast<const ResponseModel&>(ideal_arrays) : linear);
+  const bool ir_map = options.ir_drop && !options.ideal_only;
+
   SimulationResult result;
   LayerReport& rep = result.report;
   rep.plan = planned.value();
+  rep.programming = programmer.name();
+  rep.response = response_model.name();
+  rep.backend = solver::to_string(options.backend);
   const Plan& pl = rep.plan;
   const Lowering& low = pl.lowering;
   const LoweredWeights lw = lowered_weights(layer, low);
   const std::int64_t rows = pl.options.array.rows;
   const std::int64_t cols = pl.options.array.cols;
-  const bool differential = pl.sign == devices::SignScheme::kDifferential;
-  const bool majority =
-      pl.options.scheme == Scheme::kInputSplit && pl.options.merge == Merge::kMajority;
-
   const Scales sc = scales_of(layer, input);
   rep.w_max = sc.w_max;
   rep.x_max = sc.x_max;
   const devices::WeightMap wmap(options.device, sc.w_max);
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
+  const Adc adc{options.device.adc_bits};
+  const std::vector<double> bias = bias_per_output(layer, low);
   const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
-  const std::int64_t m_out = low.outputs;
   rep.input_vectors = n_vec;
   rep.seconds.map = seconds_since(t_start);
 
-  Eigen::MatrixXd acc = Eigen::MatrixXd::Zero(n_vec, m_out);
-  Eigen::MatrixXd acc_ideal = Eigen::MatrixXd::Zero(n_vec, m_out);
+  Eigen::MatrixXd acc = Eigen::MatrixXd::Zero(n_vec, low.outputs);
+  Eigen::MatrixXd acc_ideal = Eigen::MatrixXd::Zero(n_vec, low.outputs);
   Eigen::VectorXd col_err2 = Eigen::VectorXd::Zero(cols), col_ref2 = Eigen::VectorXd::Zero(cols);
   Eigen::VectorXd row_loss = Eigen::VectorXd::Zero(rows), row_count = Eigen::VectorXd::Zero(rows);
-  auto bias_of = [&](std::int64_t m) -> double {
-    if (layer.bias.empty()) return 0.0;
-    // Sub-image outputs are (channel, oy, ox): the bias belongs to the channel.
-    return layer.bias[low.subimage == 0 ? m : m / (low.subimage * low.subimage)];
-  };
 
   const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
   const std::int64_t wave = std::max<std::int64_t>(options.threads, 1) * 2;
@@ -153,93 +183,57 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
     for (std::int64_t t = t0; t < t1; ++t) {
       TileWork& tw = work[t - t0];
       const TileSpec& spec = pl.tiles[t];
+      const TileContext ctx{pl, spec, t, options.parasitics, options.device, wmap};
       const auto tile_start = Clock::now();
-      const Eigen::MatrixXd g = program(pl, lw, wmap, spec);
+
+      // ---- program: the target, and what the array holds
+      TileConductances g;
+      g.target = target_conductances(pl, lw, wmap, spec);
+      if (tw.status = programmer.program(ctx, g); !tw.status.is_ok()) continue;
       tw.program_s = seconds_since(tile_start);
 
-      auto t_circ = Clock::now();
-      const netlists::Crossbar xbar = circuit(g, options.parasitics);
-      Eigen::MatrixXd tmat;
-      const std::int64_t used_cols = differential ? 2 * spec.nm : cols;
+      // ---- respond: the programmed circuit (and its IR-drop map, which checks it)
+      const auto t_circ = Clock::now();
+      StatusOr<std::unique_ptr<TileResponse>> prepared = response_model.prepare(
+          netlists::Crossbar::uniform(g.programmed, options.parasitics), ctx, ir_map);
+      if (!prepared.is_ok()) {
+        tw.status = prepared.status();
+        continue;
+      }
+      TileResponse& response = *prepared.value();
       tw.ir_drop = Eigen::MatrixXd::Zero(rows, cols);
-      if (options.ideal_only) {
-        tmat = g.transpose();
-      } else {
-        solver::SystemOptions so;
-        so.backend = options.backend;
-        so.mode = solver::Mode::kTransfer;
-        StatusOr<solver::CrossbarSystem> sys = solver::CrossbarSystem::assemble(xbar, so);
-        Status st = sys.is_ok() ? sys.value().analyze() : sys.status();
-        if (st.is_ok()) st = sys.value().factorize();
-        StatusOr<solver::TransferMatrix> tm =
-            st.is_ok() ? sys.value().transfer_matrix() : StatusOr<solver::TransferMatrix>(st);
-        if (!tm.is_ok()) {
-          tw.status = tm.status();
+      if (ir_map) {
+        if (tw.status = ir_drop_map(pl, spec, options.device.v_read, response, tw);
+            !tw.status.is_ok()) {
           continue;
         }
-        tmat = std::move(tm.value().t);
-        if (options.ir_drop) {
-          // IR-drop map for the full-scale input: every used row at v_read, unused rows at 0 V.
-          Eigen::MatrixXd v = Eigen::MatrixXd::Zero(1, rows);
-          v.leftCols(spec.nk).setConstant(options.device.v_read);
-          solver::SolveOptions vo;
-          vo.node_voltages = true;
-          StatusOr<solver::CrossbarSolution> run = sys.value().solve(v, vo);
-          if (!run.is_ok()) {
-            tw.status = run.status();
-            continue;
-          }
-          const Eigen::MatrixXd cell = run.value().cell_voltage(0);
-          for (std::int64_t i = 0; i < spec.nk; ++i) {
-            tw.ir_drop.row(i) = (options.device.v_read - cell.row(i).array()).matrix();
-          }
-          const Eigen::MatrixXd used = tw.ir_drop.topLeftCorner(spec.nk, used_cols);
-          tw.report.worst_ir_drop = used.maxCoeff() / options.device.v_read;
-          tw.report.mean_ir_drop = used.mean() / options.device.v_read;
-        }
       }
+      tw.report.health = response.health();
       tw.circuit_s = seconds_since(t_circ);
 
-      // Every input vector of the batch through the tile at once.
+      // Every input vector of the batch through the tile at once; the ideal from the target.
       const auto t_apply = Clock::now();
-      Eigen::MatrixXd v(n_vec, spec.nk);
-      std::vector<double> buf(static_cast<size_t>(spec.nk));
-      for (std::int64_t k = 0; k < n_vec; ++k) {
-        gather(layer.shape, low, input, k, spec.k0, spec.nk, buf.data());
-        for (std::int64_t i = 0; i < spec.nk; ++i) v(k, i) = imap.voltage(buf[i]);
+      const std::vector<Eigen::Index> used = used_columns(pl, spec);
+      const Eigen::MatrixXd v = tile_voltages(layer, input, low, imap, spec, n_vec);
+      const Eigen::MatrixXd i_sim = response.currents(v, used);
+      Eigen::MatrixXd g_used(spec.nk, static_cast<Eigen::Index>(used.size()));
+      for (size_t q = 0; q < used.size(); ++q) {
+        g_used.col(static_cast<Eigen::Index>(q)) = g.target.col(used[q]).head(spec.nk);
       }
-      const Eigen::MatrixXd i_ideal = v * g.topLeftCorner(spec.nk, used_cols);
-      const Eigen::MatrixXd i_sim =
-          options.ideal_only
-              ? i_ideal
-              : Eigen::MatrixXd(v * tmat.topLeftCorner(used_cols, spec.nk).transpose());
+      const Eigen::MatrixXd i_ideal = v * g_used;
       tw.apply_s = seconds_since(t_apply);
+      tile_metrics(pl, spec, used, i_sim, i_ideal, g, response, tw);
 
-      tw.col_err2 = Eigen::VectorXd::Zero(cols);
-      tw.col_ref2 = Eigen::VectorXd::Zero(cols);
-      tw.col_err2.head(used_cols) = (i_sim - i_ideal).colwise().squaredNorm().transpose();
-      tw.col_ref2.head(used_cols) = i_ideal.colwise().squaredNorm().transpose();
-      const double err = std::sqrt(tw.col_err2.sum()), ref = std::sqrt(tw.col_ref2.sum());
-      tw.report.current_error = ref > 0.0 ? err / ref : 0.0;
-      tw.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
-      for (std::int64_t i = 0; i < spec.nk; ++i) {
-        const double gsum = g.row(i).sum();
-        tw.row_loss(i) = gsum > 0.0 ? 1.0 - tmat.col(i).sum() / gsum : 0.0;
-      }
-
-      tw.y = read_out(i_sim, spec.nm, differential, cols);
-      tw.y_ideal = read_out(i_ideal, spec.nm, differential, cols);
-      if (options.device.adc_bits > 0) {
-        const double full_scale = tw.y_ideal.cwiseAbs().maxCoeff();
-        tw.y = tw.y.unaryExpr(
-            [&](double y) { return devices::adc(y, options.device.adc_bits, full_scale); });
-      }
+      // ---- read out, digitise (the ideal reference keeps an ideal ADC)
+      tw.y = read_out(i_sim, pl, spec);
+      tw.y_ideal = read_out(i_ideal, pl, spec);
+      adc.apply(tw.y, adc.full_scale(tw.y_ideal));
       tw.y *= to_weight_units;
       tw.y_ideal *= to_weight_units;
       tw.report.spec = spec;
       tw.report.seconds = seconds_since(tile_start);
     }
-    // Add the contributions in tile order: the result does not depend on the thread count.
+    // ---- merge, in tile order: the result does not depend on the thread count
     for (std::int64_t t = t0; t < t1; ++t) {
       TileWork& tw = work[t - t0];
       const TileSpec& spec = pl.tiles[t];
@@ -248,19 +242,8 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
                                                     spec.k0, spec.k0 + spec.nk - 1, spec.m0,
                                                     spec.m0 + spec.nm - 1, tw.status.message()));
       }
-      if (majority) {
-        const double share = 1.0 / static_cast<double>(pl.groups);
-        for (std::int64_t q = 0; q < spec.nm; ++q) {
-          const double b = bias_of(spec.m0 + q) * share;
-          for (std::int64_t k = 0; k < n_vec; ++k) {
-            acc(k, spec.m0 + q) += tw.y(k, q) + b >= 0.0 ? 1.0 : -1.0;
-            acc_ideal(k, spec.m0 + q) += tw.y_ideal(k, q) + b >= 0.0 ? 1.0 : -1.0;
-          }
-        }
-      } else {
-        acc.middleCols(spec.m0, spec.nm) += tw.y;
-        acc_ideal.middleCols(spec.m0, spec.nm) += tw.y_ideal;
-      }
+      merge_tile(pl, spec, tw.y, bias, acc);
+      merge_tile(pl, spec, tw.y_ideal, bias, acc_ideal);
       col_err2 += tw.col_err2;
       col_ref2 += tw.col_ref2;
       for (std::int64_t i = 0; i < rows; ++i) {
@@ -273,6 +256,9 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       rep.seconds.circuit += tw.circuit_s;
       rep.seconds.apply += tw.apply_s;
       rep.adc_conversions += n_vec * spec.nm;
+      rep.worst_residual = std::max(rep.worst_residual, tw.report.health.residual);
+      rep.worst_transfer_check =
+          std::max(rep.worst_transfer_check, tw.report.health.transfer_check);
       if (rep.worst_tile < 0 || tw.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {
         rep.worst_tile = t;
         rep.worst_ir_drop = tw.ir_drop;
@@ -281,51 +267,20 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
     }
   }
 
-  // Stitch: bias, activation, and each output to its place in the output tensor.
+  // ---- stitch: bias, activation, each output to its place; the layer's metrics
   const auto t_stitch = Clock::now();
-  result.simulated.shape = output_shape(layer.shape, input.dim(0));
-  result.simulated.data.assign(static_cast<size_t>(result.simulated.size()), 0.0);
-  result.ideal = result.simulated;
-  double se = 0.0, se_mac = 0.0, ref2 = 0.0, max_ideal = 0.0, max_ideal_mac = 0.0;
-  double max_err_mac = 0.0;
-  std::int64_t count = 0;
-  for (std::int64_t m = 0; m < m_out; ++m) {
-    const double b = bias_of(m);
-    for (std::int64_t k = 0; k < n_vec; ++k) {
-      const std::int64_t at = scatter(layer.shape, low, k, m);
-      if (at < 0) continue;
-      double pre = acc(k, m), pre_ideal = acc_ideal(k, m);
-      double out, out_ideal;
-      if (majority) {
-        out = pre >= 0.0 ? 1.0 : -1.0;
-        out_ideal = pre_ideal >= 0.0 ? 1.0 : -1.0;
-        pre = out;
-        pre_ideal = out_ideal;
-      } else {
-        pre += b;
-        pre_ideal += b;
-        out = apply_activation(layer.activation, pre);
-        out_ideal = apply_activation(layer.activation, pre_ideal);
-      }
-      result.simulated.data[at] = out;
-      result.ideal.data[at] = out_ideal;
-      const double e = out - out_ideal;
-      se += e * e;
-      ref2 += out_ideal * out_ideal;
-      rep.max_abs_error = std::max(rep.max_abs_error, std::abs(e));
-      max_ideal = std::max(max_ideal, std::abs(out_ideal));
-      se_mac += (pre - pre_ideal) * (pre - pre_ideal);
-      max_err_mac = std::max(max_err_mac, std::abs(pre - pre_ideal));
-      max_ideal_mac = std::max(max_ideal_mac, std::abs(pre_ideal));
-      ++count;
-    }
-  }
-  const double n = static_cast<double>(std::max<std::int64_t>(count, 1));
-  rep.rmse = std::sqrt(se / n);
-  rep.ideal_rms = std::sqrt(ref2 / n);
-  rep.max_rel_error = max_ideal > 0.0 ? rep.max_abs_error / max_ideal : 0.0;
-  rep.mac_rmse = std::sqrt(se_mac / n);
-  rep.mac_max_rel_error = max_ideal_mac > 0.0 ? max_err_mac / max_ideal_mac : 0.0;
+  Tensor pre, pre_ideal;
+  result.simulated = stitch(layer, pl, acc, bias, input.dim(0), &pre);
+  result.ideal = stitch(layer, pl, acc_ideal, bias, input.dim(0), &pre_ideal);
+  const OutputErrors out = compare_outputs(result.simulated, result.ideal);
+  const OutputErrors mac = compare_outputs(pre, pre_ideal);
+  rep.rmse = out.rmse;
+  rep.ideal_rms = out.ideal_rms;
+  rep.relative_rmse = out.ideal_rms > 0.0 ? out.rmse / out.ideal_rms : 0.0;
+  rep.max_abs_error = out.max_abs;
+  rep.max_rel_error = out.max_relative;
+  rep.mac_rmse = mac.rmse;
+  rep.mac_max_rel_error = mac.max_relative;
   rep.error_by_column.resize(static_cast<size_t>(cols));
   for (std::int64_t j = 0; j < cols; ++j) {
     rep.error_by_column[j] = col_ref2(j) > 0.0 ? std::sqrt(col_err2(j) / col_ref2(j)) : 0.0;
@@ -369,8 +324,13 @@ StatusOr<TileCircuit> tile_circuit(const Layer& layer, const Tensor& input,
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   TileCircuit tc;
   tc.spec = pl.tiles[tile];
-  tc.xbar =
-      circuit(program(pl, lowered_weights(layer, pl.lowering), wmap, tc.spec), options.parasitics);
+  // The programmed tile, as simulate() solves it.
+  const ExactProgramming exact;
+  TileConductances g;
+  g.target = target_conductances(pl, lowered_weights(layer, pl.lowering), wmap, tc.spec);
+  const TileContext ctx{pl, tc.spec, tile, options.parasitics, options.device, wmap};
+  if (Status s = exact.program(ctx, g); !s.is_ok()) return s;
+  tc.xbar = netlists::Crossbar::uniform(g.programmed, options.parasitics);
   tc.inputs = Eigen::MatrixXd::Zero(1, pl.options.array.rows);
   std::vector<double> buf(static_cast<size_t>(tc.spec.nk));
   gather(layer.shape, pl.lowering, input, vector, tc.spec.k0, tc.spec.nk, buf.data());

@@ -1,13 +1,12 @@
 // Layer-level simulation: map a layer onto unit crossbars, solve every tile with the exact
-// circuit solver, digitise, and stitch the outputs back into the layer's activations.
+// circuit solver, digitise, and stitch the outputs back into the layer's activations, next to
+// the ideal ones (same mapping, the target conductances on ideal arrays, an ideal ADC).
 //
-// Per tile: the R x C array is programmed (used rows and columns from the weights, every other
-// cell at G_min, unused rows driven at 0 V), its exact transfer matrix T (I = T V) is computed
-// once by the Schur complement, and applied to every input vector of the batch as one matrix
-// product. Column currents -> differential subtraction (I+ - I-, or I_j - I_ref) -> ADC ->
-// partial sums (or split-group merge) in weight units -> bias -> activation -> output tensor.
-// Tiles run in parallel (OpenMP); their contributions are added in tile order, so the result
-// does not depend on the thread count.
+// simulate() runs the stages of mapping/stages.hpp in order: plan -> program (target and
+// programmed conductances kept apart) -> respond (linear tile: its exact transfer matrix T,
+// applied to every input vector of the batch as one matrix product) -> read out -> digitise ->
+// merge -> stitch and metrics. Tiles run in parallel (OpenMP); their contributions are merged in
+// tile order, so the result does not depend on the thread count.
 #pragma once
 
 #include <Eigen/Dense>
@@ -18,18 +17,13 @@
 #include "devices/device.hpp"
 #include "mapping/layer.hpp"
 #include "mapping/plan.hpp"
+#include "mapping/stages.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/linear_solver.hpp"
 
 namespace xbarnet::mapping {
 
-// Uniform parasitic resistances of every unit array [ohm].
-struct Parasitics {
-  double r_source = 0.0;
-  double r_wordline = 0.0;
-  double r_bitline = 0.0;
-  double r_neuron = 0.0;
-};
+using netlists::Parasitics;
 
 struct SimulationOptions {
   MappingOptions mapping;
@@ -43,9 +37,11 @@ struct SimulationOptions {
 
 struct TileReport {
   TileSpec spec;
+  // Used cells: the tile's rows [0, nk) x its used columns (mapping/stages.hpp, used_columns).
   double worst_ir_drop = 0.0;  // largest (V_i - voltage across the cell) / v_read, used cells
   double mean_ir_drop = 0.0;   // mean of the same over the used cells
   double current_error = 0.0;  // RMS(I - I_ideal) / RMS(I_ideal) over used columns and inputs
+  TileHealth health;           // the solver's residual and T against a direct solve
   double seconds = 0.0;
 };
 
@@ -60,25 +56,35 @@ struct PhaseSeconds {
 
 struct LayerReport {
   Plan plan;
+  std::string programming;  // the Programmer's name
+  std::string response;     // the ResponseModel's name
+  std::string backend;      // the linear solver
+  // Health over the tiles: the worst relative residual of a tile's direct solve, and the worst
+  // max |I(v) - T v| / max |I(v)| (-1 when no tile was solved as a circuit).
+  double worst_residual = 0.0;
+  double worst_transfer_check = -1.0;
   // Errors of the simulated layer outputs against the ideal ones (same mapping, ideal arrays,
   // ideal ADC; equal to the floating-point layer with the quantized weights and inputs).
   double rmse = 0.0;
+  double relative_rmse = 0.0;  // rmse / ideal_rms (0 when the ideal is all zero)
   double max_abs_error = 0.0;
   double max_rel_error = 0.0;  // max |error| / max |ideal|
   double ideal_rms = 0.0;
   // The same on the pre-activation (multiply-accumulate) values.
   double mac_rmse = 0.0;
   double mac_max_rel_error = 0.0;
-  // By physical array column j: RMS(I - I_ideal) / RMS(I_ideal) over all tiles and inputs.
+  // By physical array column j: RMS(I - I_ideal) / RMS(I_ideal) over the tiles that use column j
+  // and all inputs (errors and references pooled: sqrt(sum e^2 / sum ref^2)).
   std::vector<double> error_by_column;
-  // By physical array row i: mean over tiles of the fraction of row i's ideal current that does
-  // not reach the neurons, 1 - sum_j T(j,i) / sum_j G(i,j) (exact, input independent).
+  // By physical array row i: mean over the tiles that use row i of the fraction of row i's ideal
+  // current that does not reach the neurons, 1 - sum_j T(j,i) / sum_j G(i,j) (exact, input
+  // independent; G the target conductances of the whole row).
   std::vector<double> loss_by_row;
   std::vector<TileReport> tiles;
   std::int64_t worst_tile = -1;   // by worst IR drop
   Eigen::MatrixXd worst_ir_drop;  // R x C [V] of the worst tile (input: used rows at v_read)
-  double worst_ir_drop_fraction = 0.0;
-  double mean_ir_drop_fraction = 0.0;
+  double worst_ir_drop_fraction = 0.0;  // max over tiles of the tile's worst
+  double mean_ir_drop_fraction = 0.0;   // mean over tiles of the tile's mean
   std::int64_t adc_conversions = 0;  // column outputs digitised, per batch
   std::int64_t input_vectors = 0;    // per tile
   PhaseSeconds seconds;
@@ -94,8 +100,15 @@ struct SimulationResult {
 
 Status validate(const SimulationOptions& o);
 
+// The stages that can be swapped; nullptr: exact programming, and the linear circuit response
+// (or the ideal one with options.ideal_only).
+struct Stages {
+  const Programmer* programmer = nullptr;
+  const ResponseModel* response = nullptr;
+};
+
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
-                                    const SimulationOptions& options);
+                                    const SimulationOptions& options, const Stages& stages = {});
 
 // The programmed circuit of one tile and the word-line voltages of one input vector, as the
 // simulation builds them (for SPICE export and inspection).

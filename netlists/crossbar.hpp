@@ -17,6 +17,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "core/parameter.hpp"
 #include "core/status.hpp"
@@ -27,6 +28,16 @@ using Index = Eigen::Index;
 
 // A resistance value that means "no connection".
 inline constexpr double kOpen = std::numeric_limits<double>::infinity();
+
+// Uniform parasitic resistances of a unit array [ohm]: every row's driver, every word- and
+// bit-line segment and every column's neuron the same (the usual case, and what a layer's arrays
+// use). Declared, with units and rules, in crossbar_parameters().
+struct Parasitics {
+  double r_source = 0.0;    // ohm
+  double r_wordline = 0.0;  // ohm
+  double r_bitline = 0.0;   // ohm
+  double r_neuron = 0.0;    // ohm
+};
 
 struct Crossbar {
   Eigen::MatrixXd conductance;  // R x C [S]: cell (i,j) between w(i,j) and b(i,j)
@@ -41,6 +52,9 @@ struct Crossbar {
   // All parasitics of one kind equal (the usual case).
   static Crossbar uniform(Eigen::MatrixXd conductance, double r_source, double r_wordline,
                           double r_bitline, double r_neuron);
+  static Crossbar uniform(Eigen::MatrixXd conductance, const Parasitics& p) {
+    return uniform(std::move(conductance), p.r_source, p.r_wordline, p.r_bitline, p.r_neuron);
+  }
 };
 
 // Checks shapes and values. The message names the field, the index, the value and the rule,

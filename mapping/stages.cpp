@@ -1,0 +1,256 @@
+#include "mapping/stages.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace xbarnet::mapping {
+
+namespace {
+
+bool differential(const Plan& plan) { return plan.sign == devices::SignScheme::kDifferential; }
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------ program
+
+Eigen::MatrixXd target_conductances(const Plan& plan, const LoweredWeights& lw,
+                                    const devices::WeightMap& map, const TileSpec& t) {
+  const std::int64_t rows = plan.options.array.rows;
+  const std::int64_t cols = plan.options.array.cols;
+  XBARNET_ASSERT(t.nk <= rows && t.m0 + t.nm <= lw.w.rows() && t.k0 + t.nk <= lw.w.cols(),
+                 "tile outside the lowered weights or the array");
+  Eigen::MatrixXd g = Eigen::MatrixXd::Constant(rows, cols, map.g_min());
+  for (std::int64_t q = 0; q < t.nm; ++q) {
+    for (std::int64_t r = 0; r < t.nk; ++r) {
+      const bool present = lw.present(t.m0 + q, t.k0 + r) != 0;
+      const double w = lw.w(t.m0 + q, t.k0 + r);
+      if (differential(plan)) {
+        const auto [gp, gn] = present ? map.pair(w) : std::pair{map.g_min(), map.g_min()};
+        g(r, 2 * q) = gp;
+        g(r, 2 * q + 1) = gn;
+      } else {
+        g(r, q) = present ? map.single(w) : map.g_ref();
+      }
+    }
+  }
+  if (!differential(plan)) g.col(cols - 1).head(t.nk).setConstant(map.g_ref());
+  return g;
+}
+
+Status ExactProgramming::program(const TileContext& /*tile*/, TileConductances& g) const {
+  g.programmed = g.target;
+  return Status::ok();
+}
+
+// ------------------------------------------------------------------------------------ respond
+
+namespace {
+
+// K x n voltages (rows n.. at 0 V) through the given rows of T (C x R): K x columns.size().
+Eigen::MatrixXd apply_transfer(const Eigen::MatrixXd& t, const Eigen::MatrixXd& v,
+                               const std::vector<Eigen::Index>& columns) {
+  const Eigen::Index n = v.cols();
+  Eigen::MatrixXd tu(static_cast<Eigen::Index>(columns.size()), n);
+  for (size_t q = 0; q < columns.size(); ++q) tu.row(static_cast<Eigen::Index>(q)) = t.row(columns[q]).head(n);
+  return v * tu.transpose();
+}
+
+std::vector<Eigen::Index> all_columns(Eigen::Index c) {
+  std::vector<Eigen::Index> cols(static_cast<size_t>(c));
+  for (Eigen::Index j = 0; j < c; ++j) cols[j] = j;
+  return cols;
+}
+
+class LinearTile final : public TileResponse {
+ public:
+  LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health)
+      : system_(std::move(system)), t_(std::move(t)), health_(std::move(health)) {}
+
+  Eigen::MatrixXd currents(const Eigen::MatrixXd& v,
+                           const std::vector<Eigen::Index>& columns) const override {
+    return apply_transfer(t_, v, columns);
+  }
+  const Eigen::MatrixXd* transfer() const override { return &t_; }
+
+  StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
+    solver::SolveOptions so;
+    so.node_voltages = true;
+    StatusOr<solver::CrossbarSolution> run = system_.solve(v, so);
+    if (!run.is_ok()) return run.status();
+    const Eigen::MatrixXd by_t = currents(v, all_columns(t_.rows()));
+    const Eigen::MatrixXd& direct = run.value().column_current;
+    const double scale = direct.cwiseAbs().maxCoeff();
+    const double diff = (by_t - direct).cwiseAbs().maxCoeff();
+    health_.transfer_check = scale > 0.0 ? diff / scale : diff;
+    health_.residual = run.value().relative_residual;
+    return run;
+  }
+
+  const TileHealth& health() const override { return health_; }
+
+ private:
+  solver::CrossbarSystem system_;
+  Eigen::MatrixXd t_;
+  TileHealth health_;
+};
+
+class IdealTile final : public TileResponse {
+ public:
+  explicit IdealTile(const Eigen::MatrixXd& g) : t_(g.transpose()) {
+    health_.method = "no circuit (T = G^T)";
+  }
+  Eigen::MatrixXd currents(const Eigen::MatrixXd& v,
+                           const std::vector<Eigen::Index>& columns) const override {
+    return apply_transfer(t_, v, columns);
+  }
+  const Eigen::MatrixXd* transfer() const override { return &t_; }
+  StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
+    // Ideal wires: every cell sees its row's voltage.
+    solver::CrossbarSolution s;
+    s.column_current = currents(v, all_columns(t_.rows()));
+    s.word_voltage.push_back(v.transpose().replicate(1, t_.rows()));
+    s.bit_voltage.push_back(Eigen::MatrixXd::Zero(t_.cols(), t_.rows()));
+    return s;
+  }
+  const TileHealth& health() const override { return health_; }
+
+ private:
+  Eigen::MatrixXd t_;
+  TileHealth health_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TileResponse>> LinearCircuitResponse::prepare(
+    const netlists::Crossbar& circuit, const TileContext& /*tile*/, bool ir_map) const {
+  solver::SystemOptions so;
+  so.backend = backend_;
+  so.mode = solver::Mode::kTransfer;
+  StatusOr<solver::CrossbarSystem> system = solver::CrossbarSystem::assemble(circuit, so);
+  if (!system.is_ok()) return system.status();
+  if (Status s = system.value().analyze(); !s.is_ok()) return s;
+  if (Status s = system.value().factorize(); !s.is_ok()) return s;
+  // With an IR-drop map to come, that solve checks T; without one, T checks itself once.
+  StatusOr<solver::TransferMatrix> t = system.value().transfer_matrix(1, !ir_map);
+  if (!t.is_ok()) return t.status();
+  TileHealth health;
+  health.method = fmt::format("{}; {}", system.value().stats().factor.method, t.value().method);
+  if (!ir_map) {
+    health.residual = t.value().check_residual;
+    health.transfer_check = t.value().check_difference;
+  }
+  return std::unique_ptr<TileResponse>(
+      new LinearTile(std::move(system).value(), std::move(t.value().t), std::move(health)));
+}
+
+StatusOr<std::unique_ptr<TileResponse>> IdealResponse::prepare(const netlists::Crossbar& circuit,
+                                                               const TileContext& /*tile*/,
+                                                               bool /*ir_map*/) const {
+  return std::unique_ptr<TileResponse>(new IdealTile(circuit.conductance));
+}
+
+// ----------------------------------------------------------------------------------- read out
+
+std::vector<Eigen::Index> used_columns(const Plan& plan, const TileSpec& t) {
+  std::vector<Eigen::Index> cols;
+  if (differential(plan)) {
+    for (std::int64_t j = 0; j < 2 * t.nm; ++j) cols.push_back(j);
+  } else {
+    for (std::int64_t j = 0; j < t.nm; ++j) cols.push_back(j);
+    cols.push_back(plan.options.array.cols - 1);
+  }
+  return cols;
+}
+
+Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const TileSpec& t) {
+  XBARNET_ASSERT(current.cols() == (differential(plan) ? 2 * t.nm : t.nm + 1),
+                 "read_out: the currents are not those of the tile's used columns");
+  Eigen::MatrixXd y(current.rows(), t.nm);
+  for (std::int64_t q = 0; q < t.nm; ++q) {
+    y.col(q) = differential(plan) ? (current.col(2 * q) - current.col(2 * q + 1)).eval()
+                                  : (current.col(q) - current.col(t.nm)).eval();
+  }
+  return y;
+}
+
+// ----------------------------------------------------------------------------------- digitise
+
+double Adc::full_scale(const Eigen::MatrixXd& ideal_read_out) const {
+  return ideal_read_out.size() == 0 ? 0.0 : ideal_read_out.cwiseAbs().maxCoeff();
+}
+
+void Adc::apply(Eigen::MatrixXd& y, double fs) const {
+  if (bits == 0) return;
+  y = y.unaryExpr([&](double v) { return devices::adc(v, bits, fs); });
+}
+
+// -------------------------------------------------------------------------------------- merge
+
+void merge_tile(const Plan& plan, const TileSpec& t, const Eigen::MatrixXd& y,
+                const std::vector<double>& bias, Eigen::MatrixXd& acc) {
+  const bool majority =
+      plan.options.scheme == Scheme::kInputSplit && plan.options.merge == Merge::kMajority;
+  if (!majority) {
+    acc.middleCols(t.m0, t.nm) += y;
+    return;
+  }
+  const double share = 1.0 / static_cast<double>(plan.groups);
+  for (std::int64_t q = 0; q < t.nm; ++q) {
+    const double b = bias[t.m0 + q] * share;
+    for (Eigen::Index k = 0; k < y.rows(); ++k) acc(k, t.m0 + q) += y(k, q) + b >= 0.0 ? 1.0 : -1.0;
+  }
+}
+
+// ------------------------------------------------------------------------------------- stitch
+
+std::vector<double> bias_per_output(const Layer& layer, const Lowering& low) {
+  std::vector<double> b(static_cast<size_t>(low.outputs), 0.0);
+  if (layer.bias.empty()) return b;
+  for (std::int64_t m = 0; m < low.outputs; ++m) {
+    b[m] = layer.bias[low.subimage == 0 ? m : m / (low.subimage * low.subimage)];
+  }
+  return b;
+}
+
+Tensor stitch(const Layer& layer, const Plan& plan, const Eigen::MatrixXd& acc,
+              const std::vector<double>& bias, std::int64_t batch, Tensor* pre_activation) {
+  const Lowering& low = plan.lowering;
+  const bool majority =
+      plan.options.scheme == Scheme::kInputSplit && plan.options.merge == Merge::kMajority;
+  Tensor out;
+  out.shape = output_shape(layer.shape, batch);
+  out.data.assign(static_cast<size_t>(out.size()), 0.0);
+  if (pre_activation != nullptr) *pre_activation = out;
+  for (std::int64_t m = 0; m < low.outputs; ++m) {
+    for (Eigen::Index k = 0; k < acc.rows(); ++k) {
+      const std::int64_t at = scatter(layer.shape, low, k, m);
+      if (at < 0) continue;  // a sub-image position outside the output image
+      const double pre = majority ? (acc(k, m) >= 0.0 ? 1.0 : -1.0) : acc(k, m) + bias[m];
+      out.data[at] = majority ? pre : apply_activation(layer.activation, pre);
+      if (pre_activation != nullptr) pre_activation->data[at] = pre;
+    }
+  }
+  return out;
+}
+
+OutputErrors compare_outputs(const Tensor& sim, const Tensor& ideal) {
+  XBARNET_ASSERT(sim.data.size() == ideal.data.size(), "compare_outputs: shapes differ");
+  OutputErrors e;
+  double se = 0.0, ref2 = 0.0, max_ideal = 0.0;
+  for (size_t i = 0; i < sim.data.size(); ++i) {
+    const double d = sim.data[i] - ideal.data[i];
+    se += d * d;
+    ref2 += ideal.data[i] * ideal.data[i];
+    e.max_abs = std::max(e.max_abs, std::abs(d));
+    max_ideal = std::max(max_ideal, std::abs(ideal.data[i]));
+  }
+  const double n = static_cast<double>(std::max<size_t>(sim.data.size(), 1));
+  e.rmse = std::sqrt(se / n);
+  e.ideal_rms = std::sqrt(ref2 / n);
+  e.max_relative = max_ideal > 0.0 ? e.max_abs / max_ideal : 0.0;
+  return e;
+}
+
+}  // namespace xbarnet::mapping

@@ -1,0 +1,184 @@
+// The stages of a layer simulation. simulate() (mapping/simulate.hpp) reads as them, in order:
+//
+//   plan       mapping/plan.hpp: the lowering of the layer and its tiles.
+//   program    target_conductances(): what the weights ask of each tile's R x C cells; then a
+//              Programmer turns the target into what the array holds (today: exactly the target;
+//              corrections, variation and defects act here). The ideal reference only ever sees
+//              the target, never a correction, a variation or a defect.
+//   respond    a ResponseModel prepares each programmed tile's response to input voltages: linear
+//              tiles by their exact transfer matrix T (one factorization of a reusable
+//              solver::CrossbarSystem), ideal tiles by G^T; a nonlinear tile (Newton) plugs in
+//              here. It also solves the IR-drop operating point and records the tile's health.
+//   read out   read_out(): column currents -> one value per output (I+ - I-, or I_j - I_ref).
+//   digitise   Adc: the per-column ADC, down to a 1-bit sense amplifier.
+//   merge      merge_tile(): partial sums added (or split groups merged) in tile order.
+//   stitch     stitch(): bias, activation, each output to its place in the tensor; metrics.
+//
+// Every stage here is a plain function or a small interface with no hidden state, so the corrections,
+// networks and Python layers can reuse or replace one stage without copying the others.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.hpp"
+#include "devices/device.hpp"
+#include "mapping/layer.hpp"
+#include "mapping/plan.hpp"
+#include "netlists/crossbar.hpp"
+#include "solver/crossbar_system.hpp"
+
+namespace xbarnet::mapping {
+
+// What a stage may know about the tile it works on.
+struct TileContext {
+  const Plan& plan;
+  const TileSpec& spec;
+  std::int64_t index;  // tile index in the plan
+  const netlists::Parasitics& parasitics;
+  const devices::DeviceParams& device;
+  const devices::WeightMap& weights;
+};
+
+// ------------------------------------------------------------------------------------ program
+
+struct TileConductances {
+  Eigen::MatrixXd target;      // R x C [S]: what the weights ask for (the ideal reference)
+  Eigen::MatrixXd programmed;  // R x C [S]: what the array holds (what the circuit is solved with)
+};
+
+// The R x C target conductances of a tile: the mapped weights in the used rows and columns, G_min
+// everywhere else (and G_ref in the reference column of the used rows).
+Eigen::MatrixXd target_conductances(const Plan& plan, const LoweredWeights& lw,
+                                    const devices::WeightMap& map, const TileSpec& t);
+
+class Programmer {
+ public:
+  virtual ~Programmer() = default;
+  virtual std::string_view name() const = 0;
+  // Sets g.programmed from g.target (g.target is never changed). Called from several threads at
+  // once, on different tiles.
+  virtual Status program(const TileContext& tile, TileConductances& g) const = 0;
+};
+
+// The array holds exactly its target.
+class ExactProgramming final : public Programmer {
+ public:
+  std::string_view name() const override { return "exact"; }
+  Status program(const TileContext& tile, TileConductances& g) const override;
+};
+
+// ------------------------------------------------------------------------------------ respond
+
+// How well a tile was solved: the solver's own account.
+struct TileHealth {
+  std::string method;           // e.g. "supernodal, given (nested dissection) ordering; Schur ..."
+  double residual = 0.0;        // relative residual of the tile's direct solve (0: no circuit)
+  // max |I(v) - T v| / max |I(v)| for the input of the direct solve (the IR-drop input, or a
+  // pseudo-random one when no IR-drop map is asked for); -1 when there is no circuit.
+  double transfer_check = -1.0;
+};
+
+class TileResponse {
+ public:
+  virtual ~TileResponse() = default;
+  // Column currents [A] of the given array columns (K x columns.size(), in that order) for K
+  // input vectors whose first n rows are driven by `voltages` (K x n [V]) and the others at 0 V.
+  virtual Eigen::MatrixXd currents(const Eigen::MatrixXd& voltages,
+                                   const std::vector<Eigen::Index>& columns) const = 0;
+  // The transfer matrix T (C x R [S]) of a linear tile, nullptr otherwise.
+  virtual const Eigen::MatrixXd* transfer() const = 0;
+  // One input vector (1 x R [V]) solved as a circuit, node voltages included, for the IR-drop
+  // map; it is also the tile's health check (currents() against the solve).
+  virtual StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& voltage) = 0;
+  virtual const TileHealth& health() const = 0;
+};
+
+class ResponseModel {
+ public:
+  virtual ~ResponseModel() = default;
+  virtual std::string_view name() const = 0;
+  // `ir_map`: an operating_point() will follow (so the response need not check itself).
+  virtual StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
+                                                          const TileContext& tile,
+                                                          bool ir_map) const = 0;
+};
+
+// Linear cells: the exact transfer matrix of the tile's circuit, by the Schur complement of one
+// factorization (CHOLMOD, dense) or R solves (KLU), on a reusable solver::CrossbarSystem.
+class LinearCircuitResponse final : public ResponseModel {
+ public:
+  explicit LinearCircuitResponse(solver::Backend backend) : backend_(backend) {}
+  std::string_view name() const override { return "linear circuit (transfer matrix)"; }
+  StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
+                                                  const TileContext& tile,
+                                                  bool ir_map) const override;
+
+ private:
+  solver::Backend backend_;
+};
+
+// No circuit at all: T = G^T (ideal crossbars; the timing baseline of the benchmarks).
+class IdealResponse final : public ResponseModel {
+ public:
+  std::string_view name() const override { return "ideal crossbar (T = G^T)"; }
+  StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
+                                                  const TileContext& tile,
+                                                  bool ir_map) const override;
+};
+
+// ----------------------------------------------------------------------------------- read out
+
+// The array columns a tile uses, in this order: 0 .. 2nm-1 (output q on the pair 2q, 2q+1), or
+// 0 .. nm-1 and then the reference column C-1.
+std::vector<Eigen::Index> used_columns(const Plan& plan, const TileSpec& t);
+
+// Currents of the used columns (K x used_columns().size(), in that order) -> one value per output
+// of the tile (K x nm): I_2q - I_2q+1, or I_q - I_ref.
+Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const TileSpec& t);
+
+// ----------------------------------------------------------------------------------- digitise
+
+// The per-column ADC of devices::adc (mid-rise, bits = 0 ideal, 1 a sense amplifier). Its full
+// scale is the tile's largest |ideal read-out| over the batch.
+struct Adc {
+  int bits = 0;
+  double full_scale(const Eigen::MatrixXd& ideal_read_out) const;
+  void apply(Eigen::MatrixXd& read_out, double full_scale) const;
+};
+
+// -------------------------------------------------------------------------------------- merge
+
+// Adds a tile's digitised outputs y (K x nm, weight x input units) into the layer's accumulator
+// (K x M): partial sums for Merge::kSum; for Merge::kMajority the vote sign(y + b/G) of the
+// tile's row group, with G = the plan's row groups and b the output's bias.
+void merge_tile(const Plan& plan, const TileSpec& t, const Eigen::MatrixXd& y,
+                const std::vector<double>& bias_per_output, Eigen::MatrixXd& accumulator);
+
+// ------------------------------------------------------------------------------------- stitch
+
+// The bias of lowered output m (sub-image outputs are (channel, oy, ox): the channel's bias).
+std::vector<double> bias_per_output(const Layer& layer, const Lowering& lowering);
+
+// Accumulated partial sums (K x M) -> the output tensor: + bias and the activation (sum merge),
+// or the sign of the votes (majority merge: outputs are +-1 and the activation is not applied
+// after it). `pre_activation` (if given) receives the values before the activation, in the
+// output's shape (the votes' sign for a majority merge).
+Tensor stitch(const Layer& layer, const Plan& plan, const Eigen::MatrixXd& accumulator,
+              const std::vector<double>& bias, std::int64_t batch, Tensor* pre_activation);
+
+// Errors of `simulated` against `ideal` (same shape): RMS, RMS of the ideal, largest |error|
+// and its share of the largest |ideal|.
+struct OutputErrors {
+  double rmse = 0.0;
+  double ideal_rms = 0.0;
+  double max_abs = 0.0;
+  double max_relative = 0.0;  // max |error| / max |ideal| (0 when the ideal is all zero)
+};
+OutputErrors compare_outputs(const Tensor& simulated, const Tensor& ideal);
+
+}  // namespace xbarnet::mapping
