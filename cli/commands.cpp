@@ -59,6 +59,12 @@ void write_voltages(const std::string& path, const Tile& tile, const solver::Cro
 
 }  // namespace
 
+void throw_status(const std::string& what, const Status& status) {
+  const std::string message = fmt::format("{}: {}", what, status.to_string());
+  if (core::is_solver_failure(status.code())) throw SolveError(message);
+  throw InputError(message);
+}
+
 int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   if (args.threads < 1) throw InputError(fmt::format("--threads {}: must be >= 1", args.threads));
   if (args.format != "table" && args.format != "json" && args.format != "none") {

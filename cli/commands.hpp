@@ -15,6 +15,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInputError = 2;  // a file, option or value breaks a rule
 inline constexpr int kExitSolveError = 3;  // the circuit could not be solved (e.g. floating node)
 
+// Throws for a failed Status: SolveError (exit kExitSolveError) when a circuit could not be
+// solved (core::is_solver_failure), InputError (exit kExitInputError) for a bad value.
+[[noreturn]] void throw_status(const std::string& what, const Status& status);
+
 struct SolveArgs {
   TileArgs tile;
   std::string output;            // .npy: column currents, C or K x C [A]

@@ -15,6 +15,7 @@
 #include "cli/config.hpp"
 #include "cli/npy.hpp"
 #include "cli/pictures.hpp"
+#include "mapping/experiments.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
 
@@ -26,10 +27,13 @@ namespace {
 
 std::string percent(double v) { return fmt::format("{:.3g} %", 100.0 * v); }
 
-// ADC cost in units of E_1, the energy of one comparator level: conversions x 2^bits
-// (flash-like scaling, E(N) = E_1 2^N; E_1 itself is not known and not assumed). 0 when ideal.
-double adc_relative_cost(std::int64_t conversions, int bits) {
-  return bits == 0 ? 0.0 : static_cast<double>(conversions) * std::ldexp(1.0, bits);
+// "1.678e+07 E_1", or "n/a (ideal ADC)".
+std::string cost_text(std::optional<double> cost) {
+  return cost ? fmt::format("{:.4g} E_1", *cost) : std::string("n/a (ideal ADC)");
+}
+
+nlohmann::json optional_json(std::optional<double> v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
 std::string describe_device(const devices::DeviceParams& d) {
@@ -100,6 +104,8 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
                      {"worst_ir_drop_fraction", t.worst_ir_drop},
                      {"mean_ir_drop_fraction", t.mean_ir_drop},
                      {"current_error", t.current_error},
+                     {"relative_residual", t.health.residual},
+                     {"transfer_check", t.health.transfer_check},
                      {"seconds", t.seconds}});
   }
   const auto& d = o.device;
@@ -125,7 +131,7 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
           {"error",
            {{"rmse", r.rmse},
             {"ideal_rms", r.ideal_rms},
-            {"relative_rmse", r.ideal_rms > 0 ? r.rmse / r.ideal_rms : 0.0},
+            {"relative_rmse", r.relative_rmse},
             {"max_abs", r.max_abs_error},
             {"max_relative", r.max_rel_error},
             {"mac_rmse", r.mac_rmse},
@@ -137,7 +143,14 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
             {"worst_tile", r.worst_tile}}},
           {"adc_conversions", r.adc_conversions},
-          {"adc_cost_E1", adc_relative_cost(r.adc_conversions, o.device.adc_bits)},
+          {"adc_cost_E1", optional_json(mapping::adc_cost_e1(r, o.device.adc_bits))},
+          {"solver",
+           {{"programming", r.programming},
+            {"response", r.response},
+            {"backend", r.backend},
+            {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
+            {"worst_relative_residual", r.worst_residual},
+            {"worst_transfer_check", r.worst_transfer_check}}},
           {"input_vectors_per_tile", r.input_vectors},
           {"w_max", r.w_max},
           {"x_max", r.x_max},
@@ -159,6 +172,7 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
   const auto& q = o.parasitics;
   std::string s = fmt::format("layer {}: {}; batch {}\n", name, shape.describe(), batch);
   s += fmt::format("  mapping      {}\n", describe_mapping(p));
+  if (!p.note.empty()) s += fmt::format("  note         {}\n", p.note);
   s += fmt::format("  arrays       {} unit arrays, {} of {} cells used ({}), {} rows on halos\n",
                    p.arrays, p.cells_used, p.cells_total, percent(p.utilisation), p.halo_rows);
   s += fmt::format("  device       {}\n", describe_device(o.device));
@@ -169,7 +183,7 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
   s += fmt::format(
       "  output error rmse {:.4g} ({} of the ideal rms {:.4g}); max |error| {:.4g} ({} of max "
       "|ideal|)\n",
-      r.rmse, percent(r.ideal_rms > 0 ? r.rmse / r.ideal_rms : 0.0), r.ideal_rms, r.max_abs_error,
+      r.rmse, percent(r.relative_rmse), r.ideal_rms, r.max_abs_error,
       percent(r.max_rel_error));
   s += fmt::format("  MAC error    rmse {:.4g}; max {} of max |ideal| (before the activation)\n",
                    r.mac_rmse, percent(r.mac_max_rel_error));
@@ -184,8 +198,14 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
       "  ADC          {} conversions per batch ({})\n", r.adc_conversions,
       o.device.adc_bits == 0
           ? std::string("ideal ADC: no cost counted")
-          : fmt::format("{} bits; cost {:.4g} E_1 = conversions x 2^bits", o.device.adc_bits,
-                        adc_relative_cost(r.adc_conversions, o.device.adc_bits)));
+          : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
+                        cost_text(mapping::adc_cost_e1(r, o.device.adc_bits))));
+  s += fmt::format(
+      "  solver       {} backend, {}; worst residual {:.3e}, worst |I - T v| / |I| {}\n",
+      r.backend, r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method,
+      r.worst_residual,
+      r.worst_transfer_check >= 0.0 ? fmt::format("{:.3e}", r.worst_transfer_check)
+                                    : std::string("n/a (no circuit)"));
   s += fmt::format(
       "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
       "wall {:.3f} with {} thread(s)\n",
@@ -206,11 +226,15 @@ const LayerEntry& find_layer(const Config& c, const std::string& key) {
   throw InputError(fmt::format("{}: no layer named '{}'", c.path.string(), key));
 }
 
+template <typename T>
+T value_or_throw(StatusOr<T> r, const std::string& what) {
+  if (!r.is_ok()) throw_status(what, r.status());
+  return std::move(r).value();
+}
+
 mapping::SimulationResult simulate_or_throw(const LayerEntry& e,
                                             const mapping::SimulationOptions& o) {
-  StatusOr<mapping::SimulationResult> r = mapping::simulate(*e.layer, *e.input, o);
-  if (!r.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, r.status().to_string()));
-  return std::move(r).value();
+  return value_or_throw(mapping::simulate(*e.layer, *e.input, o), fmt::format("layer '{}'", e.name));
 }
 
 }  // namespace
@@ -244,26 +268,19 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
                           png.string(), r.report.worst_tile, r.report.worst_ir_drop.maxCoeff());
     }
     if (c.options.mapping.scheme == mapping::Scheme::kInputSplit) {
-      // The partial-sum baseline: the same layer time-multiplexed (im2col), its row tiles'
-      // partial sums digitised by a high-resolution ADC and added.
-      mapping::SimulationOptions base = c.options;
-      base.mapping.scheme = mapping::Scheme::kIm2col;
-      base.device.adc_bits = c.options.mapping.baseline_adc_bits;
-      base.ir_drop = false;
-      const mapping::SimulationResult b = simulate_or_throw(e, base);
-      const auto& br = b.report;
-      const double rel = br.ideal_rms > 0 ? br.rmse / br.ideal_rms : 0.0;
+      const mapping::SplitComparison cmp =
+          value_or_throw(mapping::compare_with_partial_sums(*e.layer, *e.input, c.options, r.report),
+                         fmt::format("layer '{}' (partial-sum baseline)", e.name));
+      const auto& br = cmp.baseline;
       text += fmt::format(
           "  baseline     partial sums (im2col, {}-bit ADC): {} arrays, {} row groups, relative "
-          "rmse "
-          "{}, {} conversions, cost {:.4g} E_1 ({:.3g}x the split layer's)\n",
-          base.device.adc_bits, br.plan.arrays, br.plan.groups, percent(rel), br.adc_conversions,
-          adc_relative_cost(br.adc_conversions, base.device.adc_bits),
-          adc_relative_cost(r.report.adc_conversions, c.options.device.adc_bits) > 0
-              ? adc_relative_cost(br.adc_conversions, base.device.adc_bits) /
-                    adc_relative_cost(r.report.adc_conversions, c.options.device.adc_bits)
-              : 0.0);
-      j["partial_sum_baseline"] = report_json(e.name, e.shape, base, br);
+          "rmse {}, {} conversions, cost {} ({} the split layer's)\n",
+          cmp.baseline_options.device.adc_bits, br.plan.arrays, br.plan.groups,
+          percent(br.relative_rmse), br.adc_conversions, cost_text(cmp.baseline_cost_e1),
+          cmp.cost_ratio ? fmt::format("{:.3g}x", *cmp.cost_ratio)
+                         : std::string("no ratio: an ideal ADC on one side,"));
+      j["partial_sum_baseline"] = report_json(e.name, e.shape, cmp.baseline_options, br);
+      j["partial_sum_baseline"]["cost_ratio_to_split"] = optional_json(cmp.cost_ratio);
     }
     j["files"] = files;
     text += fmt::format("  files        {}\n\n", fmt::join(files, ", "));
@@ -280,34 +297,39 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
 int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*/) {
   if (args.arrays.empty())
     throw InputError("--arrays needs at least one size, e.g. --arrays 128,256");
+  for (long n : args.arrays) {
+    if (n < 2) throw InputError(fmt::format("--arrays {}: sizes must be >= 2", n));
+  }
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
   const fs::path dir = args.output_dir.empty() ? fs::path(c.output_dir) : fs::path(args.output_dir);
   fs::create_directories(dir);
+  const std::vector<std::int64_t> sizes(args.arrays.begin(), args.arrays.end());
   nlohmann::json report = nlohmann::json::array();
   std::string text = fmt::format("xbarnet compare {} on square arrays of {} rows and columns\n",
                                  c.path.string(), fmt::join(args.arrays, ", "));
   for (const LayerEntry& e : c.layers) {
+    const std::vector<mapping::SimulationResult> results = value_or_throw(
+        mapping::compare_array_sizes(*e.layer, *e.input, c.options, sizes),
+        fmt::format("layer '{}'", e.name));
     text += fmt::format("\nlayer {}: {}\n", e.name, e.shape.describe());
     text += fmt::format("{:>7} {:>7} {:>6} {:>8} {:>12} {:>12} {:>12} {:>12} {:>10}\n", "array",
                         "arrays", "tiles", "utilis.", "rel. rmse", "max rel err", "worst drop",
                         "ADC conv.", "time s");
     Series rmse{"relative RMSE", {}, {}}, drop{"worst IR drop / v_read", {}, {}};
-    for (long n : args.arrays) {
-      if (n < 2) throw InputError(fmt::format("--arrays {}: sizes must be >= 2", n));
-      mapping::SimulationOptions o = c.options;
-      o.mapping.array = {n, n};
-      const mapping::SimulationResult r = simulate_or_throw(e, o);
-      const auto& rep = r.report;
-      const double rel = rep.ideal_rms > 0 ? rep.rmse / rep.ideal_rms : 0.0;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const mapping::LayerReport& rep = results[k].report;
+      const std::int64_t n = sizes[k];
       text += fmt::format(
           "{:>7} {:>7} {:>6} {:>8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12} {:>10.3f}\n", n,
-          rep.plan.arrays, rep.plan.tiles.size(), percent(rep.plan.utilisation), rel,
+          rep.plan.arrays, rep.plan.tiles.size(), percent(rep.plan.utilisation), rep.relative_rmse,
           rep.max_rel_error, rep.worst_ir_drop_fraction, rep.adc_conversions, rep.seconds.total);
       rmse.x.push_back(static_cast<double>(n));
-      rmse.y.push_back(rel);
+      rmse.y.push_back(rep.relative_rmse);
       drop.x.push_back(static_cast<double>(n));
       drop.y.push_back(rep.worst_ir_drop_fraction);
+      mapping::SimulationOptions o = c.options;
+      o.mapping.array = {n, n};
       nlohmann::json j = report_json(e.name, e.shape, o, rep);
       j["array_size"] = n;
       report.push_back(j);
@@ -325,65 +347,42 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
 
 int run_map(const MapArgs& args, std::ostream& out, std::ostream& /*err*/) {
   const Config c = load_config(args.config, false);
-  std::vector<long> sizes = args.arrays;
-  const bool square = !sizes.empty();
-  if (!square) sizes.push_back(c.options.mapping.array.rows);
+  std::vector<mapping::LayerShape> shapes;
+  for (const LayerEntry& e : c.layers) shapes.push_back(e.shape);
+  const std::vector<std::int64_t> sizes(args.arrays.begin(), args.arrays.end());
+  const mapping::NetworkCounts counts = value_or_throw(
+      mapping::count_network(shapes, c.options.mapping, c.options.device.sign, sizes),
+      c.path.string());
   nlohmann::json report = nlohmann::json::array();
   std::string text = fmt::format("xbarnet map {}: {} scheme, {}\n", c.path.string(),
                                  mapping::to_string(c.options.mapping.scheme),
                                  devices::to_string(c.options.device.sign));
   text += fmt::format("{:<12} {:<44} {:>6} {:>9} {:>7} {:>8} {:>10} {:>10}  {}\n", "layer", "shape",
                       "array", "arrays", "groups", "utilis.", "halo rows", "2D+1D", "");
-  std::map<long, std::int64_t> total, total_2d1d;
-  for (const LayerEntry& e : c.layers) {
-    for (long n : sizes) {
-      mapping::MappingOptions mo = c.options.mapping;
-      if (square) mo.array = {n, n};
-      StatusOr<mapping::Plan> p = mapping::plan(e.shape, mo, c.options.device.sign);
-      if (!p.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, p.status().message()));
-      const mapping::Plan& pl = p.value();
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    const LayerEntry& e = c.layers[l];
+    for (const mapping::LayerCounts& lc : counts.layers[l]) {
+      const mapping::Plan& pl = lc.plan;
       nlohmann::json j = {
           {"layer", e.name}, {"shape", e.shape.describe()}, {"mapping", plan_json(pl)}};
-      // A 3D-kernel convolution next to its 2D (depthwise) + 1D (pointwise) replacement.
       std::string alt = "-";
-      if (e.shape.kind == mapping::LayerKind::kConv && e.shape.kernel > 1) {
-        mapping::LayerShape dw = e.shape;
-        dw.kind = mapping::LayerKind::kDepthwise;
-        dw.out_channels = dw.in_channels;
-        mapping::LayerShape pw = e.shape;
-        pw.kind = mapping::LayerKind::kPointwise;
-        pw.kernel = 1;
-        pw.padding = 0;
-        pw.in_height = e.shape.out_height();
-        pw.in_width = e.shape.out_width();
-        pw.stride = 1;
-        StatusOr<mapping::Plan> pd = mapping::plan(dw, mo, c.options.device.sign);
-        StatusOr<mapping::Plan> pp = mapping::plan(pw, mo, c.options.device.sign);
-        if (pd.is_ok() && pp.is_ok()) {
-          const std::int64_t a = pd.value().arrays + pp.value().arrays;
-          alt = fmt::format("{}", a);
-          total_2d1d[n] += a;
-          j["depthwise_pointwise"] = {{"depthwise", plan_json(pd.value())},
-                                      {"pointwise", plan_json(pp.value())},
-                                      {"arrays", a},
-                                      {"halo_rows", pd.value().halo_rows + pp.value().halo_rows}};
-        }
-      } else {
-        total_2d1d[n] += pl.arrays;
+      if (lc.kernel_split) {
+        alt = fmt::format("{}", lc.kernel_split->arrays);
+        j["depthwise_pointwise"] = {{"depthwise", plan_json(lc.kernel_split->depthwise)},
+                                    {"pointwise", plan_json(lc.kernel_split->pointwise)},
+                                    {"arrays", lc.kernel_split->arrays},
+                                    {"halo_rows", lc.kernel_split->halo_rows}};
       }
-      total[n] += pl.arrays;
       text += fmt::format("{:<12} {:<44} {:>6} {:>9} {:>7} {:>8} {:>10} {:>10}\n", e.name,
-                          e.shape.brief(), fmt::format("{}x{}", mo.array.rows, mo.array.cols),
+                          e.shape.brief(), fmt::format("{}x{}", lc.array_rows, lc.array_cols),
                           pl.arrays, pl.groups, percent(pl.utilisation), pl.halo_rows, alt);
+      if (!pl.note.empty()) text += fmt::format("{:<12} note: {}\n", "", pl.note);
       report.push_back(j);
     }
   }
-  for (long n : sizes) {
-    text += fmt::format(
-        "total at {}: {} unit arrays; with every 3D-kernel conv as 2D+1D: {}\n",
-        square ? fmt::format("{0}x{0}", n)
-               : fmt::format("{}x{}", c.options.mapping.array.rows, c.options.mapping.array.cols),
-        total[n], total_2d1d[n]);
+  for (const mapping::NetworkCounts::Total& t : counts.totals) {
+    text += fmt::format("total at {}x{}: {} unit arrays; with every 3D-kernel conv as 2D+1D: {}\n",
+                        t.array_rows, t.array_cols, t.arrays, t.arrays_2d1d);
   }
   if (!args.report.empty()) std::ofstream(args.report) << report.dump(2) << "\n";
   out << text;
@@ -396,7 +395,7 @@ int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream&
   const LayerEntry& e = find_layer(c, args.layer);
   StatusOr<mapping::TileCircuit> tc =
       mapping::tile_circuit(*e.layer, *e.input, c.options, args.tile, args.vector);
-  if (!tc.is_ok()) throw InputError(fmt::format("layer '{}': {}", e.name, tc.status().message()));
+  if (!tc.is_ok()) throw_status(fmt::format("layer '{}'", e.name), tc.status());
   netlists::SpiceOptions so;
   so.title = fmt::format(
       "xbarnet tile {} of layer '{}' ({}), input vector {}; rows {}..{}, outputs {}..{}", args.tile,

@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
   } catch (const xbarnet::cli::InputError& e) {
     std::cerr << "xbarnet: error: " << e.what() << "\n";
     return xbarnet::cli::kExitInputError;
+  } catch (const xbarnet::cli::SolveError& e) {
+    std::cerr << "xbarnet: cannot solve: " << e.what() << "\n";
+    return xbarnet::cli::kExitSolveError;
   }
   return 0;
 }

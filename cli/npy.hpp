@@ -17,6 +17,13 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A circuit inside a command could not be solved (floating node, not positive definite, ...):
+// the same exit code as `xbarnet solve` (kExitSolveError).
+class SolveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct NpyArray {
   std::vector<std::int64_t> shape;  // empty for a 0-d array
   std::vector<double> data;         // C (row-major) order, converted to double

@@ -153,4 +153,9 @@ double adc(double y, int bits, double full_scale) {
   return (k + 0.5) * step;
 }
 
+std::optional<double> adc_cost_e1(std::int64_t conversions, int bits) {
+  if (bits == 0) return std::nullopt;
+  return static_cast<double>(conversions) * std::ldexp(1.0, bits);
+}
+
 }  // namespace xbarnet::devices

@@ -11,6 +11,8 @@
 // q is the weight after quantization (analog: q = w). G_min = 1/R_HRS, G_max = 1/R_LRS.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,5 +88,10 @@ class InputMap {
 // An N-bit mid-rise uniform quantizer over [-full_scale, full_scale]; bits = 0 is ideal and
 // bits = 1 is a sense amplifier (the sign, at +-full_scale / 2).
 double adc(double y, int bits, double full_scale);
+
+// ADC energy of `conversions` conversions at `bits` bits, in units of E_1, the energy of one
+// comparator level: conversions x 2^bits (flash-like scaling, E(N) = E_1 2^N; E_1 itself is not
+// known and not assumed). Empty for an ideal ADC (bits = 0), which has no cost to count.
+std::optional<double> adc_cost_e1(std::int64_t conversions, int bits);
 
 }  // namespace xbarnet::devices

@@ -129,6 +129,21 @@ TEST(LayerCli, MapCountsVgg16) {
   EXPECT_NE(out.str().find("total at 128x128: 16902 unit arrays"), std::string::npos) << out.str();
 }
 
+// A circuit that cannot be solved inside a layer run exits like `solve` (3), a bad value with 2.
+TEST(LayerCli, SolverFailuresAndBadValuesHaveTheirOwnExitCodes) {
+  EXPECT_THROW(cli::throw_status("layer 'x'", Status(StatusCode::kFloatingNode, "node w0_0")),
+               cli::SolveError);
+  EXPECT_THROW(cli::throw_status("layer 'x'", Status(StatusCode::kNoConvergence, "50 it")),
+               cli::SolveError);
+  EXPECT_THROW(cli::throw_status("layer 'x'", Status::invalid_argument("tile = 9")),
+               cli::InputError);
+  try {
+    cli::throw_status("layer 'conv'", Status(StatusCode::kNotPositiveDefinite, "pivot 3"));
+  } catch (const cli::SolveError& e) {
+    EXPECT_STREQ(e.what(), "layer 'conv': not positive definite: pivot 3");
+  }
+}
+
 std::string load_error(const fs::path& p, bool need_values) {
   try {
     cli::load_config(p, need_values);
