@@ -44,7 +44,8 @@ int write_netlist_file(const std::string& path, const netlists::Crossbar& xbar,
                        const Eigen::MatrixXd& inputs, const netlists::SpiceOptions& options,
                        std::ostream& err);
 
-// Lists the declared parameters; with markdown, the table of docs/parameters.md.
+// Lists the declared parameters; with markdown, docs/parameters.md (all of it).
 int run_params(bool markdown, std::ostream& out);
+std::string parameters_markdown();
 
 }  // namespace xbarnet::cli

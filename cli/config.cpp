@@ -24,6 +24,9 @@ class Reader {
   }
 
   void only(std::initializer_list<const char*> known) const {
+    only(std::vector<std::string>(known.begin(), known.end()));
+  }
+  void only(const std::vector<std::string>& known) const {
     if (t_ == nullptr) return;
     std::set<std::string> ok(known.begin(), known.end());
     for (const auto& [k, v] : *t_) {
@@ -72,6 +75,41 @@ class Reader {
       out.push_back(n.as_integer()->get());
     }
     return out;
+  }
+
+  // The TOML value of `key` as a parameter value (numbers, integers, booleans, strings, arrays
+  // of integers); the declaration then checks its kind and rule.
+  core::Value value(const std::string& key) const {
+    const toml::node& n = *t_->get(key);
+    if (n.is_integer()) return n.as_integer()->get();
+    if (n.is_floating_point()) return n.as_floating_point()->get();
+    if (n.is_boolean()) return n.as_boolean()->get();
+    if (n.is_string()) return n.as_string()->get();
+    if (const toml::array* a = n.as_array()) {
+      std::vector<std::int64_t> v;
+      for (const toml::node& e : *a) {
+        if (!e.is_integer()) fail(key, "must be an array of integers");
+        v.push_back(e.as_integer()->get());
+      }
+      return v;
+    }
+    fail(key, "must be a number, an integer, a boolean, a string or an array of integers");
+  }
+
+  // Reads the keys of a declared table into `s`: unknown keys, wrong kinds and broken rules are
+  // refused with the file, the table, the key, the value and the rule.
+  template <typename S>
+  void read(const core::ParameterTable<S>& decl, S& s) const {
+    only(decl.names());
+    for (const core::Parameter<S>& p : decl.parameters()) {
+      if (!has(p.name.c_str())) continue;
+      if (Status st = decl.set(s, p.name, value(p.name)); !st.is_ok()) fail_rule(st.message());
+    }
+    if (Status st = decl.validate(s); !st.is_ok()) fail_rule(st.message());
+  }
+
+  [[noreturn]] void fail_rule(const std::string& message) const {
+    throw InputError(fmt::format("{}: [{}] {}", file_.string(), table_, message));
   }
 
   // A path relative to the config file.
@@ -158,6 +196,14 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
 
 }  // namespace
 
+const core::ParameterTable<OutputOptions>& output_parameters() {
+  static const auto kTable = core::ParameterTable<OutputOptions>("output").text(
+      "dir", &OutputOptions::dir,
+      "where simulate and compare write (relative to the working directory; --output-dir "
+      "overrides)");
+  return kTable;
+}
+
 Config load_config(const fs::path& path, bool need_values) {
   Config c;
   c.path = path;
@@ -191,59 +237,12 @@ Config load_config(const fs::path& path, bool need_values) {
   }
 
   mapping::SimulationOptions& o = c.options;
-  {
-    Reader r(path, "mapping", root["mapping"].as_table());
-    r.only({"scheme", "array", "subimage", "merge", "baseline_adc_bits"});
-    o.mapping.scheme = r.check(mapping::parse_scheme(r.text("scheme", "im2col")), "scheme");
-    const std::vector<std::int64_t> array = r.integers("array");
-    if (!array.empty()) {
-      if (array.size() != 2) r.fail("array", "must be [rows, cols]");
-      o.mapping.array = {array[0], array[1]};
-    }
-    o.mapping.subimage = r.integer("subimage", 0);
-    o.mapping.merge = r.check(mapping::parse_merge(r.text("merge", "sum")), "merge");
-    o.mapping.baseline_adc_bits =
-        static_cast<int>(r.integer("baseline_adc_bits", o.mapping.baseline_adc_bits));
-    if (Status s = mapping::validate(o.mapping); !s.is_ok()) r.fail("array", s.message());
-  }
-  {
-    Reader r(path, "device", root["device"].as_table());
-    r.only({"r_lrs", "r_hrs", "v_read", "sign", "quantization", "weight_bits", "ternary_threshold",
-            "input_bits", "adc_bits"});
-    devices::DeviceParams& d = o.device;
-    d.r_lrs = r.number("r_lrs", d.r_lrs);
-    d.r_hrs = r.number("r_hrs", d.r_hrs);
-    d.v_read = r.number("v_read", d.v_read);
-    d.sign = r.check(devices::parse_sign_scheme(r.text("sign", "differential")), "sign");
-    d.quantization =
-        r.check(devices::parse_quantization(r.text("quantization", "analog")), "quantization");
-    d.weight_bits = static_cast<int>(r.integer("weight_bits", d.weight_bits));
-    d.ternary_threshold = r.number("ternary_threshold", d.ternary_threshold);
-    d.input_bits = static_cast<int>(r.integer("input_bits", d.input_bits));
-    d.adc_bits = static_cast<int>(r.integer("adc_bits", d.adc_bits));
-    if (Status s = devices::validate(d); !s.is_ok()) r.fail("value", s.message());
-  }
-  {
-    Reader r(path, "parasitics", root["parasitics"].as_table());
-    r.only({"r_source", "r_wordline", "r_bitline", "r_neuron"});
-    mapping::Parasitics& p = o.parasitics;
-    p.r_source = r.number("r_source", 0.0);
-    p.r_wordline = r.number("r_wordline", 0.0);
-    p.r_bitline = r.number("r_bitline", 0.0);
-    p.r_neuron = r.number("r_neuron", 0.0);
-  }
-  {
-    Reader r(path, "simulation", root["simulation"].as_table());
-    r.only({"backend", "threads", "ir_drop"});
-    o.backend = r.check(solver::parse_backend(r.text("backend", "cholmod")), "backend");
-    o.threads = static_cast<int>(r.integer("threads", 1));
-    o.ir_drop = r.boolean("ir_drop", true);
-  }
-  {
-    Reader r(path, "output", root["output"].as_table());
-    r.only({"dir"});
-    c.output_dir = r.text("dir", c.output_dir);
-  }
+  Reader(path, "mapping", root["mapping"].as_table()).read(mapping::mapping_parameters(), o.mapping);
+  Reader(path, "device", root["device"].as_table()).read(devices::device_parameters(), o.device);
+  Reader(path, "parasitics", root["parasitics"].as_table())
+      .read(netlists::parasitic_parameters(), o.parasitics);
+  Reader(path, "simulation", root["simulation"].as_table()).read(mapping::simulation_parameters(), o);
+  Reader(path, "output", root["output"].as_table()).read(output_parameters(), c.output);
   if (Status s = mapping::validate(o); !s.is_ok()) {
     throw InputError(fmt::format("{}: {}", path.string(), s.message()));
   }

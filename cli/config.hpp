@@ -18,11 +18,17 @@ struct LayerEntry {
   std::optional<mapping::Tensor> input;  // NCHW or (N, K)
 };
 
+struct OutputOptions {
+  std::string dir = "xbarnet-out";  // relative to the working directory
+};
+// The declared [output] table.
+const core::ParameterTable<OutputOptions>& output_parameters();
+
 struct Config {
   std::filesystem::path path;
   std::vector<LayerEntry> layers;
   mapping::SimulationOptions options;
-  std::string output_dir = "xbarnet-out";
+  OutputOptions output;
 };
 
 // Reads and checks the file; throws InputError naming the file, the table, the key, the value

@@ -15,6 +15,7 @@
 #include "cli/config.hpp"
 #include "cli/npy.hpp"
 #include "cli/pictures.hpp"
+#include "cli/report.hpp"
 #include "mapping/experiments.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
@@ -34,16 +35,6 @@ std::string cost_text(std::optional<double> cost) {
 
 nlohmann::json optional_json(std::optional<double> v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-}
-
-std::string describe_device(const devices::DeviceParams& d) {
-  return fmt::format(
-      "r_lrs {:g} ohm, r_hrs {:g} ohm, v_read {:g} V, {} sign, {} weights{}, {} inputs, {}",
-      d.r_lrs, d.r_hrs, d.v_read, devices::to_string(d.sign), devices::to_string(d.quantization),
-      d.quantization == devices::Quantization::kLevels ? fmt::format(" ({} bits)", d.weight_bits)
-                                                       : "",
-      d.input_bits == 0 ? "analog" : fmt::format("{}-bit", d.input_bits),
-      d.adc_bits == 0 ? "ideal ADC" : fmt::format("{}-bit ADC", d.adc_bits));
 }
 
 std::string describe_mapping(const mapping::Plan& p) {
@@ -108,26 +99,14 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
                      {"transfer_check", t.health.transfer_check},
                      {"seconds", t.seconds}});
   }
-  const auto& d = o.device;
-  const auto& p = o.parasitics;
   return {{"layer", name},
           {"shape", shape.describe()},
           {"mapping", plan_json(r.plan)},
-          {"device",
-           {{"r_lrs_ohm", d.r_lrs},
-            {"r_hrs_ohm", d.r_hrs},
-            {"v_read_V", d.v_read},
-            {"sign", std::string(devices::to_string(d.sign))},
-            {"quantization", std::string(devices::to_string(d.quantization))},
-            {"weight_bits", d.weight_bits},
-            {"ternary_threshold", d.ternary_threshold},
-            {"input_bits", d.input_bits},
-            {"adc_bits", d.adc_bits}}},
-          {"parasitics_ohm",
-           {{"r_source", p.r_source},
-            {"r_wordline", p.r_wordline},
-            {"r_bitline", p.r_bitline},
-            {"r_neuron", p.r_neuron}}},
+          {"device", parameters_json(devices::device_parameters(), o.device)},
+          {"parasitics", parameters_json(netlists::parasitic_parameters(), o.parasitics)},
+          {"options",
+           {{"mapping", parameters_json(mapping::mapping_parameters(), o.mapping)},
+            {"simulation", parameters_json(mapping::simulation_parameters(), o)}}},
           {"error",
            {{"rmse", r.rmse},
             {"ideal_rms", r.ideal_rms},
@@ -169,17 +148,14 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
                         const mapping::SimulationOptions& o, const mapping::LayerReport& r,
                         std::int64_t batch) {
   const auto& p = r.plan;
-  const auto& q = o.parasitics;
   std::string s = fmt::format("layer {}: {}; batch {}\n", name, shape.describe(), batch);
   s += fmt::format("  mapping      {}\n", describe_mapping(p));
   if (!p.note.empty()) s += fmt::format("  note         {}\n", p.note);
   s += fmt::format("  arrays       {} unit arrays, {} of {} cells used ({}), {} rows on halos\n",
                    p.arrays, p.cells_used, p.cells_total, percent(p.utilisation), p.halo_rows);
-  s += fmt::format("  device       {}\n", describe_device(o.device));
-  s += fmt::format(
-      "  parasitics   r_source {:g} ohm, r_wordline {:g} ohm, r_bitline {:g} ohm, r_neuron {:g} "
-      "ohm\n",
-      q.r_source, q.r_wordline, q.r_bitline, q.r_neuron);
+  s += fmt::format("  device       {}\n", parameters_text(devices::device_parameters(), o.device));
+  s += fmt::format("  parasitics   {}\n",
+                   parameters_text(netlists::parasitic_parameters(), o.parasitics));
   s += fmt::format(
       "  output error rmse {:.4g} ({} of the ideal rms {:.4g}); max |error| {:.4g} ({} of max "
       "|ideal|)\n",
@@ -242,7 +218,7 @@ mapping::SimulationResult simulate_or_throw(const LayerEntry& e,
 int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*err*/) {
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
-  const fs::path dir = args.output_dir.empty() ? fs::path(c.output_dir) : fs::path(args.output_dir);
+  const fs::path dir = args.output_dir.empty() ? fs::path(c.output.dir) : fs::path(args.output_dir);
   fs::create_directories(dir);
   nlohmann::json report = {{"config", c.path.string()},
                            {"build", solver::build_info()},
@@ -302,7 +278,7 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
   }
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
-  const fs::path dir = args.output_dir.empty() ? fs::path(c.output_dir) : fs::path(args.output_dir);
+  const fs::path dir = args.output_dir.empty() ? fs::path(c.output.dir) : fs::path(args.output_dir);
   fs::create_directories(dir);
   const std::vector<std::int64_t> sizes(args.arrays.begin(), args.arrays.end());
   nlohmann::json report = nlohmann::json::array();

@@ -15,14 +15,12 @@ namespace {
 
 using xbarnet::cli::TileArgs;
 
+// The option's help from the parameter's declaration (netlists/crossbar.cpp).
 std::string parameter_help(std::string_view name) {
-  for (const xbarnet::core::ParameterSpec& p : xbarnet::netlists::crossbar_parameters()) {
-    if (p.name == name) {
-      return fmt::format("{} [{}; default {:g}; {}]. A number, 'open', or a .npy file",
-                         p.description, p.unit, p.default_value, p.rule);
-    }
-  }
-  return std::string(name);
+  const auto* p = xbarnet::netlists::parasitic_parameters().find(name);
+  if (p == nullptr) return std::string(name);
+  return fmt::format("{} [{}; default {}; {}]. A number, 'open', or a .npy file", p->description,
+                     p->unit, xbarnet::core::default_text(*p), p->rule());
 }
 
 void add_tile_options(CLI::App* cmd, TileArgs& t) {

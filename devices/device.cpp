@@ -1,6 +1,5 @@
 #include "devices/device.hpp"
 
-#include "core/enum.hpp"
 
 #include <fmt/format.h>
 
@@ -28,65 +27,39 @@ std::string_view to_string(Quantization q) {
   return "unknown";
 }
 
-StatusOr<SignScheme> parse_sign_scheme(std::string_view text) {
-  return core::parse_enum("sign", text, std::array{SignScheme::kDifferential, SignScheme::kReference});
+const core::ParameterTable<DeviceParams>& device_parameters() {
+  using core::Range;
+  static const auto kTable =
+      core::ParameterTable<DeviceParams>("device")
+          .real("r_lrs", &DeviceParams::r_lrs, "ohm", Range::above(0),
+                "low-resistance state of a cell: the largest conductance G_max = 1/r_lrs "
+                "(illustrative default)")
+          .real("r_hrs", &DeviceParams::r_hrs, "ohm", Range{},
+                "high-resistance state of a cell: the smallest conductance G_min = 1/r_hrs "
+                "(illustrative default)",
+                "", "r_lrs")
+          .real("v_read", &DeviceParams::v_read, "V", Range::above(0),
+                "word-line voltage of the largest |input|")
+          .choice("sign", &DeviceParams::sign,
+                  std::array{SignScheme::kDifferential, SignScheme::kReference},
+                  "how signed weights are stored: a differential column pair (G+ - G-) or one "
+                  "shared reference column per array")
+          .choice("quantization", &DeviceParams::quantization,
+                  std::array{Quantization::kAnalog, Quantization::kBinary, Quantization::kTernary,
+                             Quantization::kLevels},
+                  "weight quantization before mapping")
+          .integer("weight_bits", &DeviceParams::weight_bits, "bit", Range::between(1, 16),
+                   "levels quantization: 2^bits conductance levels per device")
+          .real("ternary_threshold", &DeviceParams::ternary_threshold, "",
+                Range::half_open(0, 1), "ternary quantization: |w| <= threshold * max|w| becomes 0")
+          .integer("input_bits", &DeviceParams::input_bits, "bit", Range::between(0, 16),
+                   "DAC resolution of the word-line voltages", "0 = analog")
+          .integer("adc_bits", &DeviceParams::adc_bits, "bit", Range::between(0, 16),
+                   "ADC resolution of each column output", "0 = ideal, 1 = sense amplifier");
+  return kTable;
 }
 
-StatusOr<Quantization> parse_quantization(std::string_view text) {
-  return core::parse_enum("quantization", text,
-                    std::array{Quantization::kAnalog, Quantization::kBinary, Quantization::kTernary,
-                               Quantization::kLevels});
-}
-
-std::span<const core::ParameterSpec> device_parameters() {
-  static constexpr std::array<core::ParameterSpec, 9> kParams{{
-      {"r_lrs", "--r-lrs", "ohm", 10e3, "> 0, < r_hrs",
-       "low-resistance state of a cell: the largest conductance G_max = 1/r_lrs (illustrative "
-       "default)"},
-      {"r_hrs", "--r-hrs", "ohm", 100e3, "> r_lrs, finite",
-       "high-resistance state of a cell: the smallest conductance G_min = 1/r_hrs (illustrative "
-       "default)"},
-      {"v_read", "--v-read", "V", 0.2, "> 0", "word-line voltage of the largest |input|"},
-      {"sign", "--sign", "", 0, "differential | reference",
-       "how signed weights are stored: a differential column pair (G+ - G-) or one shared "
-       "reference column per array"},
-      {"quantization", "--quantization", "", 0, "analog | binary | ternary | levels",
-       "weight quantization before mapping"},
-      {"weight_bits", "--weight-bits", "bit", 4, "1 .. 16",
-       "levels quantization: 2^bits conductance levels per device"},
-      {"ternary_threshold", "--ternary-threshold", "", 0.5, "[0, 1)",
-       "ternary quantization: |w| <= threshold * max|w| becomes 0"},
-      {"input_bits", "--input-bits", "bit", 0, "0 .. 16 (0 = analog)",
-       "DAC resolution of the word-line voltages"},
-      {"adc_bits", "--adc-bits", "bit", 0, "0 .. 16 (0 = ideal, 1 = sense amplifier)",
-       "ADC resolution of each column output"},
-  }};
-  return kParams;
-}
-
-Status validate(const DeviceParams& p) {
-  auto bad = [](const char* field, double v, const char* unit, const char* rule) {
-    return Status::invalid_argument(fmt::format("{} = {} {}: {}", field, v, unit, rule));
-  };
-  if (!(p.r_lrs > 0.0) || !std::isfinite(p.r_lrs))
-    return bad("r_lrs", p.r_lrs, "ohm", "must be finite and > 0");
-  if (!(p.r_hrs > p.r_lrs) || !std::isfinite(p.r_hrs)) {
-    return bad("r_hrs", p.r_hrs, "ohm", "must be finite and > r_lrs");
-  }
-  if (!(p.v_read > 0.0) || !std::isfinite(p.v_read))
-    return bad("v_read", p.v_read, "V", "must be finite and > 0");
-  if (p.weight_bits < 1 || p.weight_bits > 16) {
-    return bad("weight_bits", p.weight_bits, "bit", "must be in 1 .. 16");
-  }
-  if (!(p.ternary_threshold >= 0.0 && p.ternary_threshold < 1.0)) {
-    return bad("ternary_threshold", p.ternary_threshold, "", "must be in [0, 1)");
-  }
-  if (p.input_bits < 0 || p.input_bits > 16)
-    return bad("input_bits", p.input_bits, "bit", "must be in 0 .. 16");
-  if (p.adc_bits < 0 || p.adc_bits > 16)
-    return bad("adc_bits", p.adc_bits, "bit", "must be in 0 .. 16");
-  return Status::ok();
-}
+Status validate(const DeviceParams& p) { return device_parameters().validate(p); }
 
 WeightMap::WeightMap(const DeviceParams& p, double w_max)
     : p_(p), w_max_(w_max > 0.0 ? w_max : 1.0) {

@@ -27,8 +27,6 @@ enum class Quantization { kAnalog, kBinary, kTernary, kLevels };
 
 std::string_view to_string(SignScheme s);
 std::string_view to_string(Quantization q);
-StatusOr<SignScheme> parse_sign_scheme(std::string_view text);
-StatusOr<Quantization> parse_quantization(std::string_view text);
 
 struct DeviceParams {
   double r_lrs = 10e3;   // ohm, low-resistance state: G_max = 1 / r_lrs
@@ -42,10 +40,11 @@ struct DeviceParams {
   int adc_bits = 0;                // ADC resolution per column output; 0 = ideal (no ADC error)
 };
 
-// The declared device parameters (for --help, docs and config validation).
-std::span<const core::ParameterSpec> device_parameters();
+// The declared device parameters: the [device] table of a layer config, its validation, the
+// JSON report and docs/parameters.md.
+const core::ParameterTable<DeviceParams>& device_parameters();
 
-// Field, value and rule of the first invalid parameter.
+// Field, value and rule of the first invalid parameter (from the declaration).
 Status validate(const DeviceParams& p);
 
 // The linear map of one layer (or one array) from weights to conductances.

@@ -1,6 +1,5 @@
 #include "mapping/plan.hpp"
 
-#include "core/enum.hpp"
 
 #include <fmt/format.h>
 
@@ -22,33 +21,37 @@ std::string_view to_string(Scheme s) {
 
 std::string_view to_string(Merge m) { return m == Merge::kSum ? "sum" : "majority"; }
 
-StatusOr<Scheme> parse_scheme(std::string_view text) {
-  return core::parse_enum("scheme", text,
-                    std::array{Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit});
+const core::ParameterTable<MappingOptions>& mapping_parameters() {
+  using core::Range;
+  static const auto kTable =
+      core::ParameterTable<MappingOptions>("mapping")
+          .choice("scheme", &MappingOptions::scheme,
+                  std::array{Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit},
+                  "how a layer is cut into unit crossbars (docs/mapping.md)")
+          .pair(
+              "array",
+              [](const MappingOptions& o) {
+                return core::Value(std::vector<std::int64_t>{o.array.rows, o.array.cols});
+              },
+              [](MappingOptions& o, const core::Value& v) {
+                const auto& a = std::get<std::vector<std::int64_t>>(v);
+                o.array = {a[0], a[1]};
+              },
+              "cells", "rows", Range::between(1, 65536), "cols", Range::between(2, 65536),
+              "size of one unit crossbar (at least 2 columns: a differential pair, or a column and "
+              "its reference)")
+          .integer("subimage", &MappingOptions::subimage, "pixel", Range::between(0, 65536),
+                   "sub-image output side s", "0 = the largest whose haloed rows fit one array")
+          .choice("merge", &MappingOptions::merge, std::array{Merge::kSum, Merge::kMajority},
+                  "input splitting: how the digitised group outputs are merged")
+          .integer("baseline_adc_bits", &MappingOptions::baseline_adc_bits, "bit",
+                   Range::between(0, 16),
+                   "input splitting: simulate also runs the partial-sum baseline (im2col) with an "
+                   "ADC of this many bits and reports both", "0 = ideal");
+  return kTable;
 }
 
-StatusOr<Merge> parse_merge(std::string_view text) {
-  return core::parse_enum("merge", text, std::array{Merge::kSum, Merge::kMajority});
-}
-
-Status validate(const MappingOptions& o) {
-  if (o.array.rows < 1) {
-    return Status::invalid_argument(fmt::format("array rows = {}: must be >= 1", o.array.rows));
-  }
-  if (o.array.cols < 2) {
-    return Status::invalid_argument(fmt::format(
-        "array cols = {}: must be >= 2 (a differential pair or a column and its reference)",
-        o.array.cols));
-  }
-  if (o.baseline_adc_bits < 0 || o.baseline_adc_bits > 16) {
-    return Status::invalid_argument(
-        fmt::format("baseline_adc_bits = {}: must be in 0 .. 16", o.baseline_adc_bits));
-  }
-  if (o.subimage < 0) {
-    return Status::invalid_argument(fmt::format("subimage = {}: must be >= 0", o.subimage));
-  }
-  return Status::ok();
-}
+Status validate(const MappingOptions& o) { return mapping_parameters().validate(o); }
 
 namespace {
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/parameter.hpp"
 #include "devices/device.hpp"
 #include "mapping/layer.hpp"
 
@@ -30,8 +31,6 @@ enum class Merge { kSum, kMajority };
 
 std::string_view to_string(Scheme s);
 std::string_view to_string(Merge m);
-StatusOr<Scheme> parse_scheme(std::string_view text);
-StatusOr<Merge> parse_merge(std::string_view text);
 
 struct ArrayShape {
   std::int64_t rows = 128;
@@ -48,6 +47,8 @@ struct MappingOptions {
   int baseline_adc_bits = 8;
 };
 
+// The declared mapping parameters ([mapping] of a layer config, reports, docs/parameters.md).
+const core::ParameterTable<MappingOptions>& mapping_parameters();
 Status validate(const MappingOptions& o);
 
 struct Lowering {

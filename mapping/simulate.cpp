@@ -109,22 +109,35 @@ Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileRe
 
 }  // namespace
 
+const core::ParameterTable<SimulationOptions>& simulation_parameters() {
+  static const auto kTable =
+      core::ParameterTable<SimulationOptions>("simulation")
+          .choice("backend", &SimulationOptions::backend,
+                  std::array{solver::Backend::kCholmod, solver::Backend::kKlu,
+                             solver::Backend::kDense},
+                  "linear solver (klu builds T by R solves; dense is a reference for small tiles)")
+          .integer("threads", &SimulationOptions::threads, "", core::Range::between(1, 4096),
+                   "OpenMP threads over tiles (results do not depend on it)")
+          .boolean("ir_drop", &SimulationOptions::ir_drop,
+                   "solve each tile's full-scale operating point for its IR-drop map (heatmap, "
+                   "IR-drop figures); it also checks T");
+  return kTable;
+}
+
 Status validate(const SimulationOptions& o) {
   if (Status s = validate(o.mapping); !s.is_ok()) return s;
   if (Status s = devices::validate(o.device); !s.is_ok()) return s;
-  const Parasitics& p = o.parasitics;
-  for (auto [name, v] : {std::pair{"r_source", p.r_source},
-                         {"r_wordline", p.r_wordline},
-                         {"r_bitline", p.r_bitline},
-                         {"r_neuron", p.r_neuron}}) {
-    if (!std::isfinite(v) || v < 0.0) {
-      return Status::invalid_argument(
-          fmt::format("{} = {} ohm: must be finite and >= 0 (0 = ideal element)", name, v));
+  if (Status s = netlists::parasitic_parameters().validate(o.parasitics); !s.is_ok()) return s;
+  for (const auto& p : netlists::parasitic_parameters().parameters()) {
+    const double v = std::get<double>(p.get(o.parasitics));
+    if (std::isinf(v)) {
+      return Status::invalid_argument(fmt::format(
+          "{} = inf ohm: a layer's arrays need finite resistances (an open driver, wire or "
+          "neuron computes nothing; open elements are for single tiles: xbarnet solve)",
+          p.name));
     }
   }
-  if (o.threads < 1)
-    return Status::invalid_argument(fmt::format("threads = {}: must be >= 1", o.threads));
-  return Status::ok();
+  return simulation_parameters().validate(o);
 }
 
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,

@@ -98,6 +98,11 @@ struct SimulationResult {
   LayerReport report;
 };
 
+// The declared simulation parameters ([simulation] of a layer config): backend, threads, ir_drop.
+const core::ParameterTable<SimulationOptions>& simulation_parameters();
+
+// Every table: mapping, device, parasitics (finite here: a layer's arrays have no open
+// elements), simulation.
 Status validate(const SimulationOptions& o);
 
 // The stages that can be swapped; nullptr: exact programming, and the linear circuit response

@@ -103,20 +103,26 @@ std::string word_node_name(Index i, Index j) { return fmt::format("w{}_{}", i, j
 std::string bit_node_name(Index i, Index j) { return fmt::format("b{}_{}", i, j); }
 std::string virtual_ground_node_name(Index j) { return fmt::format("vg{}", j); }
 
-std::span<const core::ParameterSpec> crossbar_parameters() {
-  static constexpr std::array<core::ParameterSpec, 4> kParams{{
-      {"r_source", "--r-source", "ohm", 0.0, ">= 0, +inf = open",
-       "source (driver) resistance of each row, between the ideal input source and the first "
-       "cell of the word line"},
-      {"r_wordline", "--r-wordline", "ohm", 0.0, ">= 0, +inf = open",
-       "word-line wire resistance of one segment between two adjacent cells of a row"},
-      {"r_bitline", "--r-bitline", "ohm", 0.0, ">= 0, +inf = open",
-       "bit-line wire resistance of one segment between two adjacent cells of a column"},
-      {"r_neuron", "--r-neuron", "ohm", 0.0, ">= 0, +inf = open",
-       "neuron (sense input) resistance of each column, between the last cell of the bit line "
-       "and the virtual ground"},
-  }};
-  return kParams;
+const core::ParameterTable<Parasitics>& parasitic_parameters() {
+  static const auto kTable =
+      core::ParameterTable<Parasitics>("parasitics")
+          .real("r_source", &Parasitics::r_source, "ohm", core::Range::at_least(0).with_infinity(),
+                "source (driver) resistance of each row, between the ideal input source and the "
+                "first cell of the word line",
+                "0 = ideal element, +inf = open")
+          .real("r_wordline", &Parasitics::r_wordline, "ohm",
+                core::Range::at_least(0).with_infinity(),
+                "word-line wire resistance of one segment between two adjacent cells of a row",
+                "0 = ideal element, +inf = open")
+          .real("r_bitline", &Parasitics::r_bitline, "ohm",
+                core::Range::at_least(0).with_infinity(),
+                "bit-line wire resistance of one segment between two adjacent cells of a column",
+                "0 = ideal element, +inf = open")
+          .real("r_neuron", &Parasitics::r_neuron, "ohm", core::Range::at_least(0).with_infinity(),
+                "neuron (sense input) resistance of each column, between the last cell of the bit "
+                "line and the virtual ground",
+                "0 = ideal element, +inf = open");
+  return kTable;
 }
 
 }  // namespace xbarnet::netlists

@@ -70,8 +70,9 @@ std::string word_node_name(Index i, Index j);  // "w3_5"
 std::string bit_node_name(Index i, Index j);   // "b3_5"
 std::string virtual_ground_node_name(Index j);  // "vg5"
 
-// The declared circuit parameters (uniform values), in the order r_source, r_wordline,
-// r_bitline, r_neuron. `--help` and docs/parameters.md are generated from these.
-std::span<const core::ParameterSpec> crossbar_parameters();
+// The declared circuit parameters (uniform values): r_source, r_wordline, r_bitline, r_neuron.
+// `solve --help`, the [parasitics] table of a layer config, the JSON reports and
+// docs/parameters.md all come from this declaration.
+const core::ParameterTable<Parasitics>& parasitic_parameters();
 
 }  // namespace xbarnet::netlists

@@ -171,8 +171,28 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
   write(dir / "e.toml", "[[layer]\nkind = 3\n");
   EXPECT_NE(load_error(dir / "e.toml", false).find("e.toml:1:"), std::string::npos);
   write(dir / "f.toml", layer + "[parasitics]\nr_source = -1.0\n");
-  EXPECT_NE(load_error(dir / "f.toml", false).find("r_source = -1 ohm: must be finite and >= 0"),
+  EXPECT_NE(load_error(dir / "f.toml", false)
+                .find("f.toml: [parasitics] r_source = -1 ohm: must be >= 0 or +inf (0 = ideal "
+                      "element, +inf = open)"),
             std::string::npos);
+  // Integers are range-checked as 64-bit values before they are narrowed.
+  write(dir / "h.toml", layer + "[device]\nadc_bits = 4294967297\n");
+  EXPECT_NE(load_error(dir / "h.toml", false)
+                .find("h.toml: [device] adc_bits = 4294967297 bit: must be an integer in 0 .. 16 "
+                      "(0 = ideal, 1 = sense amplifier)"),
+            std::string::npos)
+      << load_error(dir / "h.toml", false);
+  write(dir / "i.toml", layer + "[mapping]\narray = [128, 1]\n");
+  EXPECT_NE(load_error(dir / "i.toml", false)
+                .find("[mapping] array = [128, 1] cells: must be [rows, cols] with rows in 1 .. "
+                      "65536 and cols in 2 .. 65536"),
+            std::string::npos)
+      << load_error(dir / "i.toml", false);
+  write(dir / "j.toml", layer + "[simulation]\nthreads = 2.5\n");
+  EXPECT_NE(load_error(dir / "j.toml", false)
+                .find("[simulation] threads = 2.5: must be an integer"),
+            std::string::npos)
+      << load_error(dir / "j.toml", false);
   write(dir / "g.toml", layer + "[parasitics]\nr_neuron = inf\n");
   EXPECT_NE(load_error(dir / "g.toml", false).find("r_neuron = inf ohm"), std::string::npos);
 }
