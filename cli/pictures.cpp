@@ -32,6 +32,32 @@ std::array<unsigned char, 3> colour(double t) {
 
 }  // namespace
 
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 void write_heatmap_png(const std::filesystem::path& path, const Eigen::MatrixXd& values, double lo,
                        double hi) {
   const auto rows = static_cast<int>(values.rows());
@@ -93,7 +119,7 @@ void write_line_plot_svg(const std::filesystem::path& path, const std::string& t
       "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
       "font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
       "<text x='{}' y='24' font-size='15' text-anchor='middle'>{}</text>\n",
-      kW, kH, kLeft + pw / 2, title);
+      kW, kH, kLeft + pw / 2, xml_escape(title));
   svg += fmt::format("<line x1='{0}' y1='{1}' x2='{2}' y2='{1}' stroke='black'/>\n", kLeft,
                      kTop + ph, kLeft + pw);
   svg += fmt::format("<line x1='{0}' y1='{1}' x2='{0}' y2='{2}' stroke='black'/>\n", kLeft, kTop,
@@ -114,10 +140,10 @@ void write_line_plot_svg(const std::filesystem::path& path, const std::string& t
                        kTop + ph + 18, x);
   }
   svg += fmt::format("<text x='{}' y='{}' text-anchor='middle'>{}</text>\n", kLeft + pw / 2,
-                     kH - 16, x_label);
+                     kH - 16, xml_escape(x_label));
   svg += fmt::format(
       "<text x='18' y='{0}' text-anchor='middle' transform='rotate(-90 18 {0})'>{1}</text>\n",
-      kTop + ph / 2, y_label);
+      kTop + ph / 2, xml_escape(y_label));
   static constexpr std::array<const char*, 6> kColours{"#1f77b4", "#d62728", "#2ca02c",
                                                        "#9467bd", "#ff7f0e", "#8c564b"};
   for (size_t k = 0; k < series.size(); ++k) {
@@ -136,7 +162,7 @@ void write_line_plot_svg(const std::filesystem::path& path, const std::string& t
     svg += fmt::format(
         "<line x1='{0}' y1='{1}' x2='{2}' y2='{1}' stroke='{3}' stroke-width='2'/>"
         "<text x='{4}' y='{5}'>{6}</text>\n",
-        kLeft + pw + 12, ly, kLeft + pw + 32, c, kLeft + pw + 38, ly + 4, s.name);
+        kLeft + pw + 12, ly, kLeft + pw + 32, c, kLeft + pw + 38, ly + 4, xml_escape(s.name));
   }
   svg += "</svg>\n";
   std::ofstream out(path);

@@ -4,6 +4,7 @@
 #include <Eigen/Dense>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xbarnet::cli {
@@ -19,7 +20,10 @@ struct Series {
   std::vector<double> x, y;
 };
 
-// A line plot with axes, ticks and a legend, as SVG.
+// Text for XML character data or an attribute: & < > ' " as entities.
+std::string xml_escape(std::string_view text);
+
+// A line plot with axes, ticks and a legend, as SVG (every text escaped).
 void write_line_plot_svg(const std::filesystem::path& path, const std::string& title,
                          const std::string& x_label, const std::string& y_label,
                          const std::vector<Series>& series);

@@ -49,8 +49,44 @@ Eigen::MatrixXd resistance_values(const std::string& option, const std::string& 
 
 }  // namespace
 
+namespace {
+
+// The parasitics of a tile: each given option, or the fallback's value.
+void apply_resistances(const TileArgs& args, Tile& t) {
+  const Eigen::Index r = t.xbar.rows();
+  const Eigen::Index c = t.xbar.cols();
+  if (!args.r_source.empty()) {
+    t.xbar.r_source = resistance_values("--r-source", args.r_source, r, 1, "one per row");
+  }
+  if (!args.r_wordline.empty()) {
+    t.xbar.r_wordline =
+        resistance_values("--r-wordline", args.r_wordline, r, c - 1, "rows x (cols-1) segments");
+  }
+  if (!args.r_bitline.empty()) {
+    t.xbar.r_bitline =
+        resistance_values("--r-bitline", args.r_bitline, r - 1, c, "(rows-1) x cols segments");
+  }
+  if (!args.r_neuron.empty()) {
+    t.xbar.r_neuron = resistance_values("--r-neuron", args.r_neuron, c, 1, "one per column");
+  }
+}
+
+}  // namespace
+
 Tile load_tile(const TileArgs& args) {
-  if (args.example) return example_tile();
+  if (args.example) {
+    if (!args.conductance.empty() || !args.input.empty()) {
+      throw InputError(
+          "--example is the built-in tile: give it without --conductance and --input, or give "
+          "those without --example");
+    }
+    Tile t = example_tile();
+    apply_resistances(args, t);
+    if (Status s = netlists::validate(t.xbar); !s.is_ok()) {
+      throw InputError(fmt::format("--example: {}", s.message()));
+    }
+    return t;
+  }
   if (args.conductance.empty()) {
     throw InputError("--conductance is required (an R x C .npy file in siemens), or use --example");
   }
@@ -61,7 +97,6 @@ Tile load_tile(const TileArgs& args) {
   t.origin = fmt::format("--conductance {} --input {}", args.conductance, args.input);
   const Eigen::MatrixXd g = npy_matrix(read_npy(args.conductance), args.conductance, "conductance");
   const Eigen::Index r = g.rows();
-  const Eigen::Index c = g.cols();
   const NpyArray v = read_npy(args.input);
   if (v.shape.size() == 1) {
     if (v.shape[0] != r) {
@@ -78,13 +113,8 @@ Tile load_tile(const TileArgs& args) {
           args.input, t.inputs.rows(), t.inputs.cols(), args.conductance, r));
     }
   }
-  t.xbar.conductance = g;
-  t.xbar.r_source = resistance_values("--r-source", args.r_source, r, 1, "one per row");
-  t.xbar.r_wordline =
-      resistance_values("--r-wordline", args.r_wordline, r, c - 1, "rows x (cols-1) segments");
-  t.xbar.r_bitline =
-      resistance_values("--r-bitline", args.r_bitline, r - 1, c, "(rows-1) x cols segments");
-  t.xbar.r_neuron = resistance_values("--r-neuron", args.r_neuron, c, 1, "one per column");
+  t.xbar = netlists::Crossbar::uniform(g, 0.0, 0.0, 0.0, 0.0);
+  apply_resistances(args, t);
   if (Status s = netlists::validate(t.xbar); !s.is_ok()) {
     throw InputError(fmt::format("{}: {}", args.conductance, s.message()));
   }

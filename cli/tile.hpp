@@ -13,11 +13,14 @@ struct TileArgs {
   std::string conductance;  // .npy, R x C [S]
   std::string input;        // .npy, R or K x R [V]
   // Each: a number in ohm, "open" (+inf), or a .npy file (per-row / per-column / per-segment).
-  std::string r_source = "0";
-  std::string r_wordline = "0";
-  std::string r_bitline = "0";
-  std::string r_neuron = "0";
-  bool example = false;  // use the built-in example tile instead of files
+  // Empty: not given (0 ohm for a tile from files; the example's own value with --example).
+  std::string r_source;
+  std::string r_wordline;
+  std::string r_bitline;
+  std::string r_neuron;
+  // Use the built-in example tile instead of --conductance / --input; the --r-* options that are
+  // given replace its parasitics.
+  bool example = false;
 };
 
 struct Tile {

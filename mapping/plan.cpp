@@ -123,15 +123,29 @@ StatusOr<Plan> plan(const LayerShape& shape, const MappingOptions& options,
   auto tile_dense = [&](std::int64_t k_begin, std::int64_t k_end, std::int64_t m_begin,
                         std::int64_t m_end) {
     const std::int64_t fan_in = k_end - k_begin;
-    std::int64_t groups = ceil_div(fan_in, rows);
-    std::int64_t chunk = rows;
-    if (options.scheme == Scheme::kInputSplit && groups > 1) {
-      while (fan_in % groups != 0) ++groups;  // equal groups, as in Kim et al.'s code
-      chunk = fan_in / groups;
+    const std::int64_t fewest = ceil_div(fan_in, rows);
+    std::int64_t groups = fewest;
+    // Row group g covers [k_begin + start(g), k_begin + start(g) + size(g)).
+    std::int64_t base = rows, extra = 0;  // im2col: full tiles of R rows, the last one partial
+    if (options.scheme == Scheme::kInputSplit && fewest > 1) {
+      // Kim et al.'s rule: equal groups, G raised from ceil(K/R) until it divides K. When no
+      // divisor lies within 2 ceil(K/R) (a prime fan-in would end in K groups of one row),
+      // ceil(K/R) groups whose sizes differ by at most one row instead, and the plan says so.
+      while (groups <= 2 * fewest && fan_in % groups != 0) ++groups;
+      if (groups > 2 * fewest) {
+        groups = fewest;
+        p.note = fmt::format(
+            "input splitting: no divisor of the fan-in {} gives between {} and {} equal groups; "
+            "split into {} groups of {} or {} rows instead",
+            fan_in, fewest, 2 * fewest, groups, fan_in / groups + (fan_in % groups ? 1 : 0),
+            fan_in / groups);
+      }
+      base = fan_in / groups;
+      extra = fan_in % groups;  // the first `extra` groups get one row more
     }
     for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int64_t k0 = k_begin + g * chunk;
-      const std::int64_t nk = std::min(chunk, k_end - k0);
+      const std::int64_t k0 = k_begin + g * base + std::min(g, extra);
+      const std::int64_t nk = std::min(base + (g < extra ? 1 : 0), k_end - k0);
       for (std::int64_t m0 = m_begin; m0 < m_end; m0 += opa) {
         p.tiles.push_back({k0, nk, m0, std::min(opa, m_end - m0), g});
       }

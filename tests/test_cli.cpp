@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <cstring>
@@ -195,6 +197,24 @@ TEST_F(Commands, ExportSpiceWritesANetlist) {
   EXPECT_NE(text.find("Rn127 b127_127 vg127 100\n"), std::string::npos);
   EXPECT_NE(text.find("Vcol127 vg127 0 DC 0\n"), std::string::npos);
   EXPECT_NE(text.find("echo xbarnet-input 3"), std::string::npos);
+}
+
+// --r-* options given with --example replace the example's parasitics (they used to be ignored).
+TEST_F(Commands, ExampleTakesTheResistancesThatAreGiven) {
+  cli::TileArgs a;
+  a.example = true;
+  const cli::Tile own = cli::load_tile(a);
+  EXPECT_EQ(own.xbar.r_wordline(3, 4), 2.5);
+  EXPECT_EQ(own.xbar.r_source(0), 100.0);
+  a.r_wordline = "0";
+  a.r_neuron = "open";
+  const cli::Tile changed = cli::load_tile(a);
+  EXPECT_EQ(changed.xbar.r_wordline.cwiseAbs().maxCoeff(), 0.0);
+  EXPECT_TRUE(std::isinf(changed.xbar.r_neuron(5)));
+  EXPECT_EQ(changed.xbar.r_source(0), 100.0);  // not given: the example's own
+  EXPECT_EQ(changed.xbar.conductance, own.xbar.conductance);
+  a.conductance = path("G.npy");
+  EXPECT_THROW(cli::load_tile(a), InputError);
 }
 
 // docs/parameters.md is exactly what the code declares (regenerate: xbarnet params --markdown).

@@ -9,6 +9,7 @@
 #include "cli/config.hpp"
 #include "cli/layer_commands.hpp"
 #include "cli/npy.hpp"
+#include "cli/pictures.hpp"
 #include "solver/crossbar_system.hpp"
 #include "validation/spice_check.hpp"
 
@@ -142,6 +143,17 @@ TEST(LayerCli, SolverFailuresAndBadValuesHaveTheirOwnExitCodes) {
   } catch (const cli::SolveError& e) {
     EXPECT_STREQ(e.what(), "layer 'conv': not positive definite: pivot 3");
   }
+}
+
+// Layer names and labels reach the SVG as text, never as markup.
+TEST(LayerCli, SvgTextIsEscaped) {
+  EXPECT_EQ(cli::xml_escape("a<b & 'c' \"d\">"), "a&lt;b &amp; &apos;c&apos; &quot;d&quot;&gt;");
+  const fs::path svg = temp_dir("svg") / "p.svg";
+  cli::write_line_plot_svg(svg, "conv<1> & co", "x", "y", {{"R&D", {1.0, 2.0}, {0.1, 0.2}}});
+  const std::string text = slurp(svg);
+  EXPECT_NE(text.find(">conv&lt;1&gt; &amp; co<"), std::string::npos) << text;
+  EXPECT_NE(text.find(">R&amp;D<"), std::string::npos);
+  EXPECT_EQ(text.find("conv<1>"), std::string::npos);
 }
 
 std::string load_error(const fs::path& p, bool need_values) {

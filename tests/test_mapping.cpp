@@ -175,6 +175,45 @@ TEST(Counts, InputSplitGroupsMatchTheBnnTable) {
   EXPECT_EQ(mapping::plan(fc, o).value().groups, 32);
 }
 
+// A prime fan-in has no equal split short of one-row groups: ceil(K/R) groups whose sizes differ
+// by at most one row, and the plan says so; the layer stays exact.
+TEST(Counts, InputSplitOfAPrimeFanIn) {
+  LayerShape s;
+  s.kind = LayerKind::kDense;
+  s.in_channels = 131;
+  s.out_channels = 8;
+  mapping::MappingOptions o;
+  o.scheme = Scheme::kInputSplit;
+  o.array = {128, 128};
+  auto p = mapping::plan(s, o);
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p.value().groups, 2);
+  ASSERT_EQ(p.value().tiles.size(), 2u);
+  EXPECT_EQ(p.value().tiles[0].nk, 66);
+  EXPECT_EQ(p.value().tiles[1].k0, 66);
+  EXPECT_EQ(p.value().tiles[1].nk, 65);
+  EXPECT_NE(p.value().note.find("split into 2 groups of 66 or 65 rows"), std::string::npos)
+      << p.value().note;
+  s.in_channels = 132;  // 132 = 2 x 66: Kim et al.'s equal groups, no note
+  p = mapping::plan(s, o);
+  EXPECT_EQ(p.value().groups, 2);
+  EXPECT_EQ(p.value().tiles[1].nk, 66);
+  EXPECT_TRUE(p.value().note.empty());
+
+  std::mt19937_64 rng(36);
+  const Case c{LayerKind::kDense, {8, 131}, {3, 131}, 1, 0};
+  const Tensor input = random_tensor(rng, c.input, -1.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  SimulationOptions opt;
+  opt.mapping = o;
+  opt.ir_drop = false;
+  auto sim = mapping::simulate(layer, input, opt);
+  ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+  const Tensor reference = mapping::reference_forward(
+      layer, input, [](double w) { return w; }, [](double x) { return x; });
+  EXPECT_LT(rel(sim.value().simulated, reference), 1e-9);
+}
+
 TEST(Counts, SubImageSizesAndHalosByHand) {
   LayerShape dw;
   dw.kind = LayerKind::kDepthwise;
