@@ -250,11 +250,11 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
       const auto& br = cmp.baseline;
       text += fmt::format(
           "  baseline     partial sums (im2col, {}-bit ADC): {} arrays, {} row groups, relative "
-          "rmse {}, {} conversions, cost {} ({} the split layer's)\n",
+          "rmse {}, {} conversions, cost {} ({})\n",
           cmp.baseline_options.device.adc_bits, br.plan.arrays, br.plan.groups,
           percent(br.relative_rmse), br.adc_conversions, cost_text(cmp.baseline_cost_e1),
-          cmp.cost_ratio ? fmt::format("{:.3g}x", *cmp.cost_ratio)
-                         : std::string("no ratio: an ideal ADC on one side,"));
+          cmp.cost_ratio ? fmt::format("{:.3g}x the split layer's", *cmp.cost_ratio)
+                         : std::string("no cost ratio: an ideal ADC has no cost to compare"));
       j["partial_sum_baseline"] = report_json(e.name, e.shape, cmp.baseline_options, br);
       j["partial_sum_baseline"]["cost_ratio_to_split"] = optional_json(cmp.cost_ratio);
     }

@@ -53,9 +53,52 @@ const core::ParameterTable<MappingOptions>& mapping_parameters() {
 
 Status validate(const MappingOptions& o) { return mapping_parameters().validate(o); }
 
+LoweredEntry lowered_entry(const LayerShape& s, const Lowering& l, std::int64_t m,
+                           std::int64_t row) {
+  const std::int64_t k = s.kernel;
+  const bool depthwise = s.kind == LayerKind::kDepthwise;
+  if (l.subimage == 0) {
+    if (!depthwise) return {true, m * l.inputs + row};  // (M, K) row-major = (Cout, Cin, k, k)
+    // Block diagonal: channel m holds rows [m k^2, (m+1) k^2), its kernel (m, 0, ky, kx).
+    if (row / (k * k) != m) return {false, -1};
+    return {true, row};
+  }
+  // Sub-image (Toeplitz) form: output (co, oy, ox) of the s x s sub-image, input (c, py, px) of
+  // its haloed (s+k-1) x (s+k-1) patch; tap (ky, kx) = (py - oy, px - ox).
+  const std::int64_t side = l.subimage;
+  const std::int64_t in_side = side + k - 1;
+  const std::int64_t co = m / (side * side), oy = (m / side) % side, ox = m % side;
+  const std::int64_t c = row / (in_side * in_side);
+  const std::int64_t ky = (row / in_side) % in_side - oy, kx = row % in_side - ox;
+  if (ky < 0 || ky >= k || kx < 0 || kx >= k || (depthwise && c != co)) return {false, -1};
+  const std::int64_t w_cin = depthwise ? 1 : s.in_channels;
+  const std::int64_t wc = depthwise ? 0 : c;
+  return {true, ((co * w_cin + wc) * k + ky) * k + kx};
+}
+
 namespace {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// Entries of the lowered W that hold a weight of the layer, in a tile's rectangle.
+std::int64_t weights_in_tile(const LayerShape& s, const Lowering& l, const TileSpec& t) {
+  if (l.subimage == 0 && s.kind != LayerKind::kDepthwise) return t.nk * t.nm;  // dense W
+  if (l.subimage == 0) {
+    // Depthwise im2col: output m holds rows [m k^2, (m+1) k^2).
+    const std::int64_t kk = s.kernel * s.kernel;
+    std::int64_t n = 0;
+    for (std::int64_t m = t.m0; m < t.m0 + t.nm; ++m) {
+      n += std::max<std::int64_t>(
+          0, std::min((m + 1) * kk, t.k0 + t.nk) - std::max(m * kk, t.k0));
+    }
+    return n;
+  }
+  std::int64_t n = 0;
+  for (std::int64_t m = t.m0; m < t.m0 + t.nm; ++m) {
+    for (std::int64_t r = t.k0; r < t.k0 + t.nk; ++r) n += lowered_entry(s, l, m, r).present;
+  }
+  return n;
+}
 
 StatusOr<Lowering> lower(const LayerShape& s, const MappingOptions& o) {
   Lowering l;
@@ -177,10 +220,8 @@ StatusOr<Plan> plan(const LayerShape& shape, const MappingOptions& options,
   p.cells_total = p.arrays * rows * options.array.cols;
   std::int64_t used = 0;
   for (const TileSpec& t : p.tiles) {
-    const std::int64_t weights = l.block_outputs == 0
-                                     ? t.nk * t.nm
-                                     : (t.nm / l.block_outputs) * l.block_inputs * l.block_outputs;
-    used += weights * (differential ? 2 : 1) + (differential ? 0 : t.nk);
+    // Cells holding a weight of the layer (both devices of a pair), and the reference column.
+    used += weights_in_tile(shape, l, t) * (differential ? 2 : 1) + (differential ? 0 : t.nk);
   }
   p.cells_used = used * l.copies;
   p.utilisation = static_cast<double>(p.cells_used) / static_cast<double>(p.cells_total);
@@ -189,52 +230,15 @@ StatusOr<Plan> plan(const LayerShape& shape, const MappingOptions& options,
 }
 
 LoweredWeights lowered_weights(const Layer& layer, const Lowering& l) {
-  const LayerShape& s = layer.shape;
-  const std::vector<double>& w = layer.weights.data;
-  const std::int64_t k = s.kernel;
   LoweredWeights result;
-  Eigen::MatrixXd& out = result.w;
-  out = Eigen::MatrixXd::Zero(l.outputs, l.inputs);
+  result.w = Eigen::MatrixXd::Zero(l.outputs, l.inputs);
   result.present.setZero(l.outputs, l.inputs);
-  if (l.subimage == 0) {
-    if (s.kind == LayerKind::kDepthwise) {
-      for (std::int64_t c = 0; c < s.in_channels; ++c) {
-        for (std::int64_t t = 0; t < k * k; ++t) {
-          out(c, c * k * k + t) = w[c * k * k + t];
-          result.present(c, c * k * k + t) = 1;
-        }
-      }
-    } else {
-      // dense (M, K), conv (Cout, Cin, k, k) and pointwise are already M x K in row-major order.
-      for (std::int64_t m = 0; m < l.outputs; ++m) {
-        for (std::int64_t i = 0; i < l.inputs; ++i) out(m, i) = w[m * l.inputs + i];
-      }
-      result.present.setOnes();
-    }
-    return result;
-  }
-  // Sub-image (Toeplitz) form: input (c, py, px) of the haloed sub-image, output (co, oy, ox).
-  const std::int64_t side = l.subimage;
-  const std::int64_t in_side = side + k - 1;
-  const bool depthwise = s.kind == LayerKind::kDepthwise;
-  const std::int64_t w_cin = depthwise ? 1 : s.in_channels;
-  for (std::int64_t co = 0; co < s.out_channels; ++co) {
-    for (std::int64_t oy = 0; oy < side; ++oy) {
-      for (std::int64_t ox = 0; ox < side; ++ox) {
-        const std::int64_t m = (co * side + oy) * side + ox;
-        const std::int64_t c_begin = depthwise ? co : 0;
-        const std::int64_t c_end = depthwise ? co + 1 : s.in_channels;
-        for (std::int64_t c = c_begin; c < c_end; ++c) {
-          for (std::int64_t ky = 0; ky < k; ++ky) {
-            for (std::int64_t kx = 0; kx < k; ++kx) {
-              const std::int64_t row = (c * in_side + oy + ky) * in_side + ox + kx;
-              const std::int64_t wc = depthwise ? 0 : c;
-              out(m, row) = w[((co * w_cin + wc) * k + ky) * k + kx];
-              result.present(m, row) = 1;
-            }
-          }
-        }
-      }
+  for (std::int64_t row = 0; row < l.inputs; ++row) {
+    for (std::int64_t m = 0; m < l.outputs; ++m) {
+      const LoweredEntry e = lowered_entry(layer.shape, l, m, row);
+      if (!e.present) continue;
+      result.w(m, row) = layer.weights.data[static_cast<size_t>(e.weight_index)];
+      result.present(m, row) = 1;
     }
   }
   return result;
@@ -242,6 +246,8 @@ LoweredWeights lowered_weights(const Layer& layer, const Lowering& l) {
 
 void gather(const LayerShape& s, const Lowering& l, const Tensor& input, std::int64_t v,
             std::int64_t k0, std::int64_t nk, double* out) {
+  XBARNET_ASSERT(v >= 0 && v < input.dim(0) * l.positions_per_sample, "gather: vector index");
+  XBARNET_ASSERT(k0 >= 0 && nk >= 0 && k0 + nk <= l.inputs, "gather: rows outside the lowering");
   const std::int64_t n = v / l.positions_per_sample;
   const std::int64_t pos = v % l.positions_per_sample;
   if (s.kind == LayerKind::kDense) {
@@ -276,6 +282,7 @@ void gather(const LayerShape& s, const Lowering& l, const Tensor& input, std::in
 }
 
 std::int64_t scatter(const LayerShape& s, const Lowering& l, std::int64_t v, std::int64_t m) {
+  XBARNET_ASSERT(v >= 0 && m >= 0 && m < l.outputs, "scatter: index outside the lowering");
   const std::int64_t n = v / l.positions_per_sample;
   const std::int64_t pos = v % l.positions_per_sample;
   if (s.kind == LayerKind::kDense) return n * s.out_channels + m;

@@ -97,6 +97,16 @@ struct LoweredWeights {
 };
 LoweredWeights lowered_weights(const Layer& layer, const Lowering& lowering);
 
+// Entry (m, row) of the lowered W: whether it holds a weight of the layer, and which (flat index
+// into layer.weights). The one statement of the lowering's structure; lowered_weights() and the
+// plan's cell counts both use it.
+struct LoweredEntry {
+  bool present = false;
+  std::int64_t weight_index = -1;
+};
+LoweredEntry lowered_entry(const LayerShape& shape, const Lowering& lowering, std::int64_t m,
+                           std::int64_t row);
+
 // Input vector of position v (v = sample * positions_per_sample + p), rows [k0, k0 + nk).
 void gather(const LayerShape& shape, const Lowering& lowering, const Tensor& input, std::int64_t v,
             std::int64_t k0, std::int64_t nk, double* out);

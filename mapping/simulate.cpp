@@ -165,6 +165,14 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.programming = programmer.name();
   rep.response = response_model.name();
   rep.backend = solver::to_string(options.backend);
+  if (rep.plan.options.scheme == Scheme::kInputSplit &&
+      rep.plan.options.merge == Merge::kMajority && layer.activation != Activation::kNone &&
+      layer.activation != Activation::kSign) {
+    rep.plan.note += fmt::format(
+        "{}majority merge: the outputs are the sign of the group votes (+-1); the activation "
+        "'{}' is not applied after it",
+        rep.plan.note.empty() ? "" : "; ", to_string(layer.activation));
+  }
   const Plan& pl = rep.plan;
   const Lowering& low = pl.lowering;
   const LoweredWeights lw = lowered_weights(layer, low);

@@ -93,6 +93,35 @@ TEST(LayerCli, InputSplittingIsReportedNextToThePartialSumBaseline) {
   EXPECT_NEAR(base["error"]["relative_rmse"].get<double>(), 0.0522089, 0.0522089e-3);
 }
 
+// A dense layer under scheme = "subimage" is mapped im2col, and the text report says so; an
+// ideal split ADC has no cost and no cost ratio (not "0x").
+TEST(LayerCli, NotesAndIdealCostsReachTheTextReport) {
+  const fs::path dir = temp_dir("notes");
+  cli::write_npy_matrix(dir / "w.npy", Eigen::MatrixXd::Constant(4, 6, 0.5));
+  cli::write_npy_matrix(dir / "x.npy", Eigen::MatrixXd::Constant(2, 6, 1.0));
+  const std::string layer =
+      "[[layer]]\nname = \"fc\"\nkind = \"dense\"\nweights = \"w.npy\"\ninput = \"x.npy\"\n";
+  write(dir / "a.toml", layer + "[mapping]\nscheme = \"subimage\"\narray = [4, 8]\n");
+  cli::SimulateArgs args;
+  args.config = (dir / "a.toml").string();
+  args.output_dir = (dir / "a").string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+  EXPECT_NE(slurp(dir / "a" / "report.txt")
+                .find("note         sub-image partitioning does not apply to a dense layer"),
+            std::string::npos);
+  write(dir / "b.toml", layer + "[mapping]\nscheme = \"split\"\narray = [4, 8]\n");
+  args.config = (dir / "b.toml").string();
+  args.output_dir = (dir / "b").string();
+  ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+  const std::string text = slurp(dir / "b" / "report.txt");
+  EXPECT_NE(text.find("no cost ratio"), std::string::npos) << text;
+  EXPECT_EQ(text.find("0x"), std::string::npos) << text;
+  const auto report = nlohmann::json::parse(slurp(dir / "b" / "report.json"));
+  EXPECT_TRUE(report["layers"][0]["adc_cost_E1"].is_null());
+  EXPECT_TRUE(report["layers"][0]["partial_sum_baseline"]["cost_ratio_to_split"].is_null());
+}
+
 TEST(LayerCli, CompareWritesATableAndAPlot) {
   const fs::path dir = temp_dir("compare");
   cli::CompareArgs args;

@@ -214,6 +214,42 @@ TEST(Counts, InputSplitOfAPrimeFanIn) {
   EXPECT_LT(rel(sim.value().simulated, reference), 1e-9);
 }
 
+// Cells used count the cells that hold a weight of the layer once, whatever the tiling.
+TEST(Counts, CellsUsedCountEachWeightOnce) {
+  LayerShape dw;
+  dw.kind = LayerKind::kDepthwise;
+  dw.in_channels = dw.out_channels = 300;
+  dw.kernel = 13;  // 169 rows: every block is cut into a 128-row and a 41-row tile
+  dw.padding = 6;
+  dw.in_height = dw.in_width = 16;
+  mapping::MappingOptions o;
+  o.array = {128, 128};
+  auto p = mapping::plan(dw, o);
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p.value().arrays, 600);
+  EXPECT_EQ(p.value().cells_used, 300 * 169 * 2);  // 101,400
+  // Sub-image depthwise 3x3, 2 channels, 4x4 outputs, s = 2: each of the 4 sub-images has 4
+  // outputs of 9 taps per channel (the other entries of the 4 x 16 Toeplitz block are zeros).
+  LayerShape small;
+  small.kind = LayerKind::kDepthwise;
+  small.in_channels = small.out_channels = 2;
+  small.kernel = 3;
+  small.padding = 1;
+  small.in_height = small.in_width = 4;
+  o.scheme = Scheme::kSubImage;
+  o.subimage = 2;
+  o.array = {32, 16};
+  p = mapping::plan(small, o);
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p.value().lowering.copies, 4);
+  EXPECT_EQ(p.value().tiles.size(), 1u);               // both 16 x 4 blocks in one array
+  EXPECT_EQ(p.value().cells_used, 2 * 4 * 4 * 9 * 2);  // 576
+  // The reference column adds its used rows.
+  p = mapping::plan(small, o, devices::SignScheme::kReference);
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p.value().cells_used, 4 * (2 * 4 * 9 + p.value().tiles[0].nk));
+}
+
 TEST(Counts, SubImageSizesAndHalosByHand) {
   LayerShape dw;
   dw.kind = LayerKind::kDepthwise;

@@ -306,5 +306,48 @@ TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
   EXPECT_EQ(rep.adc_conversions, 4);
 }
 
+// Reference column: the tile uses columns 0..nm-1 and C-1; the unused columns (held at G_min)
+// enter neither the error by column nor the IR-drop figures.
+TEST(Oracle, ReferenceColumnMetricsUseOnlyTheUsedColumns) {
+  const std::vector<double> w{0.5, -1.0, 0.25, 1.0, 0.5, -0.75, -0.2, 0.9};  // 2 x 4
+  const Tensor x = matrix(2, 4, {1.0, 0.5, 0.25, 0.75, 0.2, 1.0, 0.6, 0.1});
+  const mapping::Layer layer = dense_layer(w, 2, 4, {}, x);
+  SimulationOptions o;
+  o.mapping.array = {4, 6};  // 5 outputs per array: columns 0, 1 used, 2..4 unused, 5 reference
+  o.device.sign = SignScheme::kReference;
+  o.parasitics = {50.0, 3.0, 4.0, 60.0};
+  auto r = mapping::simulate(layer, x, o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const mapping::LayerReport& rep = r.value().report;
+  // G_ref = 5.5e-5 S, a = 9e-5 / 2 S per unit (w_max = 1); unused cells at G_min = 1e-5 S.
+  Eigen::MatrixXd g = Eigen::MatrixXd::Constant(4, 6, 1e-5);
+  for (int k = 0; k < 4; ++k) {
+    for (int m = 0; m < 2; ++m) g(k, m) = 5.5e-5 + 4.5e-5 * w[m * 4 + k];
+    g(k, 5) = 5.5e-5;
+  }
+  const netlists::Crossbar tile = netlists::Crossbar::uniform(g, 50.0, 3.0, 4.0, 60.0);
+  const testing::MnaSolution full =
+      testing::reference_mna_solution(tile, Eigen::MatrixXd::Constant(1, 4, 0.2));
+  const Eigen::MatrixXd drop = (0.2 - (full.word[0] - full.bit[0]).array()).matrix() / 0.2;
+  double worst = 0.0, sum = 0.0;
+  for (int i = 0; i < 4; ++i) {
+    for (int j : {0, 1, 5}) {
+      worst = std::max(worst, drop(i, j));
+      sum += drop(i, j);
+    }
+  }
+  EXPECT_NEAR(rep.tiles[0].worst_ir_drop, worst, 1e-9 * worst);
+  EXPECT_NEAR(rep.tiles[0].mean_ir_drop, sum / 12.0, 1e-9 * sum / 12.0);
+  for (int j : {2, 3, 4}) EXPECT_EQ(rep.error_by_column[j], 0.0) << j;
+  for (int j : {0, 1, 5}) EXPECT_GT(rep.error_by_column[j], 0.0) << j;
+  // The reference column's own error is visible: its current is what every output subtracts.
+  Eigen::MatrixXd v(2, 4);
+  v << 0.2, 0.1, 0.05, 0.15, 0.04, 0.2, 0.12, 0.02;
+  const Eigen::MatrixXd current = testing::reference_mna(tile, v);
+  const Eigen::MatrixXd ideal = v * g;
+  EXPECT_NEAR(rep.error_by_column[5],
+              (current.col(5) - ideal.col(5)).norm() / ideal.col(5).norm(), 1e-9);
+}
+
 }  // namespace
 }  // namespace xbarnet
