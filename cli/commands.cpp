@@ -151,9 +151,9 @@ namespace {
 template <typename S>
 void list_parameters(const core::ParameterTable<S>& t, std::string& out) {
   for (const core::Parameter<S>& p : t.parameters()) {
-    out += fmt::format("{:<18} [{}] default {}; {}: {}\n", t.table() + "." + p.name,
-                       p.unit.empty() ? "1" : p.unit, core::default_text(p), p.rule(),
-                       p.description);
+    out +=
+        fmt::format("{:<18} [{}] default {}; {}: {}\n", t.table() + "." + p.name,
+                    p.unit.empty() ? "1" : p.unit, core::default_text(p), p.rule(), p.description);
   }
 }
 

@@ -237,11 +237,13 @@ Config load_config(const fs::path& path, bool need_values) {
   }
 
   mapping::SimulationOptions& o = c.options;
-  Reader(path, "mapping", root["mapping"].as_table()).read(mapping::mapping_parameters(), o.mapping);
+  Reader(path, "mapping", root["mapping"].as_table())
+      .read(mapping::mapping_parameters(), o.mapping);
   Reader(path, "device", root["device"].as_table()).read(devices::device_parameters(), o.device);
   Reader(path, "parasitics", root["parasitics"].as_table())
       .read(netlists::parasitic_parameters(), o.parasitics);
-  Reader(path, "simulation", root["simulation"].as_table()).read(mapping::simulation_parameters(), o);
+  Reader(path, "simulation", root["simulation"].as_table())
+      .read(mapping::simulation_parameters(), o);
   Reader(path, "output", root["output"].as_table()).read(output_parameters(), c.output);
   if (Status s = mapping::validate(o); !s.is_ok()) {
     throw InputError(fmt::format("{}: {}", path.string(), s.message()));

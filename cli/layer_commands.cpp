@@ -159,8 +159,7 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
   s += fmt::format(
       "  output error rmse {:.4g} ({} of the ideal rms {:.4g}); max |error| {:.4g} ({} of max "
       "|ideal|)\n",
-      r.rmse, percent(r.relative_rmse), r.ideal_rms, r.max_abs_error,
-      percent(r.max_rel_error));
+      r.rmse, percent(r.relative_rmse), r.ideal_rms, r.max_abs_error, percent(r.max_rel_error));
   s += fmt::format("  MAC error    rmse {:.4g}; max {} of max |ideal| (before the activation)\n",
                    r.mac_rmse, percent(r.mac_max_rel_error));
   s += fmt::format("  by column    {}  (RMS current error / RMS ideal current, array columns)\n",
@@ -170,16 +169,14 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
   s += fmt::format(
       "  IR drop      worst {} of v_read (tile {}), mean {} (all rows of a tile at v_read)\n",
       percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction));
+  s += fmt::format("  ADC          {} conversions per batch ({})\n", r.adc_conversions,
+                   o.device.adc_bits == 0
+                       ? std::string("ideal ADC: no cost counted")
+                       : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
+                                     cost_text(mapping::adc_cost_e1(r, o.device.adc_bits))));
   s += fmt::format(
-      "  ADC          {} conversions per batch ({})\n", r.adc_conversions,
-      o.device.adc_bits == 0
-          ? std::string("ideal ADC: no cost counted")
-          : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
-                        cost_text(mapping::adc_cost_e1(r, o.device.adc_bits))));
-  s += fmt::format(
-      "  solver       {} backend, {}; worst residual {:.3e}, worst |I - T v| / |I| {}\n",
-      r.backend, r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method,
-      r.worst_residual,
+      "  solver       {} backend, {}; worst residual {:.3e}, worst |I - T v| / |I| {}\n", r.backend,
+      r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method, r.worst_residual,
       r.worst_transfer_check >= 0.0 ? fmt::format("{:.3e}", r.worst_transfer_check)
                                     : std::string("n/a (no circuit)"));
   s += fmt::format(
@@ -210,7 +207,8 @@ T value_or_throw(StatusOr<T> r, const std::string& what) {
 
 mapping::SimulationResult simulate_or_throw(const LayerEntry& e,
                                             const mapping::SimulationOptions& o) {
-  return value_or_throw(mapping::simulate(*e.layer, *e.input, o), fmt::format("layer '{}'", e.name));
+  return value_or_throw(mapping::simulate(*e.layer, *e.input, o),
+                        fmt::format("layer '{}'", e.name));
 }
 
 }  // namespace
@@ -244,9 +242,9 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
                           png.string(), r.report.worst_tile, r.report.worst_ir_drop.maxCoeff());
     }
     if (c.options.mapping.scheme == mapping::Scheme::kInputSplit) {
-      const mapping::SplitComparison cmp =
-          value_or_throw(mapping::compare_with_partial_sums(*e.layer, *e.input, c.options, r.report),
-                         fmt::format("layer '{}' (partial-sum baseline)", e.name));
+      const mapping::SplitComparison cmp = value_or_throw(
+          mapping::compare_with_partial_sums(*e.layer, *e.input, c.options, r.report),
+          fmt::format("layer '{}' (partial-sum baseline)", e.name));
       const auto& br = cmp.baseline;
       text += fmt::format(
           "  baseline     partial sums (im2col, {}-bit ADC): {} arrays, {} row groups, relative "
@@ -285,9 +283,9 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
   std::string text = fmt::format("xbarnet compare {} on square arrays of {} rows and columns\n",
                                  c.path.string(), fmt::join(args.arrays, ", "));
   for (const LayerEntry& e : c.layers) {
-    const std::vector<mapping::SimulationResult> results = value_or_throw(
-        mapping::compare_array_sizes(*e.layer, *e.input, c.options, sizes),
-        fmt::format("layer '{}'", e.name));
+    const std::vector<mapping::SimulationResult> results =
+        value_or_throw(mapping::compare_array_sizes(*e.layer, *e.input, c.options, sizes),
+                       fmt::format("layer '{}'", e.name));
     text += fmt::format("\nlayer {}: {}\n", e.name, e.shape.describe());
     text += fmt::format("{:>7} {:>7} {:>6} {:>8} {:>12} {:>12} {:>12} {:>12} {:>10}\n", "array",
                         "arrays", "tiles", "utilis.", "rel. rmse", "max rel err", "worst drop",

@@ -1,8 +1,8 @@
 // What a run prints: the summary of DESIGN.md (Ceres FullReport style), tables and JSON.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <variant>

@@ -15,7 +15,7 @@ namespace xbarnet::core {
 #ifdef NDEBUG
 #define XBARNET_ASSERT(condition, message) static_cast<void>(0)
 #else
-#define XBARNET_ASSERT(condition, message)                                                      \
-  ((condition) ? static_cast<void>(0)                                                           \
+#define XBARNET_ASSERT(condition, message) \
+  ((condition) ? static_cast<void>(0)      \
                : ::xbarnet::core::assertion_failed(#condition, message, __FILE__, __LINE__))
 #endif

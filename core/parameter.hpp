@@ -64,12 +64,12 @@ struct Parameter {
   std::string unit;  // SI symbol ("ohm", "S", "V", "A", "J", "s"), "bit", or "" for a number
   std::string description;
   ParameterKind kind = ParameterKind::kReal;
-  Range range;                       // kReal, kInteger; kIntegerPair: the first element
-  Range second_range;                // kIntegerPair: the second element
+  Range range;                          // kReal, kInteger; kIntegerPair: the first element
+  Range second_range;                   // kIntegerPair: the second element
   std::string first_name, second_name;  // kIntegerPair: what the two elements are
-  std::vector<std::string> choices;  // kChoice
-  std::string greater_than;          // kReal: must also exceed this (real) parameter of S
-  std::string note;                  // appended to the rule text, e.g. "0 = ideal wire"
+  std::vector<std::string> choices;     // kChoice
+  std::string greater_than;             // kReal: must also exceed this (real) parameter of S
+  std::string note;                     // appended to the rule text, e.g. "0 = ideal wire"
   std::function<Value(const S&)> get;
   std::function<void(S&, const Value&)> put;  // stores a value that passed check()
 
@@ -99,8 +99,8 @@ class ParameterTable {
   // Two integers [first, second] held by `get` / `put`, e.g. [rows, cols].
   ParameterTable&& pair(std::string name, std::function<Value(const S&)> get,
                         std::function<void(S&, const Value&)> put, std::string unit,
-                        std::string first_name, Range first, std::string second_name,
-                        Range second, std::string description) &&;
+                        std::string first_name, Range first, std::string second_name, Range second,
+                        std::string description) &&;
 
   const std::string& table() const { return table_; }
   std::span<const Parameter<S>> parameters() const { return params_; }

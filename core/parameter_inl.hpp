@@ -27,7 +27,8 @@ std::string Parameter<S>::rule() const {
       break;
     case ParameterKind::kChoice: {
       std::string list;
-      for (const std::string& c : choices) list += fmt::format("{}'{}'", list.empty() ? "" : ", ", c);
+      for (const std::string& c : choices)
+        list += fmt::format("{}'{}'", list.empty() ? "" : ", ", c);
       r = "must be one of " + list;
       break;
     }
@@ -52,8 +53,8 @@ std::string Parameter<S>::json_key() const {
 
 template <typename S>
 ParameterTable<S>&& ParameterTable<S>::real(std::string name, double S::*member, std::string unit,
-                                            Range range, std::string description,
-                                            std::string note, std::string greater_than) && {
+                                            Range range, std::string description, std::string note,
+                                            std::string greater_than) && {
   Parameter<S> p;
   p.name = std::move(name);
   p.unit = std::move(unit);
@@ -135,8 +136,8 @@ ParameterTable<S>&& ParameterTable<S>::text(std::string name, std::string S::*me
 template <typename S>
 ParameterTable<S>&& ParameterTable<S>::pair(std::string name, std::function<Value(const S&)> get,
                                             std::function<void(S&, const Value&)> put,
-                                            std::string unit, std::string first_name,
-                                            Range first, std::string second_name, Range second,
+                                            std::string unit, std::string first_name, Range first,
+                                            std::string second_name, Range second,
                                             std::string description) && {
   Parameter<S> p;
   p.name = std::move(name);

@@ -33,8 +33,7 @@ const char* to_string(StatusCode code) {
   return "unknown";
 }
 
-Status Status::no_convergence(std::string what, int iterations, double residual,
-                              double tolerance) {
+Status Status::no_convergence(std::string what, int iterations, double residual, double tolerance) {
   return {StatusCode::kNoConvergence,
           fmt::format("{}: stopped after {} iteration(s) with residual {:.3e} > tolerance {:.3e}",
                       what, iterations, residual, tolerance)};

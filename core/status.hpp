@@ -40,8 +40,7 @@ class [[nodiscard]] Status {
   }
   // "Newton on tile 3: 50 iterations, residual 3.2e-07 > tolerance 1e-10" style messages: what
   // iterated, how many iterations it took and where its residual stopped.
-  static Status no_convergence(std::string what, int iterations, double residual,
-                               double tolerance);
+  static Status no_convergence(std::string what, int iterations, double residual, double tolerance);
 
   bool is_ok() const { return code_ == StatusCode::kOk; }
   explicit operator bool() const { return is_ok(); }
@@ -62,10 +61,11 @@ bool is_solver_failure(StatusCode code);
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    XBARNET_ASSERT(!status_.is_ok(), "StatusOr built from an OK Status holds neither a value "
-                                     "nor an error");
+    XBARNET_ASSERT(!status_.is_ok(),
+                   "StatusOr built from an OK Status holds neither a value "
+                   "nor an error");
   }
 
   bool is_ok() const { return value_.has_value(); }

@@ -1,6 +1,5 @@
 #include "devices/device.hpp"
 
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,8 +49,8 @@ const core::ParameterTable<DeviceParams>& device_parameters() {
                   "weight quantization before mapping")
           .integer("weight_bits", &DeviceParams::weight_bits, "bit", Range::between(1, 16),
                    "levels quantization: 2^bits conductance levels per device")
-          .real("ternary_threshold", &DeviceParams::ternary_threshold, "",
-                Range::half_open(0, 1), "ternary quantization: |w| <= threshold * max|w| becomes 0")
+          .real("ternary_threshold", &DeviceParams::ternary_threshold, "", Range::half_open(0, 1),
+                "ternary quantization: |w| <= threshold * max|w| becomes 0")
           .integer("input_bits", &DeviceParams::input_bits, "bit", Range::between(0, 16),
                    "DAC resolution of the word-line voltages", "0 = analog")
           .integer("adc_bits", &DeviceParams::adc_bits, "bit", Range::between(0, 16),

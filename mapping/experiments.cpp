@@ -73,8 +73,7 @@ StatusOr<NetworkCounts> count_network(const std::vector<LayerShape>& shapes,
         return Status(k.status().code(),
                       fmt::format("layer {} as 2D+1D: {}", l, k.status().message()));
       }
-      LayerCounts lc{arrays[s].rows, arrays[s].cols, std::move(p).value(),
-                     std::move(k).value()};
+      LayerCounts lc{arrays[s].rows, arrays[s].cols, std::move(p).value(), std::move(k).value()};
       out.totals[s].arrays += lc.plan.arrays;
       out.totals[s].arrays_2d1d += lc.kernel_split ? lc.kernel_split->arrays : lc.plan.arrays;
       row.push_back(std::move(lc));
@@ -83,10 +82,11 @@ StatusOr<NetworkCounts> count_network(const std::vector<LayerShape>& shapes,
   return out;
 }
 
-StatusOr<std::vector<SimulationResult>> compare_array_sizes(const Layer& layer, const Tensor& input,
-                                                            const SimulationOptions& options,
-                                                            const std::vector<std::int64_t>& sizes) {
-  if (sizes.empty()) return Status::invalid_argument("arrays: give at least one size, e.g. 128,256");
+StatusOr<std::vector<SimulationResult>> compare_array_sizes(
+    const Layer& layer, const Tensor& input, const SimulationOptions& options,
+    const std::vector<std::int64_t>& sizes) {
+  if (sizes.empty())
+    return Status::invalid_argument("arrays: give at least one size, e.g. 128,256");
   std::vector<SimulationResult> out;
   for (std::int64_t n : sizes) {
     SimulationOptions o = options;

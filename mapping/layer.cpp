@@ -46,13 +46,13 @@ std::string_view to_string(Activation a) {
 
 StatusOr<LayerKind> parse_layer_kind(std::string_view text) {
   return core::parse_enum("kind", text,
-                    std::array{LayerKind::kDense, LayerKind::kConv, LayerKind::kDepthwise,
-                               LayerKind::kPointwise});
+                          std::array{LayerKind::kDense, LayerKind::kConv, LayerKind::kDepthwise,
+                                     LayerKind::kPointwise});
 }
 
 StatusOr<Activation> parse_activation(std::string_view text) {
   return core::parse_enum("activation", text,
-                    std::array{Activation::kNone, Activation::kRelu, Activation::kSign});
+                          std::array{Activation::kNone, Activation::kRelu, Activation::kSign});
 }
 
 double apply_activation(Activation a, double y) {

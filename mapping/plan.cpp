@@ -1,6 +1,5 @@
 #include "mapping/plan.hpp"
 
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -47,7 +46,8 @@ const core::ParameterTable<MappingOptions>& mapping_parameters() {
           .integer("baseline_adc_bits", &MappingOptions::baseline_adc_bits, "bit",
                    Range::between(0, 16),
                    "input splitting: simulate also runs the partial-sum baseline (im2col) with an "
-                   "ADC of this many bits and reports both", "0 = ideal");
+                   "ADC of this many bits and reports both",
+                   "0 = ideal");
   return kTable;
 }
 
@@ -88,14 +88,29 @@ std::int64_t weights_in_tile(const LayerShape& s, const Lowering& l, const TileS
     const std::int64_t kk = s.kernel * s.kernel;
     std::int64_t n = 0;
     for (std::int64_t m = t.m0; m < t.m0 + t.nm; ++m) {
-      n += std::max<std::int64_t>(
-          0, std::min((m + 1) * kk, t.k0 + t.nk) - std::max(m * kk, t.k0));
+      n += std::max<std::int64_t>(0, std::min((m + 1) * kk, t.k0 + t.nk) - std::max(m * kk, t.k0));
     }
     return n;
   }
+  // Sub-image: output (co, oy, ox) holds, for each channel c (c = co for depthwise kernels) and
+  // tap row ky, the k consecutive rows from (c in_side + oy + ky) in_side + ox (lowered_entry).
+  const std::int64_t k = s.kernel, side = l.subimage, in_side = side + k - 1;
+  const std::int64_t plane = in_side * in_side;
+  const std::int64_t lo = t.k0, hi = t.k0 + t.nk;
   std::int64_t n = 0;
   for (std::int64_t m = t.m0; m < t.m0 + t.nm; ++m) {
-    for (std::int64_t r = t.k0; r < t.k0 + t.nk; ++r) n += lowered_entry(s, l, m, r).present;
+    const std::int64_t co = m / (side * side), oy = (m / side) % side, ox = m % side;
+    std::int64_t c_begin = lo / plane, c_end = (hi - 1) / plane + 1;  // channels in the tile
+    if (s.kind == LayerKind::kDepthwise) {
+      c_begin = std::max(c_begin, co);
+      c_end = std::min(c_end, co + 1);
+    }
+    for (std::int64_t c = c_begin; c < c_end; ++c) {
+      for (std::int64_t ky = 0; ky < k; ++ky) {
+        const std::int64_t start = (c * in_side + oy + ky) * in_side + ox;
+        n += std::max<std::int64_t>(0, std::min(start + k, hi) - std::max(start, lo));
+      }
+    }
   }
   return n;
 }

@@ -48,7 +48,7 @@ Eigen::MatrixXd tile_voltages(const Layer& layer, const Tensor& input, const Low
 // What one tile contributes, computed in parallel and merged in tile order.
 struct TileWork {
   Status status;
-  Eigen::MatrixXd y, y_ideal;         // K x nm digitised read-outs, weight x input units
+  Eigen::MatrixXd y, y_ideal;          // K x nm digitised read-outs, weight x input units
   Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
   Eigen::VectorXd row_loss;            // R, NaN for unused rows
   Eigen::MatrixXd ir_drop;             // R x C [V]
@@ -112,10 +112,10 @@ Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileRe
 const core::ParameterTable<SimulationOptions>& simulation_parameters() {
   static const auto kTable =
       core::ParameterTable<SimulationOptions>("simulation")
-          .choice("backend", &SimulationOptions::backend,
-                  std::array{solver::Backend::kCholmod, solver::Backend::kKlu,
-                             solver::Backend::kDense},
-                  "linear solver (klu builds T by R solves; dense is a reference for small tiles)")
+          .choice(
+              "backend", &SimulationOptions::backend,
+              std::array{solver::Backend::kCholmod, solver::Backend::kKlu, solver::Backend::kDense},
+              "linear solver (klu builds T by R solves; dense is a reference for small tiles)")
           .integer("threads", &SimulationOptions::threads, "", core::Range::between(1, 4096),
                    "OpenMP threads over tiles (results do not depend on it)")
           .boolean("ir_drop", &SimulationOptions::ir_drop,

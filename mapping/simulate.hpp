@@ -81,12 +81,12 @@ struct LayerReport {
   // independent; G the target conductances of the whole row).
   std::vector<double> loss_by_row;
   std::vector<TileReport> tiles;
-  std::int64_t worst_tile = -1;   // by worst IR drop
-  Eigen::MatrixXd worst_ir_drop;  // R x C [V] of the worst tile (input: used rows at v_read)
+  std::int64_t worst_tile = -1;         // by worst IR drop
+  Eigen::MatrixXd worst_ir_drop;        // R x C [V] of the worst tile (input: used rows at v_read)
   double worst_ir_drop_fraction = 0.0;  // max over tiles of the tile's worst
   double mean_ir_drop_fraction = 0.0;   // mean over tiles of the tile's mean
-  std::int64_t adc_conversions = 0;  // column outputs digitised, per batch
-  std::int64_t input_vectors = 0;    // per tile
+  std::int64_t adc_conversions = 0;     // column outputs digitised, per batch
+  std::int64_t input_vectors = 0;       // per tile
   PhaseSeconds seconds;
   double w_max = 0.0;  // largest |weight|
   double x_max = 0.0;  // largest |input|

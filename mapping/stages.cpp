@@ -53,7 +53,8 @@ Eigen::MatrixXd apply_transfer(const Eigen::MatrixXd& t, const Eigen::MatrixXd& 
                                const std::vector<Eigen::Index>& columns) {
   const Eigen::Index n = v.cols();
   Eigen::MatrixXd tu(static_cast<Eigen::Index>(columns.size()), n);
-  for (size_t q = 0; q < columns.size(); ++q) tu.row(static_cast<Eigen::Index>(q)) = t.row(columns[q]).head(n);
+  for (size_t q = 0; q < columns.size(); ++q)
+    tu.row(static_cast<Eigen::Index>(q)) = t.row(columns[q]).head(n);
   return v * tu.transpose();
 }
 

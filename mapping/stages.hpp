@@ -14,8 +14,9 @@
 //   merge      merge_tile(): partial sums added (or split groups merged) in tile order.
 //   stitch     stitch(): bias, activation, each output to its place in the tensor; metrics.
 //
-// Every stage here is a plain function or a small interface with no hidden state, so the corrections,
-// networks and Python layers can reuse or replace one stage without copying the others.
+// Every stage here is a plain function or a small interface with no hidden state, so the
+// corrections, networks and Python layers can reuse or replace one stage without copying the
+// others.
 #pragma once
 
 #include <Eigen/Dense>
@@ -76,8 +77,8 @@ class ExactProgramming final : public Programmer {
 
 // How well a tile was solved: the solver's own account.
 struct TileHealth {
-  std::string method;           // e.g. "supernodal, given (nested dissection) ordering; Schur ..."
-  double residual = 0.0;        // relative residual of the tile's direct solve (0: no circuit)
+  std::string method;     // e.g. "supernodal, given (nested dissection) ordering; Schur ..."
+  double residual = 0.0;  // relative residual of the tile's direct solve (0: no circuit)
   // max |I(v) - T v| / max |I(v)| for the input of the direct solve (the IR-drop input, or a
   // pseudo-random one when no IR-drop map is asked for); -1 when there is no circuit.
   double transfer_check = -1.0;

@@ -65,9 +65,9 @@ Status validate(const Crossbar& xbar);
 Status validate_inputs(const Crossbar& xbar, const Eigen::MatrixXd& inputs);
 
 // Node names, shared by the solver's messages and the SPICE export.
-std::string input_node_name(Index i);          // "in3"
-std::string word_node_name(Index i, Index j);  // "w3_5"
-std::string bit_node_name(Index i, Index j);   // "b3_5"
+std::string input_node_name(Index i);           // "in3"
+std::string word_node_name(Index i, Index j);   // "w3_5"
+std::string bit_node_name(Index i, Index j);    // "b3_5"
 std::string virtual_ground_node_name(Index j);  // "vg5"
 
 // The declared circuit parameters (uniform values): r_source, r_wordline, r_bitline, r_neuron.

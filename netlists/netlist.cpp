@@ -55,7 +55,8 @@ Netlist build_netlist(const Crossbar& x) {
   auto mark = [&](std::int64_t& first) { first = static_cast<std::int64_t>(el.size()); };
   for (Index i = 0; i < r; ++i) add(id.input(i), NodeNumbering::ground(), 0.0, ElementKind::kInput);
   mark(n.first_source);
-  for (Index i = 0; i < r; ++i) add(id.input(i), id.word(i, 0), x.r_source(i), ElementKind::kSource);
+  for (Index i = 0; i < r; ++i)
+    add(id.input(i), id.word(i, 0), x.r_source(i), ElementKind::kSource);
   mark(n.first_wordline);
   for (Index i = 0; i < r; ++i) {
     for (Index j = 0; j + 1 < c; ++j) {
@@ -64,7 +65,8 @@ Netlist build_netlist(const Crossbar& x) {
   }
   mark(n.first_cell);
   for (Index i = 0; i < r; ++i) {
-    for (Index j = 0; j < c; ++j) add(id.word(i, j), id.bit(i, j), x.conductance(i, j), ElementKind::kCell);
+    for (Index j = 0; j < c; ++j)
+      add(id.word(i, j), id.bit(i, j), x.conductance(i, j), ElementKind::kCell);
   }
   mark(n.first_bitline);
   for (Index i = 0; i + 1 < r; ++i) {

@@ -33,7 +33,8 @@ std::span<const Backend> all_backends() {
 }
 
 StatusOr<Backend> parse_backend(std::string_view name) {
-  return core::parse_enum("backend", name, std::array{Backend::kCholmod, Backend::kKlu, Backend::kDense});
+  return core::parse_enum("backend", name,
+                          std::array{Backend::kCholmod, Backend::kKlu, Backend::kDense});
 }
 
 namespace {

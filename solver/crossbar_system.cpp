@@ -166,9 +166,8 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
     for (Index j = 0; j < c; ++j) {
       const std::int64_t root = sets.find(nodes.virtual_ground(j));
       if (boundary_of_root[root] >= 0) {
-        return Status::invalid_argument(
-            fmt::format("virtual ground of column {} is shorted to {} by 0-ohm elements", j,
-                        nodes.name(root)));
+        return Status::invalid_argument(fmt::format(
+            "virtual ground of column {} is shorted to {} by 0-ohm elements", j, nodes.name(root)));
       }
       boundary_of_root[root] = r + j;
     }
@@ -483,14 +482,14 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     }
     for (const auto* list : {&injection->word, &injection->bit}) {
       if (!list->empty() && static_cast<Index>(list->size()) != n_vec) {
-        return Status::invalid_argument(fmt::format(
-            "injection has {} matrices for {} input vectors", list->size(), n_vec));
+        return Status::invalid_argument(
+            fmt::format("injection has {} matrices for {} input vectors", list->size(), n_vec));
       }
       for (const Eigen::MatrixXd& j : *list) {
         if (j.rows() != r || j.cols() != c || !j.allFinite()) {
-          return Status::invalid_argument(fmt::format(
-              "injection matrix is {}x{}: it must be {}x{} [A], all finite", j.rows(), j.cols(),
-              r, c));
+          return Status::invalid_argument(
+              fmt::format("injection matrix is {}x{}: it must be {}x{} [A], all finite", j.rows(),
+                          j.cols(), r, c));
         }
       }
     }
@@ -525,8 +524,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
       // Drive the boundary through the same factor: with M = [A_II A_IB; A_BI A_BB + D] and
       // (S + D) the trailing block, M [x_I; v_B] = [0; (S + D) v_B] has x_I = the driven
       // solution. The virtual grounds are at 0 V, so only the input columns of (S + D) enter.
-      rhs.bottomRows(r + c) =
-          boundary->leftCols(r) * inputs.middleRows(k0, kc).transpose();
+      rhs.bottomRows(r + c) = boundary->leftCols(r) * inputs.middleRows(k0, kc).transpose();
     } else {
       // b(p, k) = sum of g * V_i(k) over the branches from p to input i.
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -638,8 +636,8 @@ StatusOr<TransferMatrix> CrossbarSystem::transfer_matrix(int threads, bool check
   const Eigen::RowVectorXd by_t = v * out.t.transpose();
   const Eigen::RowVectorXd& ref = direct.value().column_current.row(0);
   const double scale = ref.cwiseAbs().maxCoeff();
-  out.check_difference = scale > 0.0 ? (by_t - ref).cwiseAbs().maxCoeff() / scale
-                                     : by_t.cwiseAbs().maxCoeff();
+  out.check_difference =
+      scale > 0.0 ? (by_t - ref).cwiseAbs().maxCoeff() / scale : by_t.cwiseAbs().maxCoeff();
   out.check_residual = direct.value().relative_residual;
   out.seconds = seconds_since(t0);
   return out;
@@ -708,16 +706,15 @@ StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen
   return CrossbarRun{std::move(solution).value(), s.value().stats(), s.value().times()};
 }
 
-StatusOr<TransferRun> transfer_matrix(const netlists::Crossbar& xbar, Backend backend,
-                                      int threads, bool check) {
+StatusOr<TransferRun> transfer_matrix(const netlists::Crossbar& xbar, Backend backend, int threads,
+                                      bool check) {
   return transfer_run(xbar, {backend, Ordering::kNestedDissection, Mode::kTransfer}, threads,
                       check);
 }
 
 StatusOr<TransferRun> transfer_matrix_by_solves(const netlists::Crossbar& xbar, Backend backend,
                                                 int threads) {
-  return transfer_run(xbar, {backend, Ordering::kNestedDissection, Mode::kDriven}, threads,
-                      true);
+  return transfer_run(xbar, {backend, Ordering::kNestedDissection, Mode::kDriven}, threads, true);
 }
 
 }  // namespace xbarnet::solver

@@ -13,7 +13,7 @@
 namespace xbarnet::testing {
 
 struct MnaSolution {
-  Eigen::MatrixXd current;           // K x C [A] through the neuron elements
+  Eigen::MatrixXd current;            // K x C [A] through the neuron elements
   std::vector<Eigen::MatrixXd> word;  // K matrices R x C [V]: V(w(i,j))
   std::vector<Eigen::MatrixXd> bit;   // K matrices R x C [V]: V(b(i,j))
 };

@@ -157,6 +157,30 @@ TEST(LayerCli, MapCountsVgg16) {
   // fc6: 25088 / 128 = 196 row tiles x 4096 / 64 = 64 column tiles.
   EXPECT_EQ(report[13]["mapping"]["arrays"], 196 * 64);
   EXPECT_NE(out.str().find("total at 128x128: 16902 unit arrays"), std::string::npos) << out.str();
+  // The totals docs/mapping.md quotes, at both sizes and both schemes.
+  args.arrays = {128, 256};
+  std::ostringstream out2;
+  ASSERT_EQ(cli::run_map(args, out2, err), cli::kExitOk);
+  EXPECT_NE(out2.str().find("total at 128x128: 16902 unit arrays; with every 3D-kernel conv as "
+                            "2D+1D: 15579"),
+            std::string::npos);
+  EXPECT_NE(out2.str().find("total at 256x256: 4230 unit arrays; with every 3D-kernel conv as "
+                            "2D+1D: 3972"),
+            std::string::npos);
+  const fs::path dir = temp_dir("map-subimage");
+  std::string sub = slurp(args.config);
+  sub.replace(sub.find("scheme = \"im2col\""), 17, "scheme = \"subimage\"");
+  write(dir / "vgg.toml", sub);
+  args.config = (dir / "vgg.toml").string();
+  std::ostringstream out3;
+  ASSERT_EQ(cli::run_map(args, out3, err), cli::kExitOk);
+  EXPECT_NE(out3.str().find("total at 128x128: 1965696 unit arrays; with every 3D-kernel conv as "
+                            "2D+1D: 576310"),
+            std::string::npos)
+      << out3.str();
+  EXPECT_NE(out3.str().find("total at 256x256: 607968 unit arrays; with every 3D-kernel conv as "
+                            "2D+1D: 211449"),
+            std::string::npos);
 }
 
 // A circuit that cannot be solved inside a layer run exits like `solve` (3), a bad value with 2.
@@ -230,9 +254,9 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
             std::string::npos)
       << load_error(dir / "i.toml", false);
   write(dir / "j.toml", layer + "[simulation]\nthreads = 2.5\n");
-  EXPECT_NE(load_error(dir / "j.toml", false)
-                .find("[simulation] threads = 2.5: must be an integer"),
-            std::string::npos)
+  EXPECT_NE(
+      load_error(dir / "j.toml", false).find("[simulation] threads = 2.5: must be an integer"),
+      std::string::npos)
       << load_error(dir / "j.toml", false);
   write(dir / "g.toml", layer + "[parasitics]\nr_neuron = inf\n");
   EXPECT_NE(load_error(dir / "g.toml", false).find("r_neuron = inf ohm"), std::string::npos);

@@ -33,9 +33,10 @@ TEST(Layering, EveryIncludeFollowsTheFolderTable) {
 }
 
 TEST(Layering, AnUpwardIncludeIsCaught) {
-  const auto v = testing::check_includes(
-      "solver/backends.cpp", "#include <cmath>\n#include \"core/status.hpp\"\n"
-                             "  #include \"mapping/plan.hpp\"\n#include \"devices/device.hpp\"\n");
+  const auto v =
+      testing::check_includes("solver/backends.cpp",
+                              "#include <cmath>\n#include \"core/status.hpp\"\n"
+                              "  #include \"mapping/plan.hpp\"\n#include \"devices/device.hpp\"\n");
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].line, 3);
   EXPECT_EQ(v[0].message,

@@ -250,6 +250,32 @@ TEST(Counts, CellsUsedCountEachWeightOnce) {
   EXPECT_EQ(p.value().cells_used, 4 * (2 * 4 * 9 + p.value().tiles[0].nk));
 }
 
+// The plan's cell count (by formula) against the present entries of the lowered weights.
+TEST(Counts, CellsUsedEqualThePresentEntriesOfTheLoweredWeights) {
+  std::mt19937_64 rng(37);
+  for (const Case& c : cases()) {
+    const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
+    const Layer layer = make(rng, c, input);
+    for (Scheme scheme : {Scheme::kIm2col, Scheme::kSubImage, Scheme::kInputSplit}) {
+      if (scheme == Scheme::kSubImage && (c.kind == LayerKind::kDense || c.stride != 1)) continue;
+      for (std::int64_t rows : {16, 40}) {
+        mapping::MappingOptions o;
+        o.scheme = scheme;
+        o.array = {rows, 24};
+        auto p = mapping::plan(layer.shape, o);
+        ASSERT_TRUE(p.is_ok());
+        const mapping::LoweredWeights lw = mapping::lowered_weights(layer, p.value().lowering);
+        std::int64_t present = 0;
+        for (const mapping::TileSpec& t : p.value().tiles) {
+          present += lw.present.block(t.m0, t.k0, t.nm, t.nk).cast<std::int64_t>().sum();
+        }
+        EXPECT_EQ(p.value().cells_used, 2 * present * p.value().lowering.copies)
+            << layer.shape.describe() << " " << mapping::to_string(scheme) << " rows " << rows;
+      }
+    }
+  }
+}
+
 TEST(Counts, SubImageSizesAndHalosByHand) {
   LayerShape dw;
   dw.kind = LayerKind::kDepthwise;

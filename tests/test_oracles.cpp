@@ -48,7 +48,12 @@ TEST(Oracle, LevelsOfADifferentialPair) {
   p.quantization = Quantization::kLevels;
   p.weight_bits = 2;
   const devices::WeightMap m(p, 3.0);
-  for (Row r : {Row{1.4, 1.0}, {1.6, 2.0}, {-2.6, -3.0}, {0.49, 0.0}, {-0.51, -1.0}, {3.5, 3.0},
+  for (Row r : {Row{1.4, 1.0},
+                {1.6, 2.0},
+                {-2.6, -3.0},
+                {0.49, 0.0},
+                {-0.51, -1.0},
+                {3.5, 3.0},
                 {2.5, 3.0}}) {
     EXPECT_DOUBLE_EQ(m.quantize(r.in), r.out) << r.in;
   }
@@ -89,15 +94,24 @@ TEST(Oracle, InputDac) {
   p.input_bits = 2;
   p.v_read = 0.3;
   const devices::InputMap unsigned_dac(p, 2.0, false);
-  for (Row r : {Row{0.3, 0.0}, {0.4, 2.0 / 3}, {1.0, 4.0 / 3}, {0.9, 2.0 / 3}, {1.9, 2.0},
-                {-0.5, 0.0}, {7.0, 2.0}}) {
+  for (Row r : {Row{0.3, 0.0},
+                {0.4, 2.0 / 3},
+                {1.0, 4.0 / 3},
+                {0.9, 2.0 / 3},
+                {1.9, 2.0},
+                {-0.5, 0.0},
+                {7.0, 2.0}}) {
     EXPECT_NEAR(unsigned_dac.quantize(r.in), r.out, 1e-15) << r.in;
     EXPECT_NEAR(unsigned_dac.voltage(r.in), r.out * 0.3 / 2.0, 1e-16) << r.in;
   }
   const devices::InputMap signed_dac(p, 2.0, true);
   // u = (x + 2) / 4 * 3: 0.1 -> 1.575 -> 2; -0.1 -> 1.425 -> 1; 1.5 -> 2.625 -> 3; -1.4 -> 0.45
   // -> 0; 1.3 -> 2.475 -> 2; 1.4 -> 2.55 -> 3.
-  for (Row r : {Row{0.1, 2.0 / 3}, {-0.1, -2.0 / 3}, {1.5, 2.0}, {-1.4, -2.0}, {1.3, 2.0 / 3},
+  for (Row r : {Row{0.1, 2.0 / 3},
+                {-0.1, -2.0 / 3},
+                {1.5, 2.0},
+                {-1.4, -2.0},
+                {1.3, 2.0 / 3},
                 {1.4, 2.0}}) {
     EXPECT_NEAR(signed_dac.quantize(r.in), r.out, 1e-15) << r.in;
   }
@@ -105,8 +119,14 @@ TEST(Oracle, InputDac) {
 
 // The ADC, 3 bits over +-1: steps of 0.25, levels +-0.125 .. +-0.875.
 TEST(Oracle, AdcCodes) {
-  for (Row r : {Row{0.3, 0.375}, {-0.3, -0.375}, {0.0, 0.125}, {0.999, 0.875}, {1.5, 0.875},
-                {-2.0, -0.875}, {0.25, 0.375}, {-0.25, -0.125}}) {
+  for (Row r : {Row{0.3, 0.375},
+                {-0.3, -0.375},
+                {0.0, 0.125},
+                {0.999, 0.875},
+                {1.5, 0.875},
+                {-2.0, -0.875},
+                {0.25, 0.375},
+                {-0.25, -0.125}}) {
     EXPECT_DOUBLE_EQ(devices::adc(r.in, 3, 1.0), r.out) << r.in;
   }
 }
@@ -157,9 +177,11 @@ struct SplitCase {
 
 SplitCase split_case() {
   SplitCase c;
-  for (std::int64_t i = 0; i < c.m * c.k; ++i) c.w.push_back(std::sin(1.7 * static_cast<double>(i) + 0.3));
+  for (std::int64_t i = 0; i < c.m * c.k; ++i)
+    c.w.push_back(std::sin(1.7 * static_cast<double>(i) + 0.3));
   c.bias = {0.9, -1.3, 0.2, -0.05, 1.6};  // large enough to decide signs
-  for (std::int64_t i = 0; i < c.n * c.k; ++i) c.x.push_back(0.5 + 0.5 * std::cos(0.9 * static_cast<double>(i)));
+  for (std::int64_t i = 0; i < c.n * c.k; ++i)
+    c.x.push_back(0.5 + 0.5 * std::cos(0.9 * static_cast<double>(i)));
   return c;
 }
 
@@ -296,13 +318,14 @@ TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
     EXPECT_TRUE(near(rep.loss_by_row[i], loss)) << i << ": " << rep.loss_by_row[i];
   }
   // IR drop for the full-scale input (every used row at v_read = 0.2 V).
-  const testing::MnaSolution full = testing::reference_mna_solution(tile, Eigen::MatrixXd::Constant(1, 3, 0.2));
+  const testing::MnaSolution full =
+      testing::reference_mna_solution(tile, Eigen::MatrixXd::Constant(1, 3, 0.2));
   const Eigen::MatrixXd drop = (0.2 - (full.word[0] - full.bit[0]).array()).matrix() / 0.2;
   EXPECT_TRUE(near(rep.worst_ir_drop_fraction, drop.maxCoeff())) << rep.worst_ir_drop_fraction;
   EXPECT_TRUE(near(rep.mean_ir_drop_fraction, drop.mean())) << rep.mean_ir_drop_fraction;
   ASSERT_EQ(rep.tiles.size(), 1u);
-  EXPECT_TRUE(near(rep.tiles[0].current_error,
-                   (current - ideal_current).norm() / ideal_current.norm()));
+  EXPECT_TRUE(
+      near(rep.tiles[0].current_error, (current - ideal_current).norm() / ideal_current.norm()));
   EXPECT_EQ(rep.adc_conversions, 4);
 }
 
@@ -345,8 +368,8 @@ TEST(Oracle, ReferenceColumnMetricsUseOnlyTheUsedColumns) {
   v << 0.2, 0.1, 0.05, 0.15, 0.04, 0.2, 0.12, 0.02;
   const Eigen::MatrixXd current = testing::reference_mna(tile, v);
   const Eigen::MatrixXd ideal = v * g;
-  EXPECT_NEAR(rep.error_by_column[5],
-              (current.col(5) - ideal.col(5)).norm() / ideal.col(5).norm(), 1e-9);
+  EXPECT_NEAR(rep.error_by_column[5], (current.col(5) - ideal.col(5)).norm() / ideal.col(5).norm(),
+              1e-9);
 }
 
 }  // namespace

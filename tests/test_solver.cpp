@@ -128,8 +128,7 @@ TEST(ClosedForm, IrDropIsZeroWithoutParasitics) {
 
 // ------------------------------------------------------- every backend, every thread count
 
-class EveryBackend
-    : public ::testing::TestWithParam<std::tuple<Backend, int, solver::Mode>> {};
+class EveryBackend : public ::testing::TestWithParam<std::tuple<Backend, int, solver::Mode>> {};
 
 TEST_P(EveryBackend, AgreesWithTheDenseReferenceAndTheMnaOracle) {
   const auto [backend, threads, mode] = GetParam();
@@ -160,18 +159,16 @@ TEST_P(EveryBackend, AgreesWithTheDenseReferenceAndTheMnaOracle) {
   EXPECT_LT(s.relative_residual, 1e-14);
 }
 
-INSTANTIATE_TEST_SUITE_P(Solver, EveryBackend,
-                         ::testing::Combine(::testing::Values(Backend::kCholmod, Backend::kKlu,
-                                                              Backend::kDense),
-                                            ::testing::Values(1, 2, 3),
-                                            ::testing::Values(solver::Mode::kDriven,
-                                                              solver::Mode::kTransfer)),
-                         [](const auto& param_info) {
-                           return std::string(solver::to_string(std::get<0>(param_info.param))) +
-                                  "_" + std::to_string(std::get<1>(param_info.param)) +
-                                  "threads_" +
-                                  std::string(solver::to_string(std::get<2>(param_info.param)));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Solver, EveryBackend,
+    ::testing::Combine(::testing::Values(Backend::kCholmod, Backend::kKlu, Backend::kDense),
+                       ::testing::Values(1, 2, 3),
+                       ::testing::Values(solver::Mode::kDriven, solver::Mode::kTransfer)),
+    [](const auto& param_info) {
+      return std::string(solver::to_string(std::get<0>(param_info.param))) + "_" +
+             std::to_string(std::get<1>(param_info.param)) + "threads_" +
+             std::string(solver::to_string(std::get<2>(param_info.param)));
+    });
 
 // ------------------------------------------------ zero and open resistances, against MNA
 

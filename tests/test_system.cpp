@@ -41,7 +41,7 @@ TEST(System, TransferMatrixAgreesWithTheIndependentMnaOracle) {
   for (auto [r, c] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {3, 7}, {12, 9}}) {
     Crossbar x = testing::random_crossbar(rng, r, c, 90.0, 2.0, 3.0, 70.0);
     if (c > 2) {
-      x.r_neuron(1) = 0.0;  // ideal virtual ground
+      x.r_neuron(1) = 0.0;              // ideal virtual ground
       x.r_neuron(2) = netlists::kOpen;  // unsensed column
     }
     if (r > 2) x.r_source(2) = 0.0;
@@ -49,8 +49,8 @@ TEST(System, TransferMatrixAgreesWithTheIndependentMnaOracle) {
     for (Backend b : solver::all_backends()) {
       auto t = solver::transfer_matrix(x, b);
       ASSERT_TRUE(t.is_ok()) << t.status().to_string();
-      EXPECT_LT(rel_diff(t.value().transfer.t, ref), 1e-11) << solver::to_string(b) << " " << r
-                                                            << "x" << c;
+      EXPECT_LT(rel_diff(t.value().transfer.t, ref), 1e-11)
+          << solver::to_string(b) << " " << r << "x" << c;
       EXPECT_LT(t.value().transfer.check_difference, 1e-12);
       EXPECT_GE(t.value().transfer.check_residual, 0.0);
       EXPECT_LT(t.value().transfer.check_residual, 1e-14);
@@ -187,8 +187,8 @@ TEST(System, InjectionClosedForm) {
 TEST(System, TransferModeNeedsTheNestedDissectionOrdering) {
   std::mt19937_64 rng(45);
   const Crossbar x = testing::random_crossbar(rng, 4, 4, 10, 1, 1, 10);
-  auto s = CrossbarSystem::assemble(
-      x, {Backend::kCholmod, solver::Ordering::kBackend, Mode::kTransfer});
+  auto s =
+      CrossbarSystem::assemble(x, {Backend::kCholmod, solver::Ordering::kBackend, Mode::kTransfer});
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.status().message().find("only ordering = nd guarantees"), std::string::npos);
 }

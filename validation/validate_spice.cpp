@@ -1,6 +1,6 @@
 // xbarnet-validate-spice: random tiles, solved by xbarnet and by ngspice on xbarnet's export;
-// the column currents must agree to the tolerance (default 1e-9 relative; measured: 3e-12). Exit 0 when every
-// case passes, 1 otherwise.
+// the column currents must agree to the tolerance (default 1e-9 relative; measured: 3e-12). Exit 0
+// when every case passes, 1 otherwise.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
