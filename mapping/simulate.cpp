@@ -158,6 +158,8 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
           ? *stages.response
           : (options.ideal_only ? static_cast<const ResponseModel&>(ideal_arrays) : linear);
   const bool ir_map = options.ir_drop && !options.ideal_only;
+  const bool ideal_and_exact =
+      options.ideal_only && stages.programmer == nullptr && stages.response == nullptr;
 
   SimulationResult result;
   LayerReport& rep = result.report;
@@ -236,12 +238,13 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       const auto t_apply = Clock::now();
       const std::vector<Eigen::Index> used = used_columns(pl, spec);
       const Eigen::MatrixXd v = tile_voltages(layer, input, low, imap, spec, n_vec);
-      const Eigen::MatrixXd i_sim = response.currents(v, used);
       Eigen::MatrixXd g_used(spec.nk, static_cast<Eigen::Index>(used.size()));
       for (size_t q = 0; q < used.size(); ++q) {
         g_used.col(static_cast<Eigen::Index>(q)) = g.target.col(used[q]).head(spec.nk);
       }
       const Eigen::MatrixXd i_ideal = v * g_used;
+      // Ideal arrays holding exactly their target: the simulated currents are the ideal ones.
+      const Eigen::MatrixXd i_sim = ideal_and_exact ? i_ideal : response.currents(v, used);
       tw.apply_s = seconds_since(t_apply);
       tile_metrics(pl, spec, used, i_sim, i_ideal, g, response, tw);
 
