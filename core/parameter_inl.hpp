@@ -51,15 +51,27 @@ std::string Parameter<S>::json_key() const {
   return name;
 }
 
+namespace detail {
+
 template <typename S>
-ParameterTable<S>&& ParameterTable<S>::real(std::string name, double S::*member, std::string unit,
-                                            Range range, std::string description, std::string note,
-                                            std::string greater_than) && {
+Parameter<S> declare(std::string name, std::string unit, std::string description,
+                     ParameterKind kind) {
   Parameter<S> p;
   p.name = std::move(name);
   p.unit = std::move(unit);
   p.description = std::move(description);
-  p.kind = ParameterKind::kReal;
+  p.kind = kind;
+  return p;
+}
+
+}  // namespace detail
+
+template <typename S>
+ParameterTable<S>&& ParameterTable<S>::real(std::string name, double S::*member, std::string unit,
+                                            Range range, std::string description, std::string note,
+                                            std::string greater_than) && {
+  Parameter<S> p = detail::declare<S>(std::move(name), std::move(unit), std::move(description),
+                                      ParameterKind::kReal);
   p.range = range;
   p.note = std::move(note);
   p.greater_than = std::move(greater_than);
@@ -74,11 +86,8 @@ template <typename I>
 ParameterTable<S>&& ParameterTable<S>::integer(std::string name, I S::*member, std::string unit,
                                                Range range, std::string description,
                                                std::string note) && {
-  Parameter<S> p;
-  p.name = std::move(name);
-  p.unit = std::move(unit);
-  p.description = std::move(description);
-  p.kind = ParameterKind::kInteger;
+  Parameter<S> p = detail::declare<S>(std::move(name), std::move(unit), std::move(description),
+                                      ParameterKind::kInteger);
   p.range = range;
   p.note = std::move(note);
   p.get = [member](const S& s) { return Value(static_cast<std::int64_t>(s.*member)); };
@@ -92,10 +101,8 @@ template <typename E, std::size_t N>
 ParameterTable<S>&& ParameterTable<S>::choice(std::string name, E S::*member,
                                               const std::array<E, N>& values,
                                               std::string description) && {
-  Parameter<S> p;
-  p.name = std::move(name);
-  p.description = std::move(description);
-  p.kind = ParameterKind::kChoice;
+  Parameter<S> p =
+      detail::declare<S>(std::move(name), "", std::move(description), ParameterKind::kChoice);
   for (E e : values) p.choices.emplace_back(to_string(e));
   p.get = [member](const S& s) { return Value(std::string(to_string(s.*member))); };
   p.put = [member, values](S& s, const Value& v) {
@@ -110,10 +117,8 @@ ParameterTable<S>&& ParameterTable<S>::choice(std::string name, E S::*member,
 template <typename S>
 ParameterTable<S>&& ParameterTable<S>::boolean(std::string name, bool S::*member,
                                                std::string description) && {
-  Parameter<S> p;
-  p.name = std::move(name);
-  p.description = std::move(description);
-  p.kind = ParameterKind::kBoolean;
+  Parameter<S> p =
+      detail::declare<S>(std::move(name), "", std::move(description), ParameterKind::kBoolean);
   p.get = [member](const S& s) { return Value(s.*member); };
   p.put = [member](S& s, const Value& v) { s.*member = std::get<bool>(v); };
   params_.push_back(std::move(p));
@@ -123,10 +128,8 @@ ParameterTable<S>&& ParameterTable<S>::boolean(std::string name, bool S::*member
 template <typename S>
 ParameterTable<S>&& ParameterTable<S>::text(std::string name, std::string S::*member,
                                             std::string description) && {
-  Parameter<S> p;
-  p.name = std::move(name);
-  p.description = std::move(description);
-  p.kind = ParameterKind::kText;
+  Parameter<S> p =
+      detail::declare<S>(std::move(name), "", std::move(description), ParameterKind::kText);
   p.get = [member](const S& s) { return Value(s.*member); };
   p.put = [member](S& s, const Value& v) { s.*member = std::get<std::string>(v); };
   params_.push_back(std::move(p));
@@ -139,11 +142,8 @@ ParameterTable<S>&& ParameterTable<S>::pair(std::string name, std::function<Valu
                                             std::string unit, std::string first_name, Range first,
                                             std::string second_name, Range second,
                                             std::string description) && {
-  Parameter<S> p;
-  p.name = std::move(name);
-  p.unit = std::move(unit);
-  p.description = std::move(description);
-  p.kind = ParameterKind::kIntegerPair;
+  Parameter<S> p = detail::declare<S>(std::move(name), std::move(unit), std::move(description),
+                                      ParameterKind::kIntegerPair);
   p.range = first;
   p.second_range = second;
   p.first_name = std::move(first_name);

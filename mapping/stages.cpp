@@ -64,16 +64,28 @@ std::vector<Eigen::Index> all_columns(Eigen::Index c) {
   return cols;
 }
 
-class LinearTile final : public TileResponse {
+// A linear tile described by its transfer matrix (C x R).
+class TransferTile : public TileResponse {
  public:
-  LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health)
-      : system_(std::move(system)), t_(std::move(t)), health_(std::move(health)) {}
-
+  TransferTile(Eigen::MatrixXd t, TileHealth health)
+      : t_(std::move(t)), health_(std::move(health)) {}
   Eigen::MatrixXd currents(const Eigen::MatrixXd& v,
                            const std::vector<Eigen::Index>& columns) const override {
     return apply_transfer(t_, v, columns);
   }
   const Eigen::MatrixXd* transfer() const override { return &t_; }
+  const TileHealth& health() const override { return health_; }
+
+ protected:
+  Eigen::MatrixXd t_;
+  TileHealth health_;
+};
+
+// T of the tile's circuit, and the factorized system that made it (for the IR-drop solve).
+class LinearTile final : public TransferTile {
+ public:
+  LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health)
+      : TransferTile(std::move(t), std::move(health)), system_(std::move(system)) {}
 
   StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
     solver::SolveOptions so;
@@ -89,37 +101,22 @@ class LinearTile final : public TileResponse {
     return run;
   }
 
-  const TileHealth& health() const override { return health_; }
-
  private:
   solver::CrossbarSystem system_;
-  Eigen::MatrixXd t_;
-  TileHealth health_;
 };
 
-class IdealTile final : public TileResponse {
+// Ideal wires, drivers and neurons: T = G^T, every cell sees its row's voltage.
+class IdealTile final : public TransferTile {
  public:
-  explicit IdealTile(const Eigen::MatrixXd& g) : t_(g.transpose()) {
-    health_.method = "no circuit (T = G^T)";
-  }
-  Eigen::MatrixXd currents(const Eigen::MatrixXd& v,
-                           const std::vector<Eigen::Index>& columns) const override {
-    return apply_transfer(t_, v, columns);
-  }
-  const Eigen::MatrixXd* transfer() const override { return &t_; }
+  explicit IdealTile(const Eigen::MatrixXd& g)
+      : TransferTile(g.transpose(), TileHealth{"no circuit (T = G^T)", 0.0, -1.0}) {}
   StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
-    // Ideal wires: every cell sees its row's voltage.
     solver::CrossbarSolution s;
     s.column_current = currents(v, all_columns(t_.rows()));
     s.word_voltage.push_back(v.transpose().replicate(1, t_.rows()));
     s.bit_voltage.push_back(Eigen::MatrixXd::Zero(t_.cols(), t_.rows()));
     return s;
   }
-  const TileHealth& health() const override { return health_; }
-
- private:
-  Eigen::MatrixXd t_;
-  TileHealth health_;
 };
 
 }  // namespace

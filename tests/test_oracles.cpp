@@ -185,6 +185,21 @@ SplitCase split_case() {
   return c;
 }
 
+// The case on 4 x 16 arrays with input splitting (and `merge`, `adc_bits`), simulated.
+mapping::SimulationResult simulate_split(const SplitCase& c, mapping::Merge merge, int adc_bits) {
+  const Tensor x = matrix(c.n, c.k, c.x);
+  const mapping::Layer layer = dense_layer(c.w, c.m, c.k, c.bias, x);
+  SimulationOptions o;
+  o.mapping.array = {4, 16};
+  o.mapping.scheme = mapping::Scheme::kInputSplit;
+  o.mapping.merge = merge;
+  o.device.adc_bits = adc_bits;
+  auto r = mapping::simulate(layer, x, o);
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r.value().report.plan.groups, 3);
+  return std::move(r).value();
+}
+
 double group_sum(const SplitCase& c, std::int64_t sample, std::int64_t out, std::int64_t g) {
   double y = 0.0;
   for (std::int64_t k = 4 * g; k < 4 * g + 4; ++k) y += c.w[out * c.k + k] * c.x[sample * c.k + k];
@@ -193,15 +208,7 @@ double group_sum(const SplitCase& c, std::int64_t sample, std::int64_t out, std:
 
 TEST(Oracle, InputSplitWithMajorityMergeIncludesTheBias) {
   const SplitCase c = split_case();
-  const Tensor x = matrix(c.n, c.k, c.x);
-  const mapping::Layer layer = dense_layer(c.w, c.m, c.k, c.bias, x);
-  SimulationOptions o;
-  o.mapping.array = {4, 16};
-  o.mapping.scheme = mapping::Scheme::kInputSplit;
-  o.mapping.merge = mapping::Merge::kMajority;
-  auto r = mapping::simulate(layer, x, o);
-  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-  ASSERT_EQ(r.value().report.plan.groups, 3);
+  const mapping::SimulationResult r = simulate_split(c, mapping::Merge::kMajority, 0);
   auto sign = [](double v) { return v >= 0.0 ? 1.0 : -1.0; };
   int decided_by_bias = 0;
   for (std::int64_t s = 0; s < c.n; ++s) {
@@ -211,8 +218,8 @@ TEST(Oracle, InputSplitWithMajorityMergeIncludesTheBias) {
         votes += sign(group_sum(c, s, m, g) + c.bias[m] / 3.0);
         votes_without_bias += sign(group_sum(c, s, m, g));
       }
-      EXPECT_EQ(r.value().simulated.data[s * c.m + m], sign(votes)) << s << "," << m;
-      EXPECT_EQ(r.value().ideal.data[s * c.m + m], sign(votes)) << s << "," << m;
+      EXPECT_EQ(r.simulated.data[s * c.m + m], sign(votes)) << s << "," << m;
+      EXPECT_EQ(r.ideal.data[s * c.m + m], sign(votes)) << s << "," << m;
       decided_by_bias += sign(votes) != sign(votes_without_bias);
     }
   }
@@ -223,14 +230,7 @@ TEST(Oracle, InputSplitWithMajorityMergeIncludesTheBias) {
 // being its tile's largest |ideal y_g|; the merge adds the groups and then the bias.
 TEST(Oracle, InputSplitWithSumMergeAndASenseAmplifier) {
   const SplitCase c = split_case();
-  const Tensor x = matrix(c.n, c.k, c.x);
-  const mapping::Layer layer = dense_layer(c.w, c.m, c.k, c.bias, x);
-  SimulationOptions o;
-  o.mapping.array = {4, 16};
-  o.mapping.scheme = mapping::Scheme::kInputSplit;
-  o.device.adc_bits = 1;
-  auto r = mapping::simulate(layer, x, o);
-  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const mapping::SimulationResult r = simulate_split(c, mapping::Merge::kSum, 1);
   std::vector<double> full_scale(3, 0.0);
   for (std::int64_t g = 0; g < 3; ++g) {
     for (std::int64_t s = 0; s < c.n; ++s) {
@@ -245,7 +245,7 @@ TEST(Oracle, InputSplitWithSumMergeAndASenseAmplifier) {
       for (std::int64_t g = 0; g < 3; ++g) {
         y += (group_sum(c, s, m, g) >= 0.0 ? 0.5 : -0.5) * full_scale[g];
       }
-      EXPECT_NEAR(r.value().simulated.data[s * c.m + m], y, 1e-9 * std::abs(y) + 1e-12)
+      EXPECT_NEAR(r.simulated.data[s * c.m + m], y, 1e-9 * std::abs(y) + 1e-12)
           << s << "," << m;
     }
   }
