@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <array>
 #include <fstream>
 #include <ostream>
 
@@ -32,27 +33,11 @@ void write_voltages(const std::string& path, const Tile& tile, const solver::Cro
   std::vector<double> data(static_cast<size_t>(n_vec * 4 * r * c));
   size_t at = 0;
   for (Eigen::Index k = 0; k < n_vec; ++k) {
-    const Eigen::MatrixXd cell = s.cell_voltage(k);
-    for (int plane = 0; plane < 4; ++plane) {
+    const std::array<Eigen::MatrixXd, 4> planes{s.word_voltage[k], s.bit_voltage[k],
+                                                s.cell_voltage(k), s.ir_drop(k, tile.inputs)};
+    for (const Eigen::MatrixXd& plane : planes) {
       for (Eigen::Index i = 0; i < r; ++i) {
-        for (Eigen::Index j = 0; j < c; ++j) {
-          double v = 0.0;
-          switch (plane) {
-            case 0:
-              v = s.word_voltage[k](i, j);
-              break;
-            case 1:
-              v = s.bit_voltage[k](i, j);
-              break;
-            case 2:
-              v = cell(i, j);
-              break;
-            default:
-              v = tile.inputs(k, i) - cell(i, j);
-              break;
-          }
-          data[at++] = v;
-        }
+        for (Eigen::Index j = 0; j < c; ++j) data[at++] = plane(i, j);
       }
     }
   }

@@ -95,6 +95,7 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
                      {"worst_ir_drop_fraction", t.worst_ir_drop},
                      {"mean_ir_drop_fraction", t.mean_ir_drop},
                      {"current_error", t.current_error},
+                     {"method", t.health.method},
                      {"relative_residual", t.health.residual},
                      {"transfer_check", t.health.transfer_check},
                      {"seconds", t.seconds}});
@@ -117,16 +118,20 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"mac_max_relative", r.mac_max_rel_error},
             {"by_column", r.error_by_column},
             {"loss_by_row", r.loss_by_row}}},
-          {"ir_drop",
-           {{"worst_fraction_of_v_read", r.worst_ir_drop_fraction},
-            {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
-            {"worst_tile", r.worst_tile}}},
+          {"ir_drop", r.ir_drop_mapped
+                          ? nlohmann::json{{"worst_fraction_of_v_read", r.worst_ir_drop_fraction},
+                                           {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
+                                           {"worst_tile", r.worst_tile}}
+                          : nlohmann::json{{"worst_fraction_of_v_read", nullptr},
+                                           {"mean_fraction_of_v_read", nullptr},
+                                           {"worst_tile", nullptr}}},
           {"adc_conversions", r.adc_conversions},
-          {"adc_cost_E1", optional_json(mapping::adc_cost_e1(r, o.device.adc_bits))},
+          {"adc_cost_E1", optional_json(mapping::adc_cost_e1(r))},
           {"solver",
            {{"programming", r.programming},
             {"response", r.response},
             {"backend", r.backend},
+            {"ordering", r.ordering},
             {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
             {"worst_relative_residual", r.worst_residual},
             {"worst_transfer_check", r.worst_transfer_check}}},
@@ -166,16 +171,21 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
                    profile(r.error_by_column, 8));
   s += fmt::format("  by row       {}  (share of a row's current lost, array rows)\n",
                    profile(r.loss_by_row, 8));
-  s += fmt::format(
-      "  IR drop      worst {} of v_read (tile {}), mean {} (all rows of a tile at v_read)\n",
-      percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction));
+  s += r.ir_drop_mapped
+           ? fmt::format(
+                 "  IR drop      worst {} of v_read (tile {}), mean {} (every used row of a tile "
+                 "at v_read)\n",
+                 percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction))
+           : std::string("  IR drop      n/a (ir_drop = false)\n");
   s += fmt::format("  ADC          {} conversions per batch ({})\n", r.adc_conversions,
                    o.device.adc_bits == 0
                        ? std::string("ideal ADC: no cost counted")
                        : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
-                                     cost_text(mapping::adc_cost_e1(r, o.device.adc_bits))));
+                                     cost_text(mapping::adc_cost_e1(r))));
   s += fmt::format(
-      "  solver       {} backend, {}; worst residual {:.3e}, worst |I - T v| / |I| {}\n", r.backend,
+      "  solver       {} backend, ordering {}; {}; worst residual {:.3e}, worst |I - T v| / |I| "
+      "{}\n",
+      r.backend, r.ordering,
       r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method, r.worst_residual,
       r.worst_transfer_check >= 0.0 ? fmt::format("{:.3e}", r.worst_transfer_check)
                                     : std::string("n/a (no circuit)"));
@@ -302,6 +312,7 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
       rmse.y.push_back(rep.relative_rmse);
       drop.x.push_back(static_cast<double>(n));
       drop.y.push_back(rep.worst_ir_drop_fraction);
+      if (!rep.plan.note.empty()) text += fmt::format("{:>7} note: {}\n", "", rep.plan.note);
       mapping::SimulationOptions o = c.options;
       o.mapping.array = {n, n};
       nlohmann::json j = report_json(e.name, e.shape, o, rep);

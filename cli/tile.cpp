@@ -113,7 +113,7 @@ Tile load_tile(const TileArgs& args) {
           args.input, t.inputs.rows(), t.inputs.cols(), args.conductance, r));
     }
   }
-  t.xbar = netlists::Crossbar::uniform(g, 0.0, 0.0, 0.0, 0.0);
+  t.xbar = netlists::Crossbar::uniform(g, netlists::Parasitics{});  // the declared defaults
   apply_resistances(args, t);
   if (Status s = netlists::validate(t.xbar); !s.is_ok()) {
     throw InputError(fmt::format("{}: {}", args.conductance, s.message()));

@@ -189,7 +189,10 @@ Status ParameterTable<S>::check(const Parameter<S>& p, const Value& v, const S* 
       if (!p.greater_than.empty() && context != nullptr) {
         const Parameter<S>* other = find(p.greater_than);
         const double bound = std::get<double>(other->get(*context));
-        if (!(x > bound)) return bad(p.rule());
+        if (!(x > bound)) {
+          return bad(fmt::format("{} (= {:g}{})", p.rule(), bound,
+                                 other->unit.empty() ? "" : " " + other->unit));
+        }
       }
       return Status::ok();
     }

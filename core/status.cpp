@@ -29,6 +29,8 @@ const char* to_string(StatusCode code) {
       return "backend failure";
     case StatusCode::kNoConvergence:
       return "no convergence";
+    case StatusCode::kFailedPrecondition:
+      return "failed precondition";
   }
   return "unknown";
 }
@@ -40,7 +42,9 @@ Status Status::no_convergence(std::string what, int iterations, double residual,
 }
 
 bool is_solver_failure(StatusCode code) {
-  return code != StatusCode::kOk && code != StatusCode::kInvalidArgument;
+  return code == StatusCode::kFloatingNode || code == StatusCode::kNotPositiveDefinite ||
+         code == StatusCode::kSingular || code == StatusCode::kBackendFailure ||
+         code == StatusCode::kNoConvergence;
 }
 
 std::string Status::to_string() const {

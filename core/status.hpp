@@ -25,6 +25,7 @@ enum class StatusCode {
   kSingular,             // the matrix is numerically singular
   kBackendFailure,       // the sparse library reported an error (memory, internal)
   kNoConvergence,        // an iteration stopped before its tolerance (iterations, residual)
+  kFailedPrecondition,   // a programmer error seen in a Release build (verbs out of order)
 };
 
 const char* to_string(StatusCode code);
@@ -55,7 +56,7 @@ class [[nodiscard]] Status {
 };
 
 // True for the outcomes of a circuit solve (floating node, not positive definite, singular,
-// backend failure, no convergence), as opposed to a bad argument.
+// backend failure, no convergence), as opposed to a bad argument or a failed precondition.
 bool is_solver_failure(StatusCode code);
 
 template <typename T>

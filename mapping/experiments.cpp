@@ -4,8 +4,8 @@
 
 namespace xbarnet::mapping {
 
-std::optional<double> adc_cost_e1(const LayerReport& report, int adc_bits) {
-  return devices::adc_cost_e1(report.adc_conversions, adc_bits);
+std::optional<double> adc_cost_e1(const LayerReport& report) {
+  return devices::adc_cost_e1(report.adc_conversions, report.adc_bits);
 }
 
 StatusOr<SplitComparison> compare_with_partial_sums(const Layer& layer, const Tensor& input,
@@ -19,8 +19,8 @@ StatusOr<SplitComparison> compare_with_partial_sums(const Layer& layer, const Te
   StatusOr<SimulationResult> base = simulate(layer, input, c.baseline_options);
   if (!base.is_ok()) return base.status();
   c.baseline = std::move(base.value().report);
-  c.split_cost_e1 = adc_cost_e1(split, split_options.device.adc_bits);
-  c.baseline_cost_e1 = adc_cost_e1(c.baseline, c.baseline_options.device.adc_bits);
+  c.split_cost_e1 = adc_cost_e1(split);
+  c.baseline_cost_e1 = adc_cost_e1(c.baseline);
   if (c.split_cost_e1 && c.baseline_cost_e1 && *c.split_cost_e1 > 0.0) {
     c.cost_ratio = *c.baseline_cost_e1 / *c.split_cost_e1;
   }

@@ -16,7 +16,7 @@
 namespace xbarnet::mapping {
 
 // ADC energy of a report in units of E_1 (devices::adc_cost_e1): empty for an ideal ADC.
-std::optional<double> adc_cost_e1(const LayerReport& report, int adc_bits);
+std::optional<double> adc_cost_e1(const LayerReport& report);
 
 // Input splitting against its baseline: the same layer time-multiplexed (im2col), its row tiles'
 // partial sums digitised by a high-resolution ADC (options.mapping.baseline_adc_bits) and added.

@@ -8,8 +8,10 @@
 //              (rows: (s+k-1)^2 pixels x channels) to its s x s outputs (columns); every
 //              sub-image of an image has its own copy of the arrays;
 //   split      input splitting: the fan-in is cut into G equal groups of at most R rows (G =
-//              ceil(K/R), raised until it divides K), each group digitised on its own and merged
-//              without analog partial sums (sum or majority).
+//              ceil(K/R), raised until it divides K, Kim et al.'s rule; when no divisor lies
+//              within 2 ceil(K/R), ceil(K/R) groups whose sizes differ by at most one row, and
+//              the plan's note says so), each group digitised on its own and merged without
+//              analog partial sums (sum or majority).
 // Depthwise kernels make W block diagonal (one block per channel): blocks are packed whole into
 // arrays, several per array when they fit.
 #pragma once

@@ -75,7 +75,7 @@ void tile_metrics(const Plan& plan, const TileSpec& spec, const std::vector<Eige
   tw.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
   if (const Eigen::MatrixXd* t = response.transfer(); t != nullptr) {
     for (std::int64_t i = 0; i < spec.nk; ++i) {
-      const double gsum = g.target.row(i).sum();
+      const double gsum = g.programmed.row(i).sum();
       tw.row_loss(i) = gsum > 0.0 ? 1.0 - t->col(i).sum() / gsum : 0.0;
     }
   }
@@ -90,10 +90,8 @@ Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileRe
   v.leftCols(spec.nk).setConstant(v_read);
   StatusOr<solver::CrossbarSolution> op = response.operating_point(v);
   if (!op.is_ok()) return op.status();
-  const Eigen::MatrixXd cell = op.value().cell_voltage(0);
-  for (std::int64_t i = 0; i < spec.nk; ++i) {
-    tw.ir_drop.row(i) = (v_read - cell.row(i).array()).matrix();
-  }
+  const Eigen::MatrixXd drop = op.value().ir_drop(0, v);
+  tw.ir_drop.topRows(spec.nk) = drop.topRows(spec.nk);  // unused rows (at 0 V) stay 0
   double worst = 0.0, sum = 0.0;
   const std::vector<Eigen::Index> used = used_columns(plan, spec);
   for (std::int64_t i = 0; i < spec.nk; ++i) {
@@ -167,6 +165,10 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.programming = programmer.name();
   rep.response = response_model.name();
   rep.backend = solver::to_string(options.backend);
+  rep.ordering = options.ideal_only ? "none (no circuit)"
+                                    : "nd (nested dissection of the cell grid, boundary last)";
+  rep.ir_drop_mapped = ir_map;
+  rep.adc_bits = options.device.adc_bits;
   if (rep.plan.options.scheme == Scheme::kInputSplit &&
       rep.plan.options.merge == Merge::kMajority && layer.activation != Activation::kNone &&
       layer.activation != Activation::kSign) {
@@ -293,11 +295,16 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
 
   // ---- stitch: bias, activation, each output to its place; the layer's metrics
   const auto t_stitch = Clock::now();
+  // Without an activation (and without a majority merge) the outputs are the pre-activations.
+  const bool outputs_are_macs =
+      layer.activation == Activation::kNone &&
+      !(pl.options.scheme == Scheme::kInputSplit && pl.options.merge == Merge::kMajority);
   Tensor pre, pre_ideal;
-  result.simulated = stitch(layer, pl, acc, bias, input.dim(0), &pre);
-  result.ideal = stitch(layer, pl, acc_ideal, bias, input.dim(0), &pre_ideal);
+  result.simulated = stitch(layer, pl, acc, bias, input.dim(0), outputs_are_macs ? nullptr : &pre);
+  result.ideal =
+      stitch(layer, pl, acc_ideal, bias, input.dim(0), outputs_are_macs ? nullptr : &pre_ideal);
   const OutputErrors out = compare_outputs(result.simulated, result.ideal);
-  const OutputErrors mac = compare_outputs(pre, pre_ideal);
+  const OutputErrors mac = outputs_are_macs ? out : compare_outputs(pre, pre_ideal);
   rep.rmse = out.rmse;
   rep.ideal_rms = out.ideal_rms;
   rep.relative_rmse = out.ideal_rms > 0.0 ? out.rmse / out.ideal_rms : 0.0;

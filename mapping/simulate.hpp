@@ -59,6 +59,7 @@ struct LayerReport {
   std::string programming;  // the Programmer's name
   std::string response;     // the ResponseModel's name
   std::string backend;      // the linear solver
+  std::string ordering;     // the fill-reducing ordering of every tile's system
   // Health over the tiles: the worst relative residual of a tile's direct solve, and the worst
   // max |I(v) - T v| / max |I(v)| (-1 when no tile was solved as a circuit).
   double worst_residual = 0.0;
@@ -78,14 +79,17 @@ struct LayerReport {
   std::vector<double> error_by_column;
   // By physical array row i: mean over the tiles that use row i of the fraction of row i's ideal
   // current that does not reach the neurons, 1 - sum_j T(j,i) / sum_j G(i,j) (exact, input
-  // independent; G the target conductances of the whole row).
+  // independent; G the programmed conductances of the whole row, so that only the parasitics
+  // count, not a programming error).
   std::vector<double> loss_by_row;
   std::vector<TileReport> tiles;
+  bool ir_drop_mapped = false;          // the IR-drop figures below were computed (ir_drop)
   std::int64_t worst_tile = -1;         // by worst IR drop
   Eigen::MatrixXd worst_ir_drop;        // R x C [V] of the worst tile (input: used rows at v_read)
   double worst_ir_drop_fraction = 0.0;  // max over tiles of the tile's worst
   double mean_ir_drop_fraction = 0.0;   // mean over tiles of the tile's mean
   std::int64_t adc_conversions = 0;     // column outputs digitised, per batch
+  int adc_bits = 0;                     // of those conversions (0 = ideal)
   std::int64_t input_vectors = 0;       // per tile
   PhaseSeconds seconds;
   double w_max = 0.0;  // largest |weight|

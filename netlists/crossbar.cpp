@@ -22,9 +22,6 @@ Crossbar Crossbar::uniform(Eigen::MatrixXd conductance, double r_source, double 
 
 namespace {
 
-constexpr const char* kResistanceRule = "must be >= 0 (0 = ideal wire, +inf = open)";
-
-bool valid_resistance(double r) { return !std::isnan(r) && r >= 0.0; }
 bool valid_conductance(double g) { return std::isfinite(g) && g >= 0.0; }
 
 Status check_shape(const char* field, Index rows, Index cols, Index want_rows, Index want_cols,
@@ -36,7 +33,7 @@ Status check_shape(const char* field, Index rows, Index cols, Index want_rows, I
 
 template <typename Matrix, typename Pred>
 Status check_values(const char* field, const Matrix& m, const char* unit, Pred ok,
-                    const char* rule) {
+                    const std::string& rule) {
   for (Index j = 0; j < m.cols(); ++j) {
     for (Index i = 0; i < m.rows(); ++i) {
       const double v = m(i, j);
@@ -47,6 +44,15 @@ Status check_values(const char* field, const Matrix& m, const char* unit, Pred o
     }
   }
   return Status::ok();
+}
+
+// Per-element values against the declared rule of the parameter (parasitic_parameters()).
+template <typename Matrix>
+Status check_resistances(const char* field, const Matrix& m) {
+  const core::Parameter<Parasitics>* p = parasitic_parameters().find(field);
+  XBARNET_ASSERT(p != nullptr, "an undeclared parasitic");
+  return check_values(
+      field, m, "ohm", [&](double v) { return p->range.contains(v); }, p->rule());
 }
 
 }  // namespace
@@ -71,10 +77,10 @@ Status validate(const Crossbar& x) {
   for (Status s : {
            check_values("conductance", x.conductance, "S", valid_conductance,
                         "must be finite and >= 0"),
-           check_values("r_source", x.r_source, "ohm", valid_resistance, kResistanceRule),
-           check_values("r_wordline", x.r_wordline, "ohm", valid_resistance, kResistanceRule),
-           check_values("r_bitline", x.r_bitline, "ohm", valid_resistance, kResistanceRule),
-           check_values("r_neuron", x.r_neuron, "ohm", valid_resistance, kResistanceRule),
+           check_resistances("r_source", x.r_source),
+           check_resistances("r_wordline", x.r_wordline),
+           check_resistances("r_bitline", x.r_bitline),
+           check_resistances("r_neuron", x.r_neuron),
        }) {
     if (!s.is_ok()) return s;
   }

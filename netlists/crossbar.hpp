@@ -58,7 +58,7 @@ struct Crossbar {
 };
 
 // Checks shapes and values. The message names the field, the index, the value and the rule,
-// e.g. "r_source[3] = -5 ohm: must be >= 0 (0 = ideal wire, +inf = open)".
+// e.g. "r_source[3] = -5 ohm: must be >= 0 or +inf (0 = ideal element, +inf = open)".
 Status validate(const Crossbar& xbar);
 
 // Checks an input block: K x R word-line voltages [V], all finite.

@@ -84,9 +84,13 @@ struct Netlist {
   std::int64_t first_source = 0, first_wordline = 0, first_cell = 0, first_bitline = 0,
                first_neuron = 0, first_sense = 0;
   const Element& cell(Index i, Index j) const {
+    XBARNET_ASSERT(i >= 0 && i < nodes.rows() && j >= 0 && j < nodes.cols(), "cell index");
     return elements[first_cell + i * nodes.cols() + j];
   }
-  const Element& neuron(Index j) const { return elements[first_neuron + j]; }
+  const Element& neuron(Index j) const {
+    XBARNET_ASSERT(j >= 0 && j < nodes.cols(), "neuron index");
+    return elements[first_neuron + j];
+  }
 
   // The (row, column) an element belongs to, for names: cell and segment (i,j), row i of a
   // source or input (j = 0), column j of a neuron or sense (i = R-1).

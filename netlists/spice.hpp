@@ -1,10 +1,13 @@
 // SPICE export of a unit crossbar with one or more input vectors, for ngspice batch mode.
 //
-// Node names follow DESIGN.md: in<i> (ideal input source), w<i>_<j> (word line at cell i,j),
-// b<i>_<j> (bit line at cell i,j). Column j's current is read through the 0 V source Vcol<j>
-// between b<R-1>_<j> and the neuron resistance, so `ngspice -b tile.cir` prints i(vcol<j>),
-// which equals xbarnet's column current I_j. Zero resistances are written as 0 V sources (an
-// exact short that keeps both node names), open ones (+inf) and zero conductances are omitted.
+// The netlist is printed from the crossbar's element list (netlists/netlist.hpp), element by
+// element, so it is the circuit the solver stamps. Node names follow DESIGN.md: in<i> (ideal
+// input source), w<i>_<j> (word line at cell i,j), b<i>_<j> (bit line at cell i,j), vg<j> (the
+// virtual ground of column j). The neuron resistance Rn<j> runs from b<R-1>_<j> to vg<j>, and
+// column j's current is read through the 0 V source Vcol<j> from vg<j> to ground, so
+// `ngspice -b tile.cir` prints i(vcol<j>), which equals xbarnet's column current I_j. Zero
+// resistances are written as 0 V sources (an exact short that keeps both node names), open ones
+// (+inf) and zero conductances are omitted with a comment; every value has 17 significant digits.
 #pragma once
 
 #include <Eigen/Dense>

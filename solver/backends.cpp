@@ -58,6 +58,7 @@ class CholmodSolver final : public LinearSolver {
   Backend backend() const override { return Backend::kCholmod; }
 
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
+    ++analyses_;
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
     cholmod_sparse view = make_view(a);
     if (ordering.empty()) {
@@ -240,6 +241,7 @@ class KluSolver final : public LinearSolver {
   Backend backend() const override { return Backend::kKlu; }
 
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
+    ++analyses_;
     release();
     auto* ap = const_cast<std::int64_t*>(a.outerIndexPtr());
     auto* ai = const_cast<std::int64_t*>(a.innerIndexPtr());
@@ -270,15 +272,25 @@ class KluSolver final : public LinearSolver {
     refactored_ = false;
     if (numeric_ != nullptr) {
       // Same pattern, new values: reuse the pivot order. A pivot that has become zero under
-      // that order (refactor fails or reports a singular matrix) is not a singular matrix:
-      // factorize again from scratch, with fresh partial pivoting.
-      if (klu_l_refactor(ap, ai, ax, symbolic_, numeric_, &common_) && common_.status == KLU_OK) {
+      // that order (refactor fails or reports a singular matrix), or much smaller than the
+      // fresh factorization's (the pivot-size ratio rcond = min|u_kk| / max|u_kk| fell by more
+      // than kRcondDrop), is no reason to fail or to lose accuracy: factorize again from
+      // scratch, with fresh partial pivoting.
+      if (klu_l_refactor(ap, ai, ax, symbolic_, numeric_, &common_) && common_.status == KLU_OK &&
+          klu_l_rcond(symbolic_, numeric_, &common_) &&
+          common_.rcond >= kRcondDrop * fresh_rcond_) {
         refactored_ = true;
       } else {
         klu_l_free_numeric(&numeric_, &common_);
       }
     }
-    if (numeric_ == nullptr) numeric_ = klu_l_factor(ap, ai, ax, symbolic_, &common_);
+    if (numeric_ == nullptr) {
+      numeric_ = klu_l_factor(ap, ai, ax, symbolic_, &common_);
+      if (numeric_ != nullptr && common_.status == KLU_OK &&
+          klu_l_rcond(symbolic_, numeric_, &common_)) {
+        fresh_rcond_ = common_.rcond;
+      }
+    }
     if (common_.status == KLU_SINGULAR) {
       failed_ = static_cast<std::int64_t>(common_.singular_col);
       return {StatusCode::kSingular,
@@ -323,6 +335,10 @@ class KluSolver final : public LinearSolver {
   klu_l_numeric* numeric_ = nullptr;
   bool given_ = false;
   bool refactored_ = false;
+  // Pivot-size ratio of the last fresh factorization; a refactorization whose ratio falls
+  // below kRcondDrop times it is redone from scratch.
+  static constexpr double kRcondDrop = 1e-3;
+  double fresh_rcond_ = 0.0;
   FactorStats stats_;
   std::int64_t failed_ = -1;
 };
@@ -333,6 +349,7 @@ class DenseSolver final : public LinearSolver {
   Backend backend() const override { return Backend::kDense; }
 
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> /*ordering*/) override {
+    ++analyses_;
     if (a.rows() > kDenseBackendMaxUnknowns) {
       return Status::invalid_argument(
           fmt::format("dense backend: {} unknowns exceed its limit of {}; use cholmod or klu",

@@ -436,7 +436,7 @@ Status CrossbarSystem::factorize() {
   Impl& m = *impl_;
   const auto t0 = Clock::now();
   XBARNET_ASSERT(m.analyzed, "factorize() before analyze()");
-  if (!m.analyzed) return {StatusCode::kBackendFailure, "factorize() called before analyze()"};
+  if (!m.analyzed) return {StatusCode::kFailedPrecondition, "factorize() called before analyze()"};
   m.factorized = false;
   m.boundary_block.reset();
   if (Status s = m.check_floating(); !s.is_ok()) return s;
@@ -465,7 +465,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   const auto t0 = Clock::now();
   XBARNET_ASSERT(m.factorized, "solve() before factorize() (or after set_conductances())");
   if (!m.factorized) {
-    return Status{StatusCode::kBackendFailure,
+    return Status{StatusCode::kFailedPrecondition,
                   "solve() called before factorize() (or after set_conductances())"};
   }
   if (Status s = netlists::validate_inputs(m.xbar, inputs); !s.is_ok()) return s;
@@ -585,9 +585,17 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
         }
       }
       if (n > 0) {
-        const Eigen::VectorXd res = m.a * x.col(kk) - rhs.col(kk);
-        const double denom = m.a_norm_inf * x.col(kk).lpNorm<Eigen::Infinity>() +
-                             rhs.col(kk).lpNorm<Eigen::Infinity>();
+        // Transfer mode: the boundary is held at its exact voltages in the residual, so its
+        // interior rows check the driven solution and its boundary rows check the trailing
+        // block (S + D) the right-hand side came from against the matrix itself.
+        Eigen::VectorXd xk = x.col(kk);
+        if (m.schur) {
+          for (Index i = 0; i < r; ++i) xk(m.interior + i) = inputs(k, i);
+          xk.tail(c).setZero();
+        }
+        const Eigen::VectorXd res = m.a * xk - rhs.col(kk);
+        const double denom =
+            m.a_norm_inf * xk.lpNorm<Eigen::Infinity>() + rhs.col(kk).lpNorm<Eigen::Infinity>();
         residual[k] = denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
       }
     }
@@ -603,7 +611,7 @@ StatusOr<TransferMatrix> CrossbarSystem::transfer_matrix(int threads, bool check
   const auto t0 = Clock::now();
   XBARNET_ASSERT(m.factorized, "transfer_matrix() before factorize()");
   if (!m.factorized) {
-    return Status{StatusCode::kBackendFailure, "transfer_matrix() called before factorize()"};
+    return Status{StatusCode::kFailedPrecondition, "transfer_matrix() called before factorize()"};
   }
   const Index r = m.rows();
   const Index c = m.cols();
@@ -665,7 +673,11 @@ Status CrossbarSystem::set_conductances(const Eigen::MatrixXd& conductance) {
 const SystemOptions& CrossbarSystem::options() const { return impl_->options; }
 const SystemStats& CrossbarSystem::stats() const { return impl_->stats; }
 const PhaseTimes& CrossbarSystem::times() const { return impl_->times; }
-const Counters& CrossbarSystem::counters() const { return impl_->counters; }
+Counters CrossbarSystem::counters() const {
+  Counters c = impl_->counters;
+  c.backend_analyses = impl_->backend->analyses();
+  return c;
+}
 const SparseMatrix& CrossbarSystem::matrix() const { return impl_->a; }
 const netlists::Crossbar& CrossbarSystem::crossbar() const { return impl_->xbar; }
 std::string CrossbarSystem::unknown_name(std::int64_t p) const {

@@ -79,6 +79,7 @@ struct PhaseTimes {
 // How many times each verb ran on this system.
 struct Counters {
   int analyses = 0;
+  int backend_analyses = 0;  // symbolic analyses the backend itself ran (counted inside it)
   int factorizations = 0;
   int restamps = 0;
   int solves = 0;
@@ -107,8 +108,19 @@ struct CrossbarSolution {
   // ||A x - b||_inf / (||A||_inf ||x||_inf + ||b||_inf), 0 when nothing was solved.
   double relative_residual = 0.0;
 
-  // Voltage actually across each cell, V(w(i,j)) - V(b(i,j)), for input vector k [V].
-  Eigen::MatrixXd cell_voltage(Index k) const { return word_voltage[k] - bit_voltage[k]; }
+  // Voltage actually across each cell, V(w(i,j)) - V(b(i,j)), for input vector k [V] (needs
+  // node_voltages).
+  Eigen::MatrixXd cell_voltage(Index k) const {
+    XBARNET_ASSERT(k >= 0 && k < static_cast<Index>(word_voltage.size()),
+                   "cell_voltage: no node voltages for this input vector");
+    return word_voltage[k] - bit_voltage[k];
+  }
+  // The IR drop of each cell for input vector k: the intended V_i minus the voltage across the
+  // cell, V_i - (V(w(i,j)) - V(b(i,j))) [V]; `inputs` is the K x R block that was solved.
+  Eigen::MatrixXd ir_drop(Index k, const Eigen::MatrixXd& inputs) const {
+    const Eigen::MatrixXd cell = cell_voltage(k);
+    return (inputs.row(k).transpose().replicate(1, cell.cols()) - cell).eval();
+  }
 };
 
 // Currents injected into word- and bit-line nodes [A], positive into the node: one R x C matrix
@@ -163,7 +175,7 @@ class CrossbarSystem {
   const SystemOptions& options() const;
   const SystemStats& stats() const;
   const PhaseTimes& times() const;
-  const Counters& counters() const;
+  Counters counters() const;
   const SparseMatrix& matrix() const;
   const netlists::Crossbar& crossbar() const;
   // A circuit node name of unknown p (the first node merged into it), e.g. "w3_5".

@@ -64,6 +64,12 @@ class LinearSolver {
 
   virtual FactorStats stats() const = 0;
   virtual std::int64_t failed_index() const = 0;
+
+  // How many symbolic analyses this backend object has run (each analyze() call).
+  int analyses() const { return analyses_; }
+
+ protected:
+  int analyses_ = 0;
 };
 
 std::unique_ptr<LinearSolver> make_linear_solver(Backend backend);

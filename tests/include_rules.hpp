@@ -54,12 +54,39 @@ inline std::vector<IncludeViolation> check_includes(const std::string& file,
     ++number;
     const auto hash = line.find_first_not_of(" \t");
     if (hash == std::string::npos || line.compare(hash, 8, "#include") != 0) continue;
-    const auto open = line.find('"', hash);
-    if (open == std::string::npos) continue;  // <system> headers
-    const auto close = line.find('"', open + 1);
-    const std::string inc = line.substr(open + 1, close - open - 1);
+    // "..." and <...> alike: the source root is on the include path, so <mapping/plan.hpp>
+    // reaches our folders too. Relative paths are resolved against the including file's folder.
+    auto open = line.find_first_of("\"<", hash + 8);
+    if (open == std::string::npos) continue;
+    const char closer = line[open] == '"' ? '"' : '>';
+    const auto close = line.find(closer, open + 1);
+    if (close == std::string::npos) continue;
+    std::string inc = line.substr(open + 1, close - open - 1);
+    if (inc.rfind("./", 0) == 0 || inc.rfind("../", 0) == 0) {
+      std::vector<std::string> parts;
+      std::string dir = file.substr(0, file.rfind('/'));
+      for (std::string piece; !dir.empty();) {
+        const auto cut = dir.find('/');
+        piece = dir.substr(0, cut);
+        parts.push_back(piece);
+        dir = cut == std::string::npos ? "" : dir.substr(cut + 1);
+      }
+      std::string rest = inc;
+      while (!rest.empty()) {
+        const auto cut = rest.find('/');
+        const std::string piece = rest.substr(0, cut);
+        rest = cut == std::string::npos ? "" : rest.substr(cut + 1);
+        if (piece == "..") {
+          if (!parts.empty()) parts.pop_back();
+        } else if (piece != ".") {
+          parts.push_back(piece);
+        }
+      }
+      inc.clear();
+      for (const std::string& p : parts) inc += (inc.empty() ? "" : "/") + p;
+    }
     const auto slash = inc.find('/');
-    if (slash == std::string::npos) continue;  // a header beside the file
+    if (slash == std::string::npos) continue;  // a header beside the file, or <vector>
     const std::string target = inc.substr(0, slash);
     if (target == folder || rule->second.contains(target)) continue;
     if (!include_rules().contains(target)) continue;  // not one of our folders

@@ -217,6 +217,24 @@ TEST_F(Commands, ExampleTakesTheResistancesThatAreGiven) {
   EXPECT_THROW(cli::load_tile(a), InputError);
 }
 
+// The summary that docs/cli.md shows for the built-in example.
+TEST_F(Commands, SummaryOfTheExampleAsTheDocsShowIt) {
+  cli::SolveArgs args;
+  args.tile.example = true;
+  args.format = "none";
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_solve(args, out, err), cli::kExitOk) << err.str();
+  const std::string s = out.str();
+  EXPECT_NE(s.find("circuit      33025 nodes -> 32768 unknowns (0 0-ohm elements merged, 0 open)"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("matrix       nnz(A) 130560, nnz(factor) 604631, fill 7.40x, 3.69e+07 flops"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("backend      cholmod (supernodal, given (nested dissection) ordering)"),
+            std::string::npos);
+}
+
 // docs/parameters.md is exactly what the code declares (regenerate: xbarnet params --markdown).
 TEST(Docs, ParameterTablesAreTheDeclarations) {
   std::ifstream f(fs::path(XBARNET_SOURCE_DIR) / "docs" / "parameters.md");

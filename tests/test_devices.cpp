@@ -65,7 +65,8 @@ TEST(Devices, AdcIsAMidRiseQuantizer) {
 TEST(Devices, ValidationNamesTheField) {
   DeviceParams p;
   p.r_hrs = 5e3;
-  EXPECT_NE(devices::validate(p).message().find("r_hrs = 5000 ohm: must be finite and > r_lrs"),
+  EXPECT_NE(devices::validate(p).message().find(
+                "r_hrs = 5000 ohm: must be finite and > r_lrs (= 10000 ohm)"),
             std::string::npos);
   p = {};
   p.adc_bits = 20;

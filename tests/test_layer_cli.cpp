@@ -63,6 +63,21 @@ TEST(LayerCli, SimulateTheDefaultExample) {
   EXPECT_NEAR(mean(0, 16), 0.0309915, 0.0309915e-3);   // "3.1 % in columns 0-15"
   EXPECT_NEAR(mean(48, 64), 0.0437575, 0.0437575e-3);  // "4.4 % in columns 48-63"
   EXPECT_NE(out.str().find("IR drop"), std::string::npos);
+  // Health: both tiles solved to rounding, and T agrees with the IR-drop solve.
+  const double check = layer["solver"]["worst_transfer_check"];
+  const double residual = layer["solver"]["worst_relative_residual"];
+  EXPECT_GT(check, 0.0);
+  EXPECT_LT(check, 1e-12);
+  EXPECT_GT(residual, 0.0);
+  EXPECT_LT(residual, 1e-14);
+  EXPECT_EQ(layer["solver"]["backend"], "cholmod");
+  EXPECT_NE(out.str().find("solver       cholmod backend, ordering nd"), std::string::npos);
+  for (const auto& tile : layer["tiles"]) {
+    EXPECT_LT(tile["transfer_check"].get<double>(), 1e-12);
+    EXPECT_NE(tile["method"].get<std::string>().find("Schur complement onto 256"),
+              std::string::npos);
+  }
+  EXPECT_NEAR(layer["mapping"]["utilisation"].get<double>(), 9216.0 / 32768.0, 1e-15);  // 28.1 %
 }
 
 TEST(LayerCli, InputSplittingIsReportedNextToThePartialSumBaseline) {
@@ -115,8 +130,10 @@ TEST(LayerCli, NotesAndIdealCostsReachTheTextReport) {
   args.output_dir = (dir / "b").string();
   ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
   const std::string text = slurp(dir / "b" / "report.txt");
-  EXPECT_NE(text.find("no cost ratio"), std::string::npos) << text;
-  EXPECT_EQ(text.find("0x"), std::string::npos) << text;
+  EXPECT_NE(text.find("(no cost ratio: an ideal ADC has no cost to compare)"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find(" 0x "), std::string::npos) << text;
+  EXPECT_EQ(text.find("(0x"), std::string::npos) << text;
   const auto report = nlohmann::json::parse(slurp(dir / "b" / "report.json"));
   EXPECT_TRUE(report["layers"][0]["adc_cost_E1"].is_null());
   EXPECT_TRUE(report["layers"][0]["partial_sum_baseline"]["cost_ratio_to_split"].is_null());
@@ -126,12 +143,22 @@ TEST(LayerCli, CompareWritesATableAndAPlot) {
   const fs::path dir = temp_dir("compare");
   cli::CompareArgs args;
   args.config = kExample.string();
-  args.arrays = {64, 128};
+  args.arrays = {64, 128, 256};
   args.output_dir = dir.string();
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_compare(args, out, err), cli::kExitOk) << err.str();
   const auto report = nlohmann::json::parse(slurp(dir / "compare.json"));
-  ASSERT_EQ(report.size(), 2u);
+  ASSERT_EQ(report.size(), 3u);
+  EXPECT_NEAR(report[2]["error"]["relative_rmse"].get<double>(), 0.159809, 0.159809e-3);
+  EXPECT_NEAR(report[2]["error"]["max_relative"].get<double>(), 0.172770, 0.172770e-3);
+  EXPECT_NEAR(report[2]["ir_drop"]["worst_fraction_of_v_read"].get<double>(), 0.147184,
+              0.147184e-3);
+  EXPECT_NEAR(report[1]["error"]["max_relative"].get<double>(), 0.0616497, 0.0616497e-3);
+  EXPECT_NEAR(report[1]["ir_drop"]["worst_fraction_of_v_read"].get<double>(), 0.0605478,
+              0.0605478e-3);
+  // Utilisation: 75 %, 28.1 %, 14.1 % (the 9216 used cells of the 144 x 64 lowered layer).
+  EXPECT_NEAR(report[0]["mapping"]["utilisation"].get<double>(), 9216.0 / (3 * 64 * 64), 1e-15);
+  EXPECT_NEAR(report[2]["mapping"]["utilisation"].get<double>(), 9216.0 / (256 * 256), 1e-15);
   EXPECT_EQ(report[0]["mapping"]["arrays"], 3);  // 144 rows / 64 = 3 row tiles, 32 outputs fit
   EXPECT_EQ(report[1]["mapping"]["arrays"], 2);
   // The compare table of docs/mapping.md, to 1e-3 relative (64 and 128; 256 is the same code).
@@ -225,9 +252,9 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
   EXPECT_NE(load_error(dir / "a.toml", false).find("[device] r_lsr: unknown key"),
             std::string::npos);
   write(dir / "b.toml", layer + "[device]\nr_lrs = 5e5\nr_hrs = 1e5\n");
-  EXPECT_NE(
-      load_error(dir / "b.toml", false).find("r_hrs = 100000 ohm: must be finite and > r_lrs"),
-      std::string::npos);
+  EXPECT_NE(load_error(dir / "b.toml", false)
+                .find("[device] r_hrs = 100000 ohm: must be finite and > r_lrs (= 500000 ohm)"),
+            std::string::npos);
   write(dir / "c.toml", layer + "[mapping]\nscheme = \"tiles\"\n");
   EXPECT_NE(load_error(dir / "c.toml", false).find("scheme = 'tiles': must be"), std::string::npos);
   write(dir / "d.toml", layer);

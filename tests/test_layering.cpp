@@ -47,6 +47,14 @@ TEST(Layering, AnUpwardIncludeIsCaught) {
                   .front()
                   .message.find("nothing of ours") != std::string::npos);
   EXPECT_TRUE(testing::check_includes("cli/main.cpp", "#include \"mapping/plan.hpp\"\n").empty());
+  // Angle brackets and relative paths reach our folders too.
+  EXPECT_EQ(testing::check_includes("solver/a.cpp", "#include <mapping/plan.hpp>\n").size(), 1u);
+  const auto rel = testing::check_includes("solver/a.cpp", "#include \"../mapping/plan.hpp\"\n");
+  ASSERT_EQ(rel.size(), 1u);
+  EXPECT_EQ(rel[0].included, "mapping/plan.hpp");
+  EXPECT_TRUE(testing::check_includes("solver/a.cpp", "#include \"./ordering.hpp\"\n").empty());
+  EXPECT_TRUE(testing::check_includes("solver/a.cpp", "#include <vector>\n").empty());
+  EXPECT_TRUE(testing::check_includes("solver/a.cpp", "#include <Eigen/Dense>\n").empty());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "netlists/crossbar.hpp"
+#include "netlists/netlist.hpp"
 
 namespace xbarnet {
 namespace {
@@ -29,7 +30,7 @@ TEST(Validate, AcceptsAValidTileIncludingZerosAndOpens) {
 TEST(Validate, NamesFieldIndexValueAndRule) {
   Crossbar x = small();
   x.r_source(1) = -5.0;
-  expect_message(x, "r_source[1] = -5 ohm: must be >= 0 (0 = ideal wire, +inf = open)");
+  expect_message(x, "r_source[1] = -5 ohm: must be >= 0 or +inf (0 = ideal element, +inf = open)");
   x = small();
   x.r_wordline(2, 1) = std::nan("");
   expect_message(x, "r_wordline[2,1] = nan ohm");
@@ -74,6 +75,46 @@ TEST(Validate, InputsMustBeFiniteAndOfTheRightLength) {
   EXPECT_NE(netlists::validate_inputs(x, v).message().find("inputs[1,2] = nan V: must be finite"),
             std::string::npos);
   EXPECT_FALSE(netlists::validate_inputs(x, Eigen::MatrixXd::Zero(2, 4)).is_ok());
+}
+
+// The element list of DESIGN.md: every element once, by kind, in order, with its value.
+TEST(Netlist, ElementsOfA3x4Crossbar) {
+  netlists::Crossbar x =
+      netlists::Crossbar::uniform(Eigen::MatrixXd::Constant(3, 4, 2e-5), 10.0, 1.5, 2.5, 30.0);
+  x.conductance(1, 2) = 7e-5;
+  x.r_bitline(0, 3) = netlists::kOpen;
+  const netlists::Netlist n = netlists::build_netlist(x);
+  // 3 inputs, 3 sources, 3 x 3 word-line segments, 12 cells, 2 x 4 bit-line segments,
+  // 4 neurons, 4 senses.
+  EXPECT_EQ(n.elements.size(), 3u + 3 + 9 + 12 + 8 + 4 + 4);
+  EXPECT_EQ(n.first_source, 3);
+  EXPECT_EQ(n.first_wordline, 6);
+  EXPECT_EQ(n.first_cell, 15);
+  EXPECT_EQ(n.first_bitline, 27);
+  EXPECT_EQ(n.first_neuron, 35);
+  EXPECT_EQ(n.first_sense, 39);
+  const netlists::Element& cell = n.cell(1, 2);
+  EXPECT_EQ(cell.kind, netlists::ElementKind::kCell);
+  EXPECT_EQ(cell.model, netlists::CellModel::kLinear);
+  EXPECT_EQ(cell.value, 7e-5);
+  EXPECT_EQ(n.nodes.name(cell.a), "w1_2");
+  EXPECT_EQ(n.nodes.name(cell.b), "b1_2");
+  EXPECT_EQ(n.position(cell), (std::pair<Eigen::Index, Eigen::Index>{1, 2}));
+  const netlists::Element& open = n.elements[n.first_bitline + 3];  // b(0,3) - b(1,3)
+  EXPECT_TRUE(std::isinf(open.value));
+  EXPECT_EQ(n.nodes.name(open.a), "b0_3");
+  EXPECT_EQ(n.nodes.name(open.b), "b1_3");
+  EXPECT_EQ(n.nodes.name(n.neuron(3).a), "b2_3");
+  EXPECT_EQ(n.nodes.name(n.neuron(3).b), "vg3");
+  EXPECT_EQ(n.neuron(3).value, 30.0);
+  const netlists::Element& sense = n.elements[n.first_sense + 1];
+  EXPECT_EQ(n.nodes.name(sense.a), "vg1");
+  EXPECT_EQ(sense.b, netlists::NodeNumbering::ground());
+  EXPECT_EQ(n.position(sense), (std::pair<Eigen::Index, Eigen::Index>{2, 1}));
+  const netlists::Element& source = n.elements[n.first_source + 2];
+  EXPECT_EQ(n.nodes.name(source.a), "in2");
+  EXPECT_EQ(n.nodes.name(source.b), "w2_0");
+  EXPECT_EQ(n.nodes.count(), 1 + 3 + 2 * 12 + 4);
 }
 
 TEST(Names, FollowTheDesign) {

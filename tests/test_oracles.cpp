@@ -245,19 +245,19 @@ TEST(Oracle, InputSplitWithSumMergeAndASenseAmplifier) {
       for (std::int64_t g = 0; g < 3; ++g) {
         y += (group_sum(c, s, m, g) >= 0.0 ? 0.5 : -0.5) * full_scale[g];
       }
-      EXPECT_NEAR(r.simulated.data[s * c.m + m], y, 1e-9 * std::abs(y) + 1e-12)
-          << s << "," << m;
+      EXPECT_NEAR(r.simulated.data[s * c.m + m], y, 1e-9 * std::abs(y) + 1e-12) << s << "," << m;
     }
   }
 }
 
 // Every metric of the layer report, on a 3 x 4 tile with parasitics, from the independent MNA
 // oracle and the mapping of docs/mapping.md §2 worked in the test.
-TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
+void check_every_metric(mapping::Activation activation) {
   const std::vector<double> w{0.5, -1.0, 0.25, 1.0, 0.5, -0.75};  // 2 outputs x 3 inputs
   const std::vector<double> bias{0.1, -0.2};
   const Tensor x = matrix(2, 3, {1.0, 0.5, 0.25, 0.2, 1.0, 0.6});
-  const mapping::Layer layer = dense_layer(w, 2, 3, bias, x);
+  mapping::Layer layer = dense_layer(w, 2, 3, bias, x);
+  layer.activation = activation;  // relu: output (0, 0) has a negative pre-activation
   SimulationOptions o;
   o.mapping.array = {3, 4};
   o.parasitics = {50.0, 3.0, 4.0, 60.0};
@@ -282,27 +282,46 @@ TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
   const Eigen::MatrixXd t =
       testing::reference_mna(tile, Eigen::MatrixXd::Identity(3, 3)).transpose();  // 4 x 3
 
-  // Outputs in weight x input units: (I+ - I-) / (a * 0.2) + bias.
+  // Pre-activations in weight x input units: (I+ - I-) / (a * 0.2) + bias; outputs after ReLU.
+  auto act = [&](double y) {
+    return activation == mapping::Activation::kRelu ? std::max(y, 0.0) : y;
+  };
   double se = 0.0, ref2 = 0.0, max_err = 0.0, max_ideal = 0.0;
+  double se_mac = 0.0, max_err_mac = 0.0, max_ideal_mac = 0.0;
+  int negative = 0;
   for (int s = 0; s < 2; ++s) {
     for (int m = 0; m < 2; ++m) {
-      const double sim = (current(s, 2 * m) - current(s, 2 * m + 1)) / (9e-5 * 0.2) + bias[m];
-      const double ideal =
+      const double pre = (current(s, 2 * m) - current(s, 2 * m + 1)) / (9e-5 * 0.2) + bias[m];
+      const double pre_ideal =
           (ideal_current(s, 2 * m) - ideal_current(s, 2 * m + 1)) / (9e-5 * 0.2) + bias[m];
+      const double sim = act(pre), ideal = act(pre_ideal);
+      negative += pre_ideal < 0.0;
       EXPECT_NEAR(r.value().simulated.data[s * 2 + m], sim, 1e-10 * std::abs(sim));
       EXPECT_NEAR(r.value().ideal.data[s * 2 + m], ideal, 1e-12 * std::abs(ideal));
       se += (sim - ideal) * (sim - ideal);
       ref2 += ideal * ideal;
       max_err = std::max(max_err, std::abs(sim - ideal));
       max_ideal = std::max(max_ideal, std::abs(ideal));
+      se_mac += (pre - pre_ideal) * (pre - pre_ideal);
+      max_err_mac = std::max(max_err_mac, std::abs(pre - pre_ideal));
+      max_ideal_mac = std::max(max_ideal_mac, std::abs(pre_ideal));
     }
   }
+  EXPECT_EQ(negative, 1);  // the ReLU case differs from the linear one
   auto near = [](double got, double want) { return std::abs(got - want) <= 1e-9 * std::abs(want); };
   EXPECT_TRUE(near(rep.rmse, std::sqrt(se / 4))) << rep.rmse;
   EXPECT_TRUE(near(rep.ideal_rms, std::sqrt(ref2 / 4))) << rep.ideal_rms;
   EXPECT_TRUE(near(rep.max_abs_error, max_err)) << rep.max_abs_error;
   EXPECT_TRUE(near(rep.max_rel_error, max_err / max_ideal)) << rep.max_rel_error;
-  EXPECT_TRUE(near(rep.mac_rmse, std::sqrt(se / 4)));  // no activation: MAC error = output error
+  EXPECT_TRUE(near(rep.mac_rmse, std::sqrt(se_mac / 4))) << rep.mac_rmse;
+  EXPECT_TRUE(near(rep.mac_max_rel_error, max_err_mac / max_ideal_mac)) << rep.mac_max_rel_error;
+  // Health: the tile's direct solve and its transfer matrix agree to rounding.
+  EXPECT_GT(rep.worst_residual, 0.0);
+  EXPECT_LT(rep.worst_residual, 1e-14);
+  EXPECT_GE(rep.worst_transfer_check, 0.0);
+  EXPECT_LT(rep.worst_transfer_check, 1e-12);
+  EXPECT_NE(rep.tiles[0].health.method.find("Schur complement"), std::string::npos);
+  EXPECT_EQ(rep.backend, "cholmod");
 
   // Error by column: RMS over the inputs of (I - I_ideal) / RMS of I_ideal.
   ASSERT_EQ(rep.error_by_column.size(), 4u);
@@ -327,6 +346,52 @@ TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
   EXPECT_TRUE(
       near(rep.tiles[0].current_error, (current - ideal_current).norm() / ideal_current.norm()));
   EXPECT_EQ(rep.adc_conversions, 4);
+}
+
+TEST(Oracle, EveryReportedMetricAgainstTheMnaOracle) {
+  check_every_metric(mapping::Activation::kNone);
+  check_every_metric(mapping::Activation::kRelu);
+}
+
+// Loss by row is averaged over the tiles that use the row: 5 inputs on 3-row arrays make a
+// 3-row tile and a 2-row tile, so row 2 has one tile and rows 0 and 1 have two.
+TEST(Oracle, LossByRowIsPooledOverTheTilesThatUseTheRow) {
+  const std::vector<double> w{0.5, -1.0, 0.25, 0.75, -0.5, 1.0, 0.5, -0.75, 0.3, 0.9};
+  const Tensor x = matrix(1, 5, {1.0, 0.5, 0.25, 0.75, 0.5});
+  const mapping::Layer layer = dense_layer(w, 2, 5, {}, x);
+  SimulationOptions o;
+  o.mapping.array = {3, 4};
+  o.parasitics = {50.0, 3.0, 4.0, 60.0};
+  o.ir_drop = false;
+  auto r = mapping::simulate(layer, x, o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r.value().report.tiles.size(), 2u);
+  // Tile t holds inputs [3t, 3t + nk) in rows 0..nk-1; unused cells at G_min.
+  std::vector<Eigen::VectorXd> loss;
+  for (int t = 0; t < 2; ++t) {
+    Eigen::MatrixXd g = Eigen::MatrixXd::Constant(3, 4, 1e-5);
+    const int nk = t == 0 ? 3 : 2;
+    for (int k = 0; k < nk; ++k) {
+      for (int m = 0; m < 2; ++m) {
+        g(k, 2 * m) = 1e-5 + 9e-5 * std::max(w[m * 5 + 3 * t + k], 0.0);
+        g(k, 2 * m + 1) = 1e-5 + 9e-5 * std::max(-w[m * 5 + 3 * t + k], 0.0);
+      }
+    }
+    const Eigen::MatrixXd tm =
+        testing::reference_mna(netlists::Crossbar::uniform(g, 50.0, 3.0, 4.0, 60.0),
+                               Eigen::MatrixXd::Identity(3, 3))
+            .transpose();
+    Eigen::VectorXd l(3);
+    for (int i = 0; i < 3; ++i) l(i) = 1.0 - tm.col(i).sum() / g.row(i).sum();
+    loss.push_back(l);
+  }
+  const std::vector<double>& got = r.value().report.loss_by_row;
+  EXPECT_NEAR(got[0], 0.5 * (loss[0](0) + loss[1](0)), 1e-9 * loss[0](0));
+  EXPECT_NEAR(got[1], 0.5 * (loss[0](1) + loss[1](1)), 1e-9 * loss[0](1));
+  EXPECT_NEAR(got[2], loss[0](2), 1e-9 * loss[0](2));  // row 2 is used by tile 0 only
+  EXPECT_FALSE(r.value().report.ir_drop_mapped);
+  EXPECT_GE(r.value().report.worst_transfer_check, 0.0);  // the self-check ran instead
+  EXPECT_LT(r.value().report.worst_transfer_check, 1e-12);
 }
 
 // Reference column: the tile uses columns 0..nm-1 and C-1; the unused columns (held at G_min)

@@ -85,6 +85,7 @@ TEST(System, RestampingNeverReanalyzes) {
         EXPECT_LT(rel_diff(t.value().t, fresh[it]), 1e-11);
       }
       EXPECT_EQ(sys.counters().analyses, 1) << solver::to_string(b);
+      EXPECT_EQ(sys.counters().backend_analyses, 1) << solver::to_string(b);
       EXPECT_EQ(sys.counters().restamps, kIterations);
       EXPECT_EQ(sys.counters().factorizations, kIterations + 1);
     }
@@ -229,6 +230,17 @@ TEST(StatusOr, MisuseIsAssertedInDebugBuilds) {
 #endif
 }
 
+// The status a Newton loop will return names what iterated, how often, and where it stopped.
+TEST(StatusOr, NoConvergenceSaysIterationsResidualAndTolerance) {
+  const Status s = Status::no_convergence("Newton on tile 3", 50, 3.2e-7, 1e-10);
+  EXPECT_EQ(s.code(), StatusCode::kNoConvergence);
+  EXPECT_EQ(s.to_string(),
+            "no convergence: Newton on tile 3: stopped after 50 iteration(s) with residual "
+            "3.200e-07 > tolerance 1.000e-10");
+  EXPECT_TRUE(core::is_solver_failure(s.code()));
+  EXPECT_FALSE(core::is_solver_failure(StatusCode::kFailedPrecondition));
+}
+
 // KLU re-uses the previous pivot order on refactorization; when a pivot of that order becomes
 // zero, it must factorize afresh instead of failing.
 TEST(Backends, KluRefactorizationFallsBackToAFreshFactorization) {
@@ -253,6 +265,19 @@ TEST(Backends, KluRefactorizationFallsBackToAFreshFactorization) {
   ASSERT_TRUE(klu->solve(b).is_ok());
   EXPECT_NEAR(b(0, 0), 2.0, 1e-15);
   EXPECT_NEAR(b(1, 0), 1.0, 1e-15);
+  // A pivot that is tiny but not zero in the reused order (rcond 1e-20 against 0.75 fresh):
+  // refactorized afresh too, and accurate.
+  a.coeffRef(0, 0) = 2.0;
+  ASSERT_TRUE(klu->analyze(a).is_ok());  // a fresh start: the diagonal pivot order
+  ASSERT_TRUE(klu->factorize(a).is_ok());
+  a.coeffRef(0, 0) = 1e-10;
+  ASSERT_TRUE(klu->factorize(a).is_ok());
+  EXPECT_EQ(klu->stats().method.find("refactorized"), std::string::npos) << klu->stats().method;
+  b << 1.0, 4.0;  // [1e-10 1; 1 2] x = [1; 4]
+  ASSERT_TRUE(klu->solve(b).is_ok());
+  const double x1 = (1.0 - 4.0 * 1e-10) / (1.0 - 2e-10);  // by Cramer's rule
+  EXPECT_NEAR(b(1, 0), x1, 1e-15);
+  EXPECT_NEAR(b(0, 0), 4.0 - 2.0 * x1, 1e-14);
 }
 
 }  // namespace
