@@ -588,15 +588,20 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
         // Transfer mode: the boundary is held at its exact voltages in the residual, so its
         // interior rows check the driven solution and its boundary rows check the trailing
         // block (S + D) the right-hand side came from against the matrix itself.
-        Eigen::VectorXd xk = x.col(kk);
+        auto relative = [&](const Eigen::Ref<const Eigen::VectorXd>& xk) {
+          const Eigen::VectorXd res = m.a * xk - rhs.col(kk);
+          const double denom =
+              m.a_norm_inf * xk.lpNorm<Eigen::Infinity>() + rhs.col(kk).lpNorm<Eigen::Infinity>();
+          return denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
+        };
         if (m.schur) {
+          Eigen::VectorXd xk = x.col(kk);
           for (Index i = 0; i < r; ++i) xk(m.interior + i) = inputs(k, i);
           xk.tail(c).setZero();
+          residual[k] = relative(xk);
+        } else {
+          residual[k] = relative(x.col(kk));
         }
-        const Eigen::VectorXd res = m.a * xk - rhs.col(kk);
-        const double denom =
-            m.a_norm_inf * xk.lpNorm<Eigen::Infinity>() + rhs.col(kk).lpNorm<Eigen::Infinity>();
-        residual[k] = denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
       }
     }
   }
