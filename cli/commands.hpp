@@ -14,6 +14,8 @@ namespace xbarnet::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInputError = 2;  // a file, option or value breaks a rule
 inline constexpr int kExitSolveError = 3;  // the circuit could not be solved (e.g. floating node)
+inline constexpr int kExitResource = 4;    // out of memory
+inline constexpr int kExitInternal = 5;    // an unexpected exception (a bug: please report it)
 
 // Throws for a failed Status: SolveError (exit kExitSolveError) when a circuit could not be
 // solved (core::is_solver_failure), InputError (exit kExitInputError) for a bad value.

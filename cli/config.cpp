@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "cli/npy.hpp"
@@ -148,6 +150,20 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
           "in_channels", "out_channels", "kernel", "input_size"});
   LayerEntry e;
   e.name = r.text("name", name_default);
+  // The name becomes part of output file names: a plain file-name component only, so that no
+  // output can land outside the output directory or hide itself.
+  const bool plain =
+      !e.name.empty() && e.name.size() <= 100 &&
+      std::isalnum(static_cast<unsigned char>(e.name.front())) &&
+      std::all_of(e.name.begin(), e.name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+      });
+  if (!plain) {
+    r.fail("name", fmt::format("'{}' is not a plain name: it must start with a letter or digit and "
+                               "hold only letters, digits, '_', '-' and '.' (at most 100 "
+                               "characters), since it names the layer's output files",
+                               e.name));
+  }
   const mapping::LayerKind kind = r.check(mapping::parse_layer_kind(r.text("kind", "")), "kind");
   const std::int64_t stride = r.integer("stride", 1);
   const std::int64_t padding = r.integer("padding", 0);
@@ -234,6 +250,14 @@ Config load_config(const fs::path& path, bool need_values) {
     if (t == nullptr)
       throw InputError(fmt::format("{}: layer {} is not a table", path.string(), i));
     c.layers.push_back(read_layer(path, *t, i, need_values));
+    for (std::size_t k = 0; k + 1 < c.layers.size(); ++k) {
+      if (c.layers[k].name == c.layers.back().name) {
+        throw InputError(fmt::format(
+            "{}: [layer {}] name: '{}' is already the name of layer {}: names must be unique "
+            "(they name the output files)",
+            path.string(), i, c.layers.back().name, k));
+      }
+    }
   }
 
   mapping::SimulationOptions& o = c.options;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -287,6 +289,24 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
       << load_error(dir / "j.toml", false);
   write(dir / "g.toml", layer + "[parasitics]\nr_neuron = inf\n");
   EXPECT_NE(load_error(dir / "g.toml", false).find("r_neuron = inf ohm"), std::string::npos);
+}
+
+// Layer names name output files: plain components only, and unique.
+TEST(LayerCli, LayerNamesCannotEscapeTheOutputDirectory) {
+  const fs::path dir = temp_dir("names");
+  const std::string layer = "[[layer]]\nkind = \"dense\"\nin_channels = 10\nout_channels = 4\n";
+  for (const char* bad : {"../x", "/abs", "", ".hidden", "a/b", "a\\\\b"}) {
+    write(dir / "n.toml", layer + fmt::format("name = \"{}\"\n", bad));
+    EXPECT_NE(load_error(dir / "n.toml", false).find("is not a plain name"), std::string::npos)
+        << bad << ": " << load_error(dir / "n.toml", false);
+  }
+  write(dir / "ok.toml", layer + "name = \"conv1_2.a-b\"\n");
+  EXPECT_EQ(load_error(dir / "ok.toml", false), "no error");
+  write(dir / "twice.toml", layer + "name = \"fc\"\n" + layer + "name = \"fc\"\n");
+  EXPECT_NE(load_error(dir / "twice.toml", false)
+                .find("[layer 1] name: 'fc' is already the name of layer 0"),
+            std::string::npos)
+      << load_error(dir / "twice.toml", false);
 }
 
 // The exported tile of a mapped layer is the circuit xbarnet simulates: ngspice agrees with the
