@@ -9,12 +9,15 @@
 
 #include "cli/config.hpp"
 #include "cli/npy.hpp"
+#include "cli/output.hpp"
 #include "cli/report.hpp"
 #include "devices/device.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
 
 namespace xbarnet::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -26,7 +29,7 @@ solver::Backend backend_from(const std::string& name) {
 
 // K x 4 x R x C: word-line voltage, bit-line voltage, voltage across the cell, and the IR drop
 // (intended input voltage minus the voltage across the cell), for every input vector.
-void write_voltages(const std::string& path, const Tile& tile, const solver::CrossbarSolution& s) {
+void write_voltages(const fs::path& path, const Tile& tile, const solver::CrossbarSolution& s) {
   const Eigen::Index n_vec = tile.inputs.rows();
   const Eigen::Index r = tile.xbar.rows();
   const Eigen::Index c = tile.xbar.cols();
@@ -75,14 +78,17 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   const solver::CrossbarSolution& sol = run.value().solution;
   const RunInfo info{&tile, &run.value(), system, options};
 
+  // Every output staged and written first, moved into place only when all of them succeeded.
+  OutputSet outputs;
   if (!args.output.empty()) {
+    const fs::path tmp = outputs.stage(args.output);
     if (tile.single_vector) {
-      write_npy_vector(args.output, sol.column_current.row(0).transpose());
+      write_npy_vector(tmp, sol.column_current.row(0).transpose());
     } else {
-      write_npy_matrix(args.output, sol.column_current);
+      write_npy_matrix(tmp, sol.column_current);
     }
   }
-  if (!args.voltages.empty()) write_voltages(args.voltages, tile, sol);
+  if (!args.voltages.empty()) write_voltages(outputs.stage(args.voltages), tile, sol);
 
   nlohmann::json report = summary_json(info);
   report["column_current_A"] = nlohmann::json::array();
@@ -91,10 +97,9 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
     report["column_current_A"].push_back(row);
   }
   if (!args.report.empty()) {
-    std::ofstream f(args.report);
-    if (!f) throw InputError(fmt::format("{}: cannot open file for writing", args.report));
-    f << report.dump(2) << "\n";
+    outputs.write_text(args.report, [&](std::ostream& f) { f << report.dump(2) << "\n"; });
   }
+  outputs.commit();
   if (args.format == "json") {
     out << report.dump(2) << "\n";
     return kExitOk;
@@ -104,14 +109,15 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
-int write_netlist_file(const std::string& path, const netlists::Crossbar& xbar,
+int write_netlist_file(OutputSet& outputs, const std::string& path, const netlists::Crossbar& xbar,
                        const Eigen::MatrixXd& inputs, const netlists::SpiceOptions& options,
                        std::ostream& err) {
-  std::ofstream f(path);
-  if (!f) throw InputError(fmt::format("{}: cannot open file for writing", path));
-  if (Status s = netlists::write_spice(f, xbar, inputs, options); !s.is_ok()) {
-    fmt::print(err, "xbarnet: cannot export the tile: {}\n", s.to_string());
-    return kExitInputError;
+  Status status;
+  outputs.write_text(
+      path, [&](std::ostream& f) { status = netlists::write_spice(f, xbar, inputs, options); });
+  if (!status.is_ok()) {
+    fmt::print(err, "xbarnet: cannot export the tile: {}\n", status.to_string());
+    return kExitInputError;  // the temporary is removed with `outputs`, nothing is replaced
   }
   return kExitOk;
 }
@@ -122,10 +128,12 @@ int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& er
   netlists::SpiceOptions options;
   options.title = fmt::format("xbarnet tile: {}", tile.origin);
   options.control_block = args.control_block;
-  if (int rc = write_netlist_file(args.output, tile.xbar, tile.inputs, options, err);
+  OutputSet outputs;
+  if (int rc = write_netlist_file(outputs, args.output, tile.xbar, tile.inputs, options, err);
       rc != kExitOk) {
     return rc;
   }
+  outputs.commit();
   fmt::print(out, "wrote {}: {} x {} crossbar, {} input vector(s); run: ngspice -b {}\n",
              args.output, tile.xbar.rows(), tile.xbar.cols(), tile.inputs.rows(), args.output);
   return kExitOk;

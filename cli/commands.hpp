@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <string>
 
+#include "cli/output.hpp"
 #include "cli/tile.hpp"
 #include "netlists/spice.hpp"
 
@@ -40,9 +41,10 @@ struct ExportArgs {
 };
 int run_export_spice(const ExportArgs& args, std::ostream& out, std::ostream& err);
 
-// Writes the netlist of a tile to `path` (throws InputError when the file cannot be opened);
-// returns kExitInputError, with the reason on `err`, when the tile cannot be exported.
-int write_netlist_file(const std::string& path, const netlists::Crossbar& xbar,
+// Writes the netlist of a tile to `path`, staged in `outputs` (throws InputError when the file
+// cannot be written); returns kExitInputError, with the reason on `err`, when the tile cannot be
+// exported.
+int write_netlist_file(OutputSet& outputs, const std::string& path, const netlists::Crossbar& xbar,
                        const Eigen::MatrixXd& inputs, const netlists::SpiceOptions& options,
                        std::ostream& err);
 

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "cli/npy.hpp"
+#include "cli/output.hpp"
 #include "cli/pictures.hpp"
 #include "cli/report.hpp"
 #include "mapping/experiments.hpp"
@@ -227,7 +228,9 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
   const fs::path dir = args.output_dir.empty() ? fs::path(c.output.dir) : fs::path(args.output_dir);
-  fs::create_directories(dir);
+  make_output_directory(dir);
+  // The whole output set is staged and moved into place only when every layer succeeded.
+  OutputSet outputs;
   nlohmann::json report = {{"config", c.path.string()},
                            {"build", solver::build_info()},
                            {"layers", nlohmann::json::array()}};
@@ -237,14 +240,15 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
     const mapping::SimulationResult r = simulate_or_throw(e, c.options);
     const fs::path sim = dir / (e.name + ".simulated.npy");
     const fs::path ideal = dir / (e.name + ".ideal.npy");
-    write_tensor(sim, r.simulated);
-    write_tensor(ideal, r.ideal);
+    write_tensor(outputs.stage(sim), r.simulated);
+    write_tensor(outputs.stage(ideal), r.ideal);
     text += report_text(e.name, e.shape, c.options, r.report, e.input->dim(0));
     std::vector<std::string> files{sim.string(), ideal.string()};
     nlohmann::json j = report_json(e.name, e.shape, c.options, r.report);
     if (r.report.worst_tile >= 0 && c.options.ir_drop) {
       const fs::path png = dir / (e.name + ".ir_drop.png");
-      write_heatmap_png(png, r.report.worst_ir_drop, 0.0, r.report.worst_ir_drop.maxCoeff());
+      write_heatmap_png(outputs.stage(png), r.report.worst_ir_drop, 0.0,
+                        r.report.worst_ir_drop.maxCoeff());
       files.push_back(png.string());
       j["ir_drop"]["heatmap"] = png.string();
       j["ir_drop"]["heatmap_scale_V"] = {0.0, r.report.worst_ir_drop.maxCoeff()};
@@ -272,9 +276,11 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
   }
   const fs::path json_path = dir / "report.json";
   const fs::path text_path = dir / "report.txt";
-  std::ofstream(json_path) << report.dump(2) << "\n";
-  std::ofstream(text_path) << text;
+  outputs.write_text(json_path, [&](std::ostream& f) { f << report.dump(2) << "\n"; });
+  outputs.write_text(text_path, [&](std::ostream& f) { f << text; });
+  const std::vector<std::string> replaced = outputs.commit();
   out << text << fmt::format("report: {} and {}\n", json_path.string(), text_path.string());
+  if (!replaced.empty()) out << fmt::format("replaced: {}\n", fmt::join(replaced, ", "));
   return kExitOk;
 }
 
@@ -287,7 +293,8 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
   const fs::path dir = args.output_dir.empty() ? fs::path(c.output.dir) : fs::path(args.output_dir);
-  fs::create_directories(dir);
+  make_output_directory(dir);
+  OutputSet outputs;
   const std::vector<std::int64_t> sizes(args.arrays.begin(), args.arrays.end());
   nlohmann::json report = nlohmann::json::array();
   std::string text = fmt::format("xbarnet compare {} on square arrays of {} rows and columns\n",
@@ -320,13 +327,15 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
       report.push_back(j);
     }
     const fs::path svg = dir / (e.name + ".compare.svg");
-    write_line_plot_svg(svg, fmt::format("{}: error vs array size", e.name),
+    write_line_plot_svg(outputs.stage(svg), fmt::format("{}: error vs array size", e.name),
                         "array size (rows = columns)", "fraction", {rmse, drop});
     text += fmt::format("plot: {}\n", svg.string());
   }
   const fs::path json_path = dir / "compare.json";
-  std::ofstream(json_path) << report.dump(2) << "\n";
+  outputs.write_text(json_path, [&](std::ostream& f) { f << report.dump(2) << "\n"; });
+  const std::vector<std::string> replaced = outputs.commit();
   out << text << fmt::format("report: {}\n", json_path.string());
+  if (!replaced.empty()) out << fmt::format("replaced: {}\n", fmt::join(replaced, ", "));
   return kExitOk;
 }
 
@@ -369,7 +378,11 @@ int run_map(const MapArgs& args, std::ostream& out, std::ostream& /*err*/) {
     text += fmt::format("total at {}x{}: {} unit arrays; with every 3D-kernel conv as 2D+1D: {}\n",
                         t.array_rows, t.array_cols, t.arrays, t.arrays_2d1d);
   }
-  if (!args.report.empty()) std::ofstream(args.report) << report.dump(2) << "\n";
+  if (!args.report.empty()) {
+    OutputSet outputs;
+    outputs.write_text(args.report, [&](std::ostream& f) { f << report.dump(2) << "\n"; });
+    outputs.commit();
+  }
   out << text;
   return kExitOk;
 }
@@ -387,10 +400,13 @@ int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream&
       e.name, e.shape.describe(), args.vector, tc.value().spec.k0,
       tc.value().spec.k0 + tc.value().spec.nk - 1, tc.value().spec.m0,
       tc.value().spec.m0 + tc.value().spec.nm - 1);
-  if (int rc = write_netlist_file(args.output, tc.value().xbar, tc.value().inputs, so, err);
+  OutputSet outputs;
+  if (int rc =
+          write_netlist_file(outputs, args.output, tc.value().xbar, tc.value().inputs, so, err);
       rc != kExitOk) {
     return rc;
   }
+  outputs.commit();
   fmt::print(
       out, "wrote {}: tile {} of layer '{}' ({} x {} array), input vector {}; run: ngspice -b {}\n",
       args.output, args.tile, e.name, tc.value().xbar.rows(), tc.value().xbar.cols(), args.vector,

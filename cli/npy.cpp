@@ -149,7 +149,11 @@ void write_npy(const std::filesystem::path& path, const std::vector<std::int64_t
   const std::int64_t count =
       std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * 8));
-  if (!out) throw InputError(fmt::format("{}: write failed", path.string()));
+  out.close();  // a full disk shows at the flush
+  if (!out) {
+    throw InputError(
+        fmt::format("{}: write failed (disk full, or a size limit reached)", path.string()));
+  }
 }
 
 Eigen::MatrixXd npy_matrix(const NpyArray& a, const std::string& path, const std::string& what) {

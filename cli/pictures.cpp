@@ -97,7 +97,10 @@ void write_heatmap_png(const std::filesystem::path& path, const Eigen::MatrixXd&
     png_write_row(png, rgb.data() + static_cast<size_t>(y) * width * 3);
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  std::fclose(f);
+  const bool failed = std::ferror(f) != 0;
+  if (std::fclose(f) != 0 || failed) {
+    throw InputError(fmt::format("{}: write failed (disk full?)", path.string()));
+  }
 }
 
 void write_line_plot_svg(const std::filesystem::path& path, const std::string& title,
@@ -168,6 +171,8 @@ void write_line_plot_svg(const std::filesystem::path& path, const std::string& t
   std::ofstream out(path);
   if (!out) throw InputError(fmt::format("{}: cannot open file for writing", path.string()));
   out << svg;
+  out.close();
+  if (!out) throw InputError(fmt::format("{}: write failed", path.string()));
 }
 
 }  // namespace xbarnet::cli

@@ -2,6 +2,7 @@
 // boundary, CLI11's parse errors included.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -62,6 +63,85 @@ TEST(Program, BadValuesAndUnsolvableTilesHaveTheirCodes) {
   r = run({"solve", "--example", "--r-source", "open", "--r-neuron", "open", "--format", "none"});
   EXPECT_EQ(r.code, cli::kExitSolveError);
   EXPECT_NE(r.err.find("floating node"), std::string::npos) << r.err;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("xbarnet-test-program-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A device is never written to, nor replaced (the write used to "succeed" on /dev/full).
+TEST(Outputs, ADeviceIsRefused) {
+  const Outcome r = run({"solve", "--example", "-o", "/dev/full", "--format", "none"});
+  EXPECT_EQ(r.code, cli::kExitInputError);
+  EXPECT_NE(r.err.find("/dev/full: exists and is not a regular file"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  for (const auto& e : fs::directory_iterator("/dev")) {
+    EXPECT_EQ(e.path().filename().string().find(".full.xbarnet-"), std::string::npos);
+  }
+}
+
+// A later output that cannot be written leaves the earlier ones untouched.
+TEST(Outputs, AFailedRunReplacesNothing) {
+  const fs::path dir = fresh_dir("solve");
+  std::ofstream(dir / "I.npy") << "the previous run";
+  const Outcome r = run({"solve", "--example", "-o", (dir / "I.npy").string(), "--voltages",
+                         (dir / "missing" / "v.npy").string(), "--format", "none"});
+  EXPECT_EQ(r.code, cli::kExitInputError);
+  EXPECT_EQ(slurp(dir / "I.npy"), "the previous run");
+  EXPECT_EQ(listing(dir), std::vector<std::string>{"I.npy"});  // no temporary left behind
+  // The same command with a good second path replaces both.
+  const Outcome ok = run({"solve", "--example", "-o", (dir / "I.npy").string(), "--voltages",
+                          (dir / "v.npy").string(), "--format", "none"});
+  EXPECT_EQ(ok.code, cli::kExitOk) << ok.err;
+  EXPECT_EQ(slurp(dir / "I.npy").substr(1, 5), "NUMPY");
+  EXPECT_EQ(listing(dir), (std::vector<std::string>{"I.npy", "v.npy"}));
+}
+
+// simulate writes its whole output set or nothing: a second layer that fails leaves no file of
+// the first beside an old report.
+TEST(Outputs, SimulateIsCompleteOrAbsent) {
+  const fs::path dir = fresh_dir("simulate");
+  const fs::path example = fs::path(kExample).parent_path();
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+    fs::copy_file(example / f, dir / f);
+  }
+  std::string text = slurp(kExample);
+  // A second layer that only fails when it is simulated: sub-image partitioning needs stride 1.
+  text.replace(text.find("[mapping]"), 9,
+               "[[layer]]\nname = \"strided\"\nkind = \"conv\"\nweights = \"weights.npy\"\n"
+               "input = \"input.npy\"\nstride = 2\n\n[mapping]");
+  text.replace(text.find("scheme = \"im2col\""), 17, "scheme = \"subimage\"");
+  std::ofstream(dir / "two.toml") << text;
+  fs::create_directories(dir / "out");
+  std::ofstream(dir / "out" / "report.json") << "old";
+  const Outcome r = run({"simulate", (dir / "two.toml").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.code, cli::kExitInputError) << r.err;
+  EXPECT_NE(r.err.find("needs stride 1"), std::string::npos) << r.err;
+  EXPECT_EQ(listing(dir / "out"), std::vector<std::string>{"report.json"});
+  EXPECT_EQ(slurp(dir / "out" / "report.json"), "old");
+  // A good run says what it replaced.
+  const Outcome ok = run({"simulate", kExample, "-o", (dir / "out").string()});
+  EXPECT_EQ(ok.code, cli::kExitOk) << ok.err;
+  EXPECT_NE(ok.out.find("replaced: " + (dir / "out" / "report.json").string()), std::string::npos)
+      << ok.out;
+  EXPECT_EQ(listing(dir / "out"),
+            (std::vector<std::string>{"conv.ideal.npy", "conv.ir_drop.png", "conv.simulated.npy",
+                                      "report.json", "report.txt"}));
 }
 
 }  // namespace
