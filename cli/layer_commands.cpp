@@ -146,7 +146,8 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"apply", r.seconds.apply},
             {"stitch", r.seconds.stitch},
             {"total", r.seconds.total}}},
-          {"threads", o.threads},
+          {"threads", r.threads},
+          {"threads_asked", o.threads},
           {"tiles", tiles}};
 }
 
@@ -194,7 +195,10 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
       "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
       "wall {:.3f} with {} thread(s)\n",
       r.seconds.map, r.seconds.program, r.seconds.circuit, r.seconds.apply, r.seconds.stitch,
-      r.seconds.total, o.threads);
+      r.seconds.total,
+      r.threads == o.threads
+          ? fmt::format("{}", r.threads)
+          : fmt::format("{} (asked {}, capped at the hardware's)", r.threads, o.threads));
   return s;
 }
 

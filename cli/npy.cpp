@@ -4,8 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <bit>
+#include <charconv>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <regex>
 
@@ -84,12 +86,43 @@ NpyArray read_npy(const std::filesystem::path& path) {
 
   NpyArray a;
   const std::string shape_text = dict_value(path, header, "shape");
-  const std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shape_text.begin(), shape_text.end(), num);
-       it != std::sregex_iterator(); ++it) {
-    a.shape.push_back(std::stoll(it->str()));
+  if (shape_text.empty() || shape_text.front() != '(' || shape_text.back() != ')') {
+    fail(path, fmt::format("not a valid .npy file: shape '{}' is not a tuple", shape_text));
   }
-  const std::int64_t count = a.size();
+  // Entries are checked as 64-bit integers, and the size they claim against the bytes the file
+  // actually holds, before anything is allocated (a short file claiming a huge shape is refused
+  // without allocating it).
+  std::int64_t count = 1;
+  for (size_t at = 1; at + 1 < shape_text.size();) {
+    while (at + 1 < shape_text.size() && (shape_text[at] == ' ' || shape_text[at] == ',')) ++at;
+    if (at + 1 >= shape_text.size()) break;
+    std::int64_t n = 0;
+    const char* first = shape_text.data() + at;
+    const char* last = shape_text.data() + shape_text.size() - 1;
+    const auto [ptr, ec] = std::from_chars(first, last, n);
+    if (ec != std::errc() || n < 0) {
+      fail(path, fmt::format("not a valid .npy file: shape {} holds '{}', which is not a "
+                             "dimension (an integer from 0 to 2^63-1)",
+                             shape_text, std::string(first, std::min(last, first + 24))));
+    }
+    at += static_cast<size_t>(ptr - first);
+    if (a.shape.size() == 32) fail(path, "not a valid .npy file: more than 32 dimensions");
+    a.shape.push_back(n);
+    if (n != 0 &&
+        count > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(item) / n) {
+      fail(path, fmt::format("shape {} describes more values than any file can hold", shape_text));
+    }
+    count *= n;
+  }
+  const std::streampos data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::int64_t available = static_cast<std::int64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
+  const std::int64_t needed = count * static_cast<std::int64_t>(item);
+  if (needed > available) {
+    fail(path, fmt::format("truncated data: shape ({}) needs {} bytes, the file holds {}",
+                           fmt::join(a.shape, ", "), needed, available));
+  }
   std::vector<char> raw(static_cast<size_t>(count) * item);
   in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
   if (!in) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/threads.hpp"
 #include "solver/build_info.hpp"
 
 namespace xbarnet::cli {
@@ -35,8 +36,12 @@ std::string summary_text(const RunInfo& info) {
   const double total = t.assemble + t.analyze + t.factorize + t.solve;
   std::string out;
   out += "xbarnet summary\n";
-  out += fmt::format("  build        {}; threads used: {}\n", solver::build_info(),
-                     info.options.threads);
+  const int used = core::capped_threads(info.options.threads);
+  out += fmt::format(
+      "  build        {}; threads used: {}\n", solver::build_info(),
+      used == info.options.threads
+          ? fmt::format("{}", used)
+          : fmt::format("{} (asked {}, capped at the hardware's)", used, info.options.threads));
   out += fmt::format("  tile         {}\n", info.tile->origin);
   out += fmt::format("  crossbar     {} rows x {} columns, {} input vector(s)\n", s.rows, s.cols,
                      info.tile->inputs.rows());
@@ -72,7 +77,8 @@ nlohmann::json summary_json(const RunInfo& info) {
   const solver::PhaseTimes& t = info.run->times;
   nlohmann::json j;
   j["build"] = solver::build_info();
-  j["threads"] = info.options.threads;
+  j["threads"] = core::capped_threads(info.options.threads);
+  j["threads_asked"] = info.options.threads;
   j["tile"] = info.tile->origin;
   j["rows"] = s.rows;
   j["cols"] = s.cols;

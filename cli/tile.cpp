@@ -96,6 +96,12 @@ Tile load_tile(const TileArgs& args) {
   Tile t;
   t.origin = fmt::format("--conductance {} --input {}", args.conductance, args.input);
   const Eigen::MatrixXd g = npy_matrix(read_npy(args.conductance), args.conductance, "conductance");
+  if (g.rows() < 1 || g.cols() < 1) {
+    throw InputError(
+        fmt::format("{}: conductance has shape ({}, {}): a crossbar needs at least "
+                    "one row and one column",
+                    args.conductance, g.rows(), g.cols()));
+  }
   const Eigen::Index r = g.rows();
   const NpyArray v = read_npy(args.input);
   if (v.shape.size() == 1) {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/threads.hpp"
+
 namespace xbarnet::mapping {
 
 namespace {
@@ -114,8 +116,9 @@ const core::ParameterTable<SimulationOptions>& simulation_parameters() {
               "backend", &SimulationOptions::backend,
               std::array{solver::Backend::kCholmod, solver::Backend::kKlu, solver::Backend::kDense},
               "linear solver (klu builds T by R solves; dense is a reference for small tiles)")
-          .integer("threads", &SimulationOptions::threads, "", core::Range::between(1, 4096),
-                   "OpenMP threads over tiles (results do not depend on it)")
+          .integer("threads", &SimulationOptions::threads, "", core::Range::between(1, 2147483647),
+                   "OpenMP threads over tiles (results do not depend on it)",
+                   "capped at the hardware's")
           .boolean("ir_drop", &SimulationOptions::ir_drop,
                    "solve each tile's full-scale operating point for its IR-drop map (heatmap, "
                    "IR-drop figures); it also checks T");
@@ -200,11 +203,13 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   Eigen::VectorXd row_loss = Eigen::VectorXd::Zero(rows), row_count = Eigen::VectorXd::Zero(rows);
 
   const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
-  const std::int64_t wave = std::max<std::int64_t>(options.threads, 1) * 2;
+  const int threads = core::capped_threads(options.threads);
+  rep.threads = threads;
+  const std::int64_t wave = std::int64_t{threads} * 2;
   for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
     const std::int64_t t1 = std::min(n_tiles, t0 + wave);
     std::vector<TileWork> work(static_cast<size_t>(t1 - t0));
-#pragma omp parallel for num_threads(options.threads) schedule(dynamic)
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
     for (std::int64_t t = t0; t < t1; ++t) {
       TileWork& tw = work[t - t0];
       const TileSpec& spec = pl.tiles[t];

@@ -30,8 +30,8 @@ struct SimulationOptions {
   devices::DeviceParams device;
   Parasitics parasitics;
   solver::Backend backend = solver::Backend::kCholmod;
-  int threads = 1;
-  bool ir_drop = true;      // solve each tile once more for its IR-drop map
+  int threads = 1;      // OpenMP threads over tiles, capped at the hardware's (core/threads.hpp)
+  bool ir_drop = true;  // solve each tile once more for its IR-drop map
   bool ideal_only = false;  // skip the circuit: ideal crossbars (T = G^T), for timing baselines
 };
 
@@ -92,6 +92,7 @@ struct LayerReport {
   int adc_bits = 0;                     // of those conversions (0 = ideal)
   std::int64_t input_vectors = 0;       // per tile
   PhaseSeconds seconds;
+  int threads = 1;     // threads used: options.threads capped at the hardware's
   double w_max = 0.0;  // largest |weight|
   double x_max = 0.0;  // largest |input|
 };

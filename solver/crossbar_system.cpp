@@ -10,6 +10,7 @@
 
 #include "core/enum.hpp"
 #include "core/random.hpp"
+#include "core/threads.hpp"
 #include "netlists/netlist.hpp"
 #include "solver/ordering.hpp"
 
@@ -495,7 +496,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     }
   }
   const std::int64_t n = m.stats.unknowns;
-  const int threads = options.threads;
+  const int threads = core::capped_threads(options.threads);
   const Eigen::MatrixXd* boundary = nullptr;
   if (m.schur) {
     StatusOr<const Eigen::MatrixXd*> b = m.schur_block();

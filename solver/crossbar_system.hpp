@@ -64,7 +64,8 @@ struct SystemOptions {
 
 // How one block of inputs is solved.
 struct SolveOptions {
-  int threads = 1;             // OpenMP threads for the loops over input vectors (>= 1)
+  int threads = 1;  // OpenMP threads for the loops over input vectors (>= 1; capped at the
+                    // hardware's, core/threads.hpp)
   bool node_voltages = false;  // keep every word- and bit-line node voltage (IR-drop map)
 };
 

@@ -113,7 +113,55 @@ TEST_F(Npy, RejectsFilesThatAreNotNpy) {
   EXPECT_THROW(cli::read_npy(path("missing.npy")), InputError);
 }
 
+// Hostile headers: sizes are checked as 64-bit values and against the file's bytes before
+// anything is allocated (a short file claiming a huge shape used to allocate it, or crash).
+TEST_F(Npy, HostileShapesAreRefusedBeforeAllocating) {
+  auto error_of = [&](const std::string& shape) {
+    const std::string f =
+        raw_npy("h.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }",
+                std::string(16, '\0'));
+    try {
+      cli::read_npy(f);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of("(100000, 100000)")
+                .find("truncated data: shape (100000, 100000) needs 80000000000 bytes, the file "
+                      "holds 16"),
+            std::string::npos)
+      << error_of("(100000, 100000)");
+  EXPECT_NE(error_of("(99999999999999999999,)").find("which is not a dimension"), std::string::npos)
+      << error_of("(99999999999999999999,)");
+  EXPECT_NE(error_of("(4294967296, 4294967296)").find("more values than any file can hold"),
+            std::string::npos);
+  EXPECT_NE(error_of("(-2,)").find("which is not a dimension"), std::string::npos);
+  EXPECT_NE(error_of("7").find("is not a tuple"), std::string::npos) << error_of("7");
+  EXPECT_EQ(error_of("(2,)"), "no error");
+  EXPECT_EQ(cli::read_npy(path("h.npy")).size(), 2);
+}
+
 using Commands = TempDir;
+
+// A matrix with no columns is refused with its shape (it used to abort the program).
+TEST_F(Commands, AnEmptyConductanceMatrixIsRefused) {
+  cli::write_npy(path("G.npy"), {16, 0}, nullptr);
+  cli::write_npy_vector(path("V.npy"), Eigen::VectorXd::Constant(16, 0.1));
+  cli::SolveArgs args;
+  args.tile.conductance = path("G.npy");
+  args.tile.input = path("V.npy");
+  std::ostringstream out, err;
+  try {
+    cli::run_solve(args, out, err);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("conductance has shape (16, 0): a crossbar needs at least "
+                                         "one row and one column"),
+              std::string::npos)
+        << e.what();
+  }
+}
 
 TEST_F(Commands, SolveWritesCurrentsAndVoltages) {
   Eigen::MatrixXd g(2, 2);

@@ -65,6 +65,18 @@ TEST(Program, BadValuesAndUnsolvableTilesHaveTheirCodes) {
   EXPECT_NE(r.err.find("floating node"), std::string::npos) << r.err;
 }
 
+// Thread counts beyond the hardware's are capped, and the summary says so (100000 threads used
+// to abort the program).
+TEST(Program, ThreadCountsAreCappedAtTheHardwares) {
+  const Outcome r = run({"solve", "--example", "--threads", "100000", "--format", "none"});
+  EXPECT_EQ(r.code, cli::kExitOk) << r.err;
+  EXPECT_NE(r.out.find("(asked 100000, capped at the hardware's)"), std::string::npos) << r.out;
+  const fs::path dir = fs::temp_directory_path() / "xbarnet-test-program-threads";
+  const Outcome s = run({"simulate", kExample, "-o", dir.string(), "--threads", "100000"});
+  EXPECT_EQ(s.code, cli::kExitOk) << s.err;
+  EXPECT_NE(s.out.find("(asked 100000, capped at the hardware's)"), std::string::npos) << s.out;
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
