@@ -16,16 +16,20 @@ bool Range::contains(double v) const {
 std::string Range::describe(bool integer) const {
   const bool has_min = std::isfinite(min);
   const bool has_max = std::isfinite(max);
+  // Integer bounds as integers (2147483647, not 2.14748e+09).
+  auto num = [&](double v) {
+    return integer ? fmt::format("{}", static_cast<std::int64_t>(v)) : fmt::format("{:g}", v);
+  };
   std::string body;
   if (has_min && has_max) {
     body = (min_inclusive && max_inclusive)
-               ? fmt::format("in {:g} .. {:g}", min, max)
-               : fmt::format("in {}{:g}, {:g}{}", min_inclusive ? "[" : "(", min, max,
+               ? fmt::format("in {} .. {}", num(min), num(max))
+               : fmt::format("in {}{}, {}{}", min_inclusive ? "[" : "(", num(min), num(max),
                              max_inclusive ? "]" : ")");
   } else if (has_min) {
-    body = fmt::format("{} {:g}", min_inclusive ? ">=" : ">", min);
+    body = fmt::format("{} {}", min_inclusive ? ">=" : ">", num(min));
   } else if (has_max) {
-    body = fmt::format("{} {:g}", max_inclusive ? "<=" : "<", max);
+    body = fmt::format("{} {}", max_inclusive ? "<=" : "<", num(max));
   } else {
     return integer ? "" : (allow_infinity ? "not NaN" : "finite");
   }

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 namespace xbarnet::core {
 
@@ -88,7 +90,10 @@ ParameterTable<S>&& ParameterTable<S>::integer(std::string name, I S::*member, s
                                                std::string note) && {
   Parameter<S> p = detail::declare<S>(std::move(name), std::move(unit), std::move(description),
                                       ParameterKind::kInteger);
+  // Never more than the member can hold: a value is checked before it is narrowed.
   p.range = range;
+  p.range.min = std::max(p.range.min, static_cast<double>(std::numeric_limits<I>::min()));
+  p.range.max = std::min(p.range.max, static_cast<double>(std::numeric_limits<I>::max()));
   p.note = std::move(note);
   p.get = [member](const S& s) { return Value(static_cast<std::int64_t>(s.*member)); };
   p.put = [member](S& s, const Value& v) { s.*member = static_cast<I>(std::get<std::int64_t>(v)); };

@@ -116,7 +116,7 @@ const core::ParameterTable<SimulationOptions>& simulation_parameters() {
               "backend", &SimulationOptions::backend,
               std::array{solver::Backend::kCholmod, solver::Backend::kKlu, solver::Backend::kDense},
               "linear solver (klu builds T by R solves; dense is a reference for small tiles)")
-          .integer("threads", &SimulationOptions::threads, "", core::Range::between(1, 2147483647),
+          .integer("threads", &SimulationOptions::threads, "", core::Range::at_least(1),
                    "OpenMP threads over tiles (results do not depend on it)",
                    "capped at the hardware's")
           .boolean("ir_drop", &SimulationOptions::ir_drop,
