@@ -20,6 +20,7 @@
 #include "mapping/experiments.hpp"
 #include "netlists/spice.hpp"
 #include "solver/build_info.hpp"
+#include "solver/crossbar_system.hpp"
 
 namespace xbarnet::cli {
 
@@ -135,7 +136,8 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"ordering", r.ordering},
             {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
             {"worst_relative_residual", r.worst_residual},
-            {"worst_transfer_check", r.worst_transfer_check}}},
+            {"worst_transfer_check", r.worst_transfer_check},
+            {"tiny_resistances_merged", r.tiny_shorts}}},
           {"input_vectors_per_tile", r.input_vectors},
           {"w_max", r.w_max},
           {"x_max", r.x_max},
@@ -191,6 +193,12 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
       r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method, r.worst_residual,
       r.worst_transfer_check >= 0.0 ? fmt::format("{:.3e}", r.worst_transfer_check)
                                     : std::string("n/a (no circuit)"));
+  if (r.tiny_shorts > 0) {
+    s += fmt::format(
+        "  merged       {} resistance(s) in all tiles too small to tell from a short (conductance "
+        "above {:g} times a tile's largest cell's) merged as exact shorts; give them as 0\n",
+        r.tiny_shorts, solver::kShortRatio);
+  }
   s += fmt::format(
       "  time [s]     map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f}, stitch {:.3f}; "
       "wall {:.3f} with {} thread(s)\n",

@@ -52,6 +52,12 @@ std::string summary_text(const RunInfo& info) {
                      describe_resistances(x.r_neuron, "per column"));
   out += fmt::format("  circuit      {} nodes -> {} unknowns ({} 0-ohm elements merged, {} open)\n",
                      s.circuit_nodes, s.unknowns, s.shorts, s.opens);
+  if (s.tiny_shorts > 0) {
+    out += fmt::format(
+        "  merged       {} resistance(s) too small to tell from a short (conductance above {:g} "
+        "times the largest cell's) merged as exact shorts; give them as 0 to silence this\n",
+        s.tiny_shorts, solver::kShortRatio);
+  }
   // KLU does not count its flops (it reports -1).
   out += fmt::format("  matrix       nnz(A) {}, nnz(factor) {}, fill {:.2f}x, {} flops\n",
                      s.factor.nnz_matrix, s.factor.nnz_factor, fill_ratio(s),
@@ -86,6 +92,7 @@ nlohmann::json summary_json(const RunInfo& info) {
   j["circuit_nodes"] = s.circuit_nodes;
   j["unknowns"] = s.unknowns;
   j["shorts_merged"] = s.shorts;
+  j["tiny_resistances_merged"] = s.tiny_shorts;
   j["opens"] = s.opens;
   j["nnz_matrix"] = s.factor.nnz_matrix;
   j["nnz_factor"] = s.factor.nnz_factor;

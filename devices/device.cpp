@@ -30,15 +30,17 @@ const core::ParameterTable<DeviceParams>& device_parameters() {
   using core::Range;
   static const auto kTable =
       core::ParameterTable<DeviceParams>("device")
-          .real("r_lrs", &DeviceParams::r_lrs, "ohm", Range::above(0),
+          .real("r_lrs", &DeviceParams::r_lrs, "ohm", Range::between(1e-3, 1e15),
                 "low-resistance state of a cell: the largest conductance G_max = 1/r_lrs "
-                "(illustrative default)")
-          .real("r_hrs", &DeviceParams::r_hrs, "ohm", Range{},
+                "(illustrative default)",
+                "physical bounds: beyond them conductances and currents leave double precision")
+          .real("r_hrs", &DeviceParams::r_hrs, "ohm", Range::between(1e-3, 1e18),
                 "high-resistance state of a cell: the smallest conductance G_min = 1/r_hrs "
                 "(illustrative default)",
                 "", "r_lrs")
-          .real("v_read", &DeviceParams::v_read, "V", Range::above(0),
-                "word-line voltage of the largest |input|")
+          .real("v_read", &DeviceParams::v_read, "V", Range::between(1e-6, 1e3),
+                "word-line voltage of the largest |input|",
+                "a read voltage below 1 uV would leave the currents in the noise of rounding")
           .choice("sign", &DeviceParams::sign,
                   std::array{SignScheme::kDifferential, SignScheme::kReference},
                   "how signed weights are stored: a differential column pair (G+ - G-) or one "

@@ -288,6 +288,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       rep.seconds.apply += tw.apply_s;
       rep.adc_conversions += n_vec * spec.nm;
       rep.worst_residual = std::max(rep.worst_residual, tw.report.health.residual);
+      rep.tiny_shorts += tw.report.health.tiny_shorts;
       rep.worst_transfer_check =
           std::max(rep.worst_transfer_check, tw.report.health.transfer_check);
       if (rep.worst_tile < 0 || tw.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {

@@ -64,6 +64,7 @@ struct LayerReport {
   // max |I(v) - T v| / max |I(v)| (-1 when no tile was solved as a circuit).
   double worst_residual = 0.0;
   double worst_transfer_check = -1.0;
+  std::int64_t tiny_shorts = 0;  // resistances merged as shorts (solver::kShortRatio), all tiles
   // Errors of the simulated layer outputs against the ideal ones (same mapping, ideal arrays,
   // ideal ADC; equal to the floating-point layer with the quantized weights and inputs).
   double rmse = 0.0;

@@ -109,7 +109,7 @@ class LinearTile final : public TransferTile {
 class IdealTile final : public TransferTile {
  public:
   explicit IdealTile(const Eigen::MatrixXd& g)
-      : TransferTile(g.transpose(), TileHealth{"no circuit (T = G^T)", 0.0, -1.0}) {}
+      : TransferTile(g.transpose(), TileHealth{"no circuit (T = G^T)", 0.0, -1.0, 0}) {}
   StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
     solver::CrossbarSolution s;
     s.column_current = currents(v, all_columns(t_.rows()));
@@ -135,6 +135,7 @@ StatusOr<std::unique_ptr<TileResponse>> LinearCircuitResponse::prepare(
   if (!t.is_ok()) return t.status();
   TileHealth health;
   health.method = fmt::format("{}; {}", system.value().stats().factor.method, t.value().method);
+  health.tiny_shorts = system.value().stats().tiny_shorts;
   if (!ir_map) {
     health.residual = t.value().check_residual;
     health.transfer_check = t.value().check_difference;

@@ -82,6 +82,9 @@ struct TileHealth {
   // max |I(v) - T v| / max |I(v)| for the input of the direct solve (the IR-drop input, or a
   // pseudo-random one when no IR-drop map is asked for); -1 when there is no circuit.
   double transfer_check = -1.0;
+  // Resistances merged as exact shorts because they are too small to tell from one
+  // (solver::kShortRatio).
+  std::int64_t tiny_shorts = 0;
 };
 
 class TileResponse {

@@ -112,6 +112,21 @@ struct CrossbarSystem::Impl {
   void stamp();
   Status check_floating() const;
   StatusOr<const Eigen::MatrixXd*> schur_block();
+  // The failure for a solution with a NaN or Inf: names the first such unknown's node.
+  Status not_finite(const Eigen::MatrixXd& x, const char* what) const {
+    for (Index k = 0; k < x.cols(); ++k) {
+      for (Index p = 0; p < x.rows(); ++p) {
+        if (!std::isfinite(x(p, k))) {
+          return {StatusCode::kBackendFailure,
+                  fmt::format("the {} at node {} is {} (input vector {} of the block): the "
+                              "solve overflowed double precision (inputs, conductances or their "
+                              "ratios too large)",
+                              what, nodes.name(representative[p]), x(p, k), k)};
+        }
+      }
+    }
+    return Status::ok();
+  }
   // Voltage of a node for input vector k, whose solution is column kx of x.
   double voltage(std::int64_t node_code, const Eigen::MatrixXd& x, const Eigen::MatrixXd& inputs,
                  Index kx, Index k) const {
@@ -134,6 +149,18 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
   DisjointSets sets(n_ids);
   std::int64_t shorts = 0;
   std::int64_t opens = 0;
+  std::int64_t tiny = 0;
+  // A resistance too small to tell from a short against the cells is merged as one
+  // (kShortRatio in crossbar_system.hpp): 1/r overflows, or exceeds kShortRatio times the
+  // tile's largest cell conductance.
+  double g_cell_max = 0.0;
+  for (std::int64_t k = net.first_cell; k < net.first_bitline; ++k) {
+    g_cell_max = std::max(g_cell_max, net.elements[k].value);
+  }
+  auto is_tiny = [&](double ohms) {
+    const double g = 1.0 / ohms;
+    return !std::isfinite(g) || (g_cell_max > 0.0 && g > kShortRatio * g_cell_max);
+  };
   for (const netlists::Element& e : net.elements) {
     if (e.kind == ElementKind::kSense) {
       // The ammeter is a 0 V source: in driven mode it ties the virtual ground to ground; in
@@ -147,6 +174,9 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
       ++shorts;
     } else if (std::isinf(e.value)) {
       ++opens;
+    } else if (is_tiny(e.value)) {
+      sets.unite(e.a, e.b);
+      ++tiny;
     }
   }
 
@@ -212,6 +242,7 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
   stats.circuit_nodes = n_ids;
   stats.unknowns = static_cast<std::int64_t>(representative.size());
   stats.shorts = shorts;
+  stats.tiny_shorts = tiny;
   stats.opens = opens;
 
   // Branches: every finite, non-zero resistance, and every cell (even G = 0, so that the
@@ -222,7 +253,7 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
     if (e.kind == ElementKind::kCell) {
       if (e.a == nodes.word(0, 0)) cell_begin = static_cast<std::int64_t>(branches.size());
       branches.push_back({code[e.a], code[e.b], e.value, -1, -1});
-    } else if (e.is_resistance() && e.value > 0.0 && std::isfinite(e.value)) {
+    } else if (e.is_resistance() && e.value > 0.0 && std::isfinite(e.value) && !is_tiny(e.value)) {
       branches.push_back({code[e.a], code[e.b], 1.0 / e.value, -1, -1});
     }
   }
@@ -550,6 +581,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     Eigen::MatrixXd x = rhs;
     if (n > 0) {
       if (Status s = m.backend->solve(x); !s.is_ok()) return s;
+      if (!x.allFinite()) return m.not_finite(x, "node voltage");
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (Index kk = 0; kk < kc; ++kk) {
@@ -629,6 +661,11 @@ StatusOr<TransferMatrix> CrossbarSystem::transfer_matrix(int threads, bool check
     // network delivers into virtual ground j is minus the current injected there.
     out.t = -s.value()->block(r, 0, c, r);
     out.method = fmt::format("Schur complement onto {} boundary nodes", r + c);
+    if (!out.t.allFinite()) {
+      return Status{StatusCode::kBackendFailure,
+                    "the transfer matrix is not finite (NaN or Inf): the circuit's conductances "
+                    "span more than double precision can hold"};
+    }
   } else {
     SolveOptions so;
     so.threads = threads;

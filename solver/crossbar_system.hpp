@@ -49,6 +49,13 @@ enum class Ordering {
 
 enum class Mode { kDriven, kTransfer };
 
+// A resistance whose conductance exceeds kShortRatio times the tile's largest cell conductance
+// (or whose 1/r overflows) is merged as an exact short, like a 0-ohm element. The voltage it
+// would drop is at most max(R, C) / kShortRatio of the read voltage (a line segment carries at
+// most R or C cells' current), <= 1e-7 at 1024 x 1024; keeping it would cost rounding errors of
+// about kShortRatio * eps = 2e-6 in the nodal solve. Decided at assembly from the cells then.
+inline constexpr double kShortRatio = 1e10;
+
 std::string_view to_string(Ordering ordering);
 std::string_view to_string(Mode mode);
 StatusOr<Ordering> parse_ordering(std::string_view text);  // "nd" | "backend"
@@ -93,6 +100,7 @@ struct SystemStats {
   std::int64_t circuit_nodes = 0;  // ground, R inputs, R*C word, R*C bit, C virtual grounds
   std::int64_t unknowns = 0;       // after merging 0-ohm elements and eliminating driven nodes
   std::int64_t shorts = 0;         // 0-ohm elements merged away
+  std::int64_t tiny_shorts = 0;    // resistances below 1/kShortRatio of a cell, merged as shorts
   std::int64_t opens = 0;          // +inf-ohm elements left out
   std::int64_t branches = 0;       // conductance elements stamped (cells included)
   FactorStats factor;              // from the backend, after analyze() / factorize()

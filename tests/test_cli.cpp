@@ -14,6 +14,7 @@
 #include "core/parameter.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/crossbar_system.hpp"
+#include "temp_dir.hpp"
 
 namespace xbarnet {
 namespace {
@@ -24,9 +25,8 @@ using cli::InputError;
 class TempDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("xbarnet-test-{}",
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = xbarnet::testing::scratch_path(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -66,7 +66,7 @@ TEST(Devices, ValidationNamesTheField) {
   DeviceParams p;
   p.r_hrs = 5e3;
   EXPECT_NE(devices::validate(p).message().find(
-                "r_hrs = 5000 ohm: must be finite and > r_lrs (= 10000 ohm)"),
+                "r_hrs = 5000 ohm: must be finite and in 0.001 .. 1e+18 and > r_lrs (= 10000 ohm)"),
             std::string::npos);
   p = {};
   p.adc_bits = 20;

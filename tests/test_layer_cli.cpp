@@ -13,6 +13,7 @@
 #include "cli/npy.hpp"
 #include "cli/pictures.hpp"
 #include "solver/crossbar_system.hpp"
+#include "temp_dir.hpp"
 #include "validation/spice_check.hpp"
 
 namespace xbarnet {
@@ -23,7 +24,7 @@ namespace fs = std::filesystem;
 const fs::path kExample = fs::path(XBARNET_SOURCE_DIR) / "examples" / "default" / "layer.toml";
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("xbarnet-test-" + name);
+  const fs::path d = testing::scratch_path(name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -255,7 +256,8 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
             std::string::npos);
   write(dir / "b.toml", layer + "[device]\nr_lrs = 5e5\nr_hrs = 1e5\n");
   EXPECT_NE(load_error(dir / "b.toml", false)
-                .find("[device] r_hrs = 100000 ohm: must be finite and > r_lrs (= 500000 ohm)"),
+                .find("[device] r_hrs = 100000 ohm: must be finite and in 0.001 .. 1e+18 and > "
+                      "r_lrs (= 500000 ohm)"),
             std::string::npos);
   write(dir / "c.toml", layer + "[mapping]\nscheme = \"tiles\"\n");
   EXPECT_NE(load_error(dir / "c.toml", false).find("scheme = 'tiles': must be"), std::string::npos);
@@ -289,6 +291,51 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
       << load_error(dir / "j.toml", false);
   write(dir / "g.toml", layer + "[parasitics]\nr_neuron = inf\n");
   EXPECT_NE(load_error(dir / "g.toml", false).find("r_neuron = inf ohm"), std::string::npos);
+}
+
+// A layer whose lines are too small to tell from a short is simulated as with ideal lines (it
+// used to write all-zero activations and report 0 % error), and says so; a read voltage too
+// small to carry currents is refused.
+TEST(LayerCli, TinyResistancesAndVoltagesInALayer) {
+  cli::Config c = cli::load_config(kExample, true);
+  c.options.ir_drop = false;
+  mapping::SimulationOptions tiny = c.options, ideal = c.options;
+  tiny.parasitics.r_bitline = 5e-324;
+  ideal.parasitics.r_bitline = 0.0;
+  auto a = mapping::simulate(*c.layers[0].layer, *c.layers[0].input, tiny);
+  auto b = mapping::simulate(*c.layers[0].layer, *c.layers[0].input, ideal);
+  ASSERT_TRUE(a.is_ok() && b.is_ok()) << a.status().to_string();
+  double worst = 0.0, scale = 0.0;
+  for (size_t i = 0; i < a.value().simulated.data.size(); ++i) {
+    worst = std::max(worst, std::abs(a.value().simulated.data[i] - b.value().simulated.data[i]));
+    scale = std::max(scale, std::abs(b.value().simulated.data[i]));
+  }
+  EXPECT_LT(worst, 1e-12 * scale);
+  EXPECT_GT(a.value().report.relative_rmse, 0.01);  // the other parasitics still cost
+  EXPECT_EQ(a.value().report.tiny_shorts, 2 * 127 * 128);
+  const std::string text = [&] {
+    const fs::path dir = temp_dir("tiny");
+    std::string t = slurp(kExample);
+    t.replace(t.find("r_bitline = 2.5"), 15, "r_bitline = 5e-324");
+    for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+      fs::copy_file(kExample.parent_path() / f, dir / f);
+    }
+    write(dir / "tiny.toml", t);
+    cli::SimulateArgs args;
+    args.config = (dir / "tiny.toml").string();
+    args.output_dir = (dir / "out").string();
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+    return out.str();
+  }();
+  EXPECT_NE(text.find("merged       32512 resistance(s)"), std::string::npos) << text;
+  mapping::SimulationOptions low = c.options;
+  low.device.v_read = 5e-324;
+  EXPECT_NE(mapping::simulate(*c.layers[0].layer, *c.layers[0].input, low)
+                .status()
+                .message()
+                .find("v_read = 4.94066e-324 V: must be finite and in 1e-06 .. 1000"),
+            std::string::npos);
 }
 
 // Layer names name output files: plain components only, and unique.

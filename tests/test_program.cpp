@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/program.hpp"
+#include "temp_dir.hpp"
 
 namespace xbarnet {
 namespace {
@@ -49,7 +50,7 @@ TEST(Program, ParseErrorsAreInputErrors) {
 // An output directory that cannot be created is bad input, not a crash (it used to reach
 // std::terminate as an uncaught filesystem_error).
 TEST(Program, AnUnusableOutputDirectoryIsAnInputError) {
-  const fs::path file = fs::temp_directory_path() / "xbarnet-test-program-file";
+  const fs::path file = testing::scratch_path("program-file");
   std::ofstream(file) << "x";
   const Outcome r = run({"simulate", kExample, "-o", (file / "out").string()});
   EXPECT_EQ(r.code, cli::kExitInputError);
@@ -71,7 +72,7 @@ TEST(Program, ThreadCountsAreCappedAtTheHardwares) {
   const Outcome r = run({"solve", "--example", "--threads", "100000", "--format", "none"});
   EXPECT_EQ(r.code, cli::kExitOk) << r.err;
   EXPECT_NE(r.out.find("(asked 100000, capped at the hardware's)"), std::string::npos) << r.out;
-  const fs::path dir = fs::temp_directory_path() / "xbarnet-test-program-threads";
+  const fs::path dir = testing::scratch_path("program-threads");
   const Outcome s = run({"simulate", kExample, "-o", dir.string(), "--threads", "100000"});
   EXPECT_EQ(s.code, cli::kExitOk) << s.err;
   EXPECT_NE(s.out.find("(asked 100000, capped at the hardware's)"), std::string::npos) << s.out;
@@ -83,7 +84,7 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("xbarnet-test-program-" + name);
+  const fs::path d = testing::scratch_path("program-" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

@@ -9,6 +9,7 @@
 
 #include "netlists/spice.hpp"
 #include "solver/crossbar_system.hpp"
+#include "temp_dir.hpp"
 #include "test_util.hpp"
 #include "validation/spice_check.hpp"
 
@@ -78,7 +79,7 @@ TEST(NgspiceOutput, ParsesCurrentsPerInputVector) {
 TEST(Ngspice, RandomSmallTilesAgreeToOnePartPerBillion) {
   if (!validation::ngspice_available()) GTEST_SKIP() << "ngspice not installed";
   std::mt19937_64 rng(2026);
-  const auto dir = std::filesystem::temp_directory_path() / "xbarnet-test-ngspice";
+  const auto dir = testing::scratch_path("ngspice");
   std::filesystem::create_directories(dir);
   for (int n = 0; n < 6; ++n) {
     const auto tile = validation::random_tile(rng, 12, 2);
@@ -100,8 +101,7 @@ TEST(Ngspice, TwoByTwoWorkedExample) {
   const Crossbar x = Crossbar::uniform(g, 0.0, 100.0, 100.0, 0.0);
   Eigen::MatrixXd v(1, 2);
   v << 1.0, 0.5;
-  auto spice = validation::run_ngspice(
-      x, v, std::filesystem::temp_directory_path() / "xbarnet-test-2x2.cir");
+  auto spice = validation::run_ngspice(x, v, testing::scratch_path("2x2.cir"));
   ASSERT_TRUE(spice.is_ok()) << spice.status().to_string();
   EXPECT_NEAR(spice.value()(0, 0), 1.0 / 1100 + 0.5 / 250, 1e-12);
   EXPECT_NEAR(spice.value()(0, 1), 1.0 / 700 + 0.5 / 300, 1e-12);
