@@ -66,12 +66,17 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   StatusOr<solver::Ordering> ordering = solver::parse_ordering(args.ordering);
   if (!ordering.is_ok()) throw InputError(fmt::format("--{}", ordering.status().message()));
   system.ordering = ordering.value();
+  if (!(args.memory_limit >= 0.0)) {
+    throw InputError(fmt::format("--memory-limit {}: must be >= 0 bytes", args.memory_limit));
+  }
+  system.memory_limit = args.memory_limit;
   solver::SolveOptions options;
   options.threads = args.threads;
   options.node_voltages = !args.voltages.empty();
   StatusOr<solver::CrossbarRun> run =
       solver::solve_crossbar(tile.xbar, tile.inputs, system, options);
   if (!run.is_ok()) {
+    if (!core::is_solver_failure(run.status().code())) throw_status("the tile", run.status());
     fmt::print(err, "xbarnet: cannot solve the tile: {}\n", run.status().to_string());
     return kExitSolveError;
   }

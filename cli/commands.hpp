@@ -31,6 +31,7 @@ struct SolveArgs {
   std::string backend = "cholmod";
   std::string ordering = "nd";  // nd (nested dissection of the grid) | backend
   int threads = 1;
+  double memory_limit = 0.0;  // B; 0 = half of the machine's physical memory
 };
 int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err);
 

@@ -71,6 +71,11 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
                    "fill-reducing ordering: nd (nested dissection of the cell grid) or backend "
                    "(the backend's own, e.g. CHOLMOD's AMD/METIS)")
       ->capture_default_str();
+  solve_cmd
+      ->add_option("--memory-limit", solve.memory_limit,
+                   "largest memory the solve may need [B], estimated from the sizes before "
+                   "anything is allocated; 0 = half of the machine's physical memory")
+      ->capture_default_str();
   solve_cmd->add_option("--threads", solve.threads, "OpenMP threads for the loops over inputs")
       ->capture_default_str();
 

@@ -98,8 +98,22 @@ Status validate(const LayerShape& s) {
   auto bad = [&](const char* field, std::int64_t v, const char* rule) {
     return Status::invalid_argument(fmt::format("{} = {}: {}", field, v, rule));
   };
-  if (s.in_channels < 1) return bad("in_channels", s.in_channels, "must be >= 1");
-  if (s.out_channels < 1) return bad("out_channels", s.out_channels, "must be >= 1");
+  // Bounds far beyond any network, so that every count below stays exact in 64 bits.
+  constexpr std::int64_t kMaxChannels = std::int64_t{1} << 24;
+  constexpr std::int64_t kMaxExtent = std::int64_t{1} << 20;  // image side, kernel, stride, padding
+  if (s.in_channels < 1 || s.in_channels > kMaxChannels) {
+    return bad("in_channels", s.in_channels, "must be in 1 .. 16777216");
+  }
+  if (s.out_channels < 1 || s.out_channels > kMaxChannels) {
+    return bad("out_channels", s.out_channels, "must be in 1 .. 16777216");
+  }
+  for (auto [name, v] : {std::pair{"kernel", s.kernel},
+                         {"stride", s.stride},
+                         {"padding", s.padding},
+                         {"input height", s.in_height},
+                         {"input width", s.in_width}}) {
+    if (v > kMaxExtent) return bad(name, v, "must be <= 1048576");
+  }
   if (s.kind == LayerKind::kDepthwise && s.out_channels != s.in_channels) {
     return bad("out_channels", s.out_channels, "a depthwise layer has out_channels = in_channels");
   }

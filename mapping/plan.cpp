@@ -177,6 +177,17 @@ StatusOr<Plan> plan(const LayerShape& shape, const MappingOptions& options,
   p.outputs_per_array = differential ? options.array.cols / 2 : options.array.cols - 1;
   const std::int64_t opa = p.outputs_per_array;
 
+  // A plan lists its tiles; beyond kMaxTiles it is not a plan but a mistake (and its list alone
+  // would take gigabytes). Counted before anything is listed.
+  constexpr std::int64_t kMaxTiles = 10'000'000;
+  const std::int64_t column_tiles_bound = ceil_div(l.outputs, opa) + 1;
+  if (ceil_div(l.inputs, rows) > kMaxTiles ||
+      ceil_div(l.inputs, rows) * column_tiles_bound > 2 * kMaxTiles) {
+    return Status::invalid_argument(fmt::format(
+        "the layer would need about {} x {} tiles of {} x {} cells: more than {} tiles",
+        ceil_div(l.inputs, rows), column_tiles_bound - 1, rows, options.array.cols, kMaxTiles));
+  }
+
   // Tiles of a dense (sub)matrix: inputs [k_begin, k_end), outputs [m_begin, m_end).
   auto tile_dense = [&](std::int64_t k_begin, std::int64_t k_end, std::int64_t m_begin,
                         std::int64_t m_end) {

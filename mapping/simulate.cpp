@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cmath>
 
+#include "solver/crossbar_system.hpp"
+
+#include "core/memory.hpp"
 #include "core/threads.hpp"
 
 namespace xbarnet::mapping {
@@ -119,6 +122,10 @@ const core::ParameterTable<SimulationOptions>& simulation_parameters() {
           .integer("threads", &SimulationOptions::threads, "", core::Range::at_least(1),
                    "OpenMP threads over tiles (results do not depend on it)",
                    "capped at the hardware's")
+          .real("memory_limit", &SimulationOptions::memory_limit, "B", core::Range::at_least(0),
+                "largest memory a run may need, estimated from its sizes before it allocates; a "
+                "run that needs more is refused with the estimate",
+                "0 = half of the machine's physical memory")
           .boolean("ir_drop", &SimulationOptions::ir_drop,
                    "solve each tile's full-scale operating point for its IR-drop map (heatmap, "
                    "IR-drop figures); it also checks T");
@@ -139,6 +146,29 @@ Status validate(const SimulationOptions& o) {
     }
   }
   return simulation_parameters().validate(o);
+}
+
+double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int64_t out_per_sample,
+                                 int threads, bool ideal_only) {
+  const Lowering& low = plan.lowering;
+  const auto r = static_cast<double>(plan.options.array.rows);
+  const auto c = static_cast<double>(plan.options.array.cols);
+  const double vectors = static_cast<double>(batch) * static_cast<double>(low.positions_per_sample);
+  const double lowered = 9.0 * static_cast<double>(low.outputs) * static_cast<double>(low.inputs);
+  const double accumulators = 2.0 * 8.0 * vectors * static_cast<double>(low.outputs);
+  const double tensors =
+      4.0 * 8.0 * static_cast<double>(batch) * static_cast<double>(out_per_sample);
+  const double concurrent =
+      std::min(static_cast<double>(threads), static_cast<double>(plan.tiles.size()));
+  // A tile's system (none for ideal arrays), its conductances, and its batch matrices: voltages,
+  // simulated and ideal currents of the used columns; the digitised outputs of a wave of
+  // 2 x threads tiles are kept until they are merged.
+  const double system = ideal_only ? 0.0
+                                   : solver::estimate_system_bytes(
+                                         plan.options.array.rows, plan.options.array.cols, 1, true);
+  const double per_tile = system + 8.0 * 6.0 * r * c + 8.0 * vectors * (r + 2.0 * c);
+  const double kept = 2.0 * concurrent * 8.0 * vectors * c;
+  return lowered + accumulators + tensors + concurrent * per_tile + kept;
 }
 
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
@@ -182,6 +212,26 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   }
   const Plan& pl = rep.plan;
   const Lowering& low = pl.lowering;
+  {
+    const std::int64_t out_per_sample = [&] {
+      std::int64_t n = 1;
+      for (std::int64_t d : output_shape(layer.shape, 1)) n *= d;
+      return n;
+    }();
+    const double need =
+        estimate_simulation_bytes(pl, input.dim(0), out_per_sample,
+                                  core::capped_threads(options.threads), options.ideal_only);
+    const double limit = core::effective_memory_limit(options.memory_limit);
+    if (need > limit) {
+      return Status::invalid_argument(fmt::format(
+          "the run needs about {:.3g} GB ({} tiles of {} x {} cells, {} input vectors per tile, "
+          "{} thread(s)), more than the memory limit of {:.3g} GB (memory_limit; 0 = half of "
+          "the machine's memory): use smaller arrays, a smaller batch or fewer threads",
+          need / 1e9, pl.tiles.size(), pl.options.array.rows, pl.options.array.cols,
+          input.dim(0) * low.positions_per_sample, core::capped_threads(options.threads),
+          limit / 1e9));
+    }
+  }
   const LoweredWeights lw = lowered_weights(layer, low);
   const std::int64_t rows = pl.options.array.rows;
   const std::int64_t cols = pl.options.array.cols;

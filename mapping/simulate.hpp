@@ -32,7 +32,8 @@ struct SimulationOptions {
   solver::Backend backend = solver::Backend::kCholmod;
   int threads = 1;      // OpenMP threads over tiles, capped at the hardware's (core/threads.hpp)
   bool ir_drop = true;  // solve each tile once more for its IR-drop map
-  bool ideal_only = false;  // skip the circuit: ideal crossbars (T = G^T), for timing baselines
+  bool ideal_only = false;    // skip the circuit: ideal crossbars (T = G^T), for timing baselines
+  double memory_limit = 0.0;  // B; 0 = half of the machine's physical memory
 };
 
 struct TileReport {
@@ -117,6 +118,12 @@ struct Stages {
   const Programmer* programmer = nullptr;
   const ResponseModel* response = nullptr;
 };
+
+// Bytes a layer run needs, from its plan, its batch and its thread count (before anything is
+// allocated): the lowered weights, the accumulators and output tensors, and per tile solved at
+// once its circuit system (solver::estimate_system_bytes) and its batch matrices.
+double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int64_t out_per_sample,
+                                 int threads, bool ideal_only);
 
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
                                     const SimulationOptions& options, const Stages& stages = {});

@@ -67,6 +67,9 @@ struct SystemOptions {
   // kTransfer with kBackend is refused (the Schur complement would be wrong, not slower).
   Ordering ordering = Ordering::kNestedDissection;
   Mode mode = Mode::kDriven;
+  // B; the system and every solve check their estimated memory against it before allocating
+  // (estimate_system_bytes). 0 = half of the machine's physical memory.
+  double memory_limit = 0.0;
 };
 
 // How one block of inputs is solved.
@@ -195,6 +198,12 @@ class CrossbarSystem {
   explicit CrossbarSystem(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Bytes a system of an R x C tile needs, from its sizes alone: the assembled pattern, the factor
+// (nnz(L) of the grid's nested dissection grows as n log n; about 30 entries per unknown at
+// 1024 x 1024) and the block of K right-hand sides solved at once (node voltages if asked). An
+// upper estimate, measured against the peak resident memory in docs/performance.md.
+double estimate_system_bytes(Index rows, Index cols, Index input_vectors, bool node_voltages);
 
 struct CrossbarRun {
   CrossbarSolution solution;

@@ -284,6 +284,19 @@ TEST(LayerCli, ConfigErrorsNameFileTableKeyAndRule) {
                       "65536 and cols in 2 .. 65536"),
             std::string::npos)
       << load_error(dir / "i.toml", false);
+  // Shapes far beyond any network are refused before any count can overflow.
+  write(dir / "k.toml",
+        "[[layer]]\nkind = \"dense\"\nin_channels = 9223372036854775807\nout_channels = 4\n");
+  EXPECT_NE(load_error(dir / "k.toml", false)
+                .find("in_channels = 9223372036854775807: must be in 1 .. 16777216"),
+            std::string::npos)
+      << load_error(dir / "k.toml", false);
+  write(dir / "l.toml",
+        "[[layer]]\nkind = \"conv\"\nin_channels = 3\nout_channels = 4\nkernel = 3\n"
+        "padding = 2147483648\ninput_size = [8, 8]\n");
+  EXPECT_NE(load_error(dir / "l.toml", false).find("padding = 2147483648: must be <= 1048576"),
+            std::string::npos)
+      << load_error(dir / "l.toml", false);
   write(dir / "j.toml", layer + "[simulation]\nthreads = 2.5\n");
   EXPECT_NE(
       load_error(dir / "j.toml", false).find("[simulation] threads = 2.5: must be an integer"),

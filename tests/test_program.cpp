@@ -78,6 +78,29 @@ TEST(Program, ThreadCountsAreCappedAtTheHardwares) {
   EXPECT_NE(s.out.find("(asked 100000, capped at the hardware's)"), std::string::npos) << s.out;
 }
 
+// Sizes are checked before anything is allocated: the run is refused with its estimate.
+TEST(Program, RunsThatWouldExhaustMemoryAreRefusedWithTheEstimate) {
+  Outcome r = run({"solve", "--example", "--memory-limit", "1e6", "--format", "none"});
+  EXPECT_EQ(r.code, cli::kExitInputError);
+  EXPECT_NE(r.err.find("a 128 x 128 tile with 1 input vector(s) needs about"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("more than the memory limit of 0.001 GB"), std::string::npos) << r.err;
+  const fs::path dir = testing::scratch_path("program-huge");
+  fs::create_directories(dir);
+  const fs::path example = fs::path(kExample).parent_path();
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+    fs::copy_file(example / f, dir / f, fs::copy_options::overwrite_existing);
+  }
+  std::ifstream in(kExample);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("array = [128, 128]"), 18, "array = [65536, 65536]");
+  std::ofstream(dir / "huge.toml") << text;
+  r = run({"simulate", (dir / "huge.toml").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.code, cli::kExitInputError);
+  EXPECT_NE(r.err.find("the run needs about"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 tiles of 65536 x 65536 cells"), std::string::npos) << r.err;
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
