@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
 
 #include "cli/npy.hpp"
@@ -119,6 +120,8 @@ class Reader {
     const std::string t = text(key, "");
     if (t.empty()) return {};
     const fs::path p(t);
+    // Only .npy files are read (never a device, a directory or anything else a name could be).
+    if (p.extension() != ".npy") fail(key, fmt::format("'{}' is not a .npy file name", t));
     return p.is_absolute() ? p : file_.parent_path() / p;
   }
 
@@ -221,11 +224,18 @@ const core::ParameterTable<OutputOptions>& output_parameters() {
 }
 
 Config load_config(const fs::path& path, bool need_values) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_config(text, path, need_values);
+}
+
+Config parse_config(std::string_view text, const fs::path& path, bool need_values) {
   Config c;
   c.path = path;
   toml::table root;
   try {
-    root = toml::parse_file(path.string());
+    root = toml::parse(text, path.string());
   } catch (const toml::parse_error& e) {
     throw InputError(fmt::format("{}:{}:{}: not a valid TOML file: {}", path.string(),
                                  e.source().begin.line, e.source().begin.column, e.description()));

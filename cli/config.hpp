@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mapping/layer.hpp"
@@ -34,5 +35,7 @@ struct Config {
 // Reads and checks the file; throws InputError naming the file, the table, the key, the value
 // and the rule. `need_values`: every layer must have weights and an input (simulate).
 Config load_config(const std::filesystem::path& path, bool need_values);
+// The same from the file's text; `path` names it and anchors its relative paths.
+Config parse_config(std::string_view text, const std::filesystem::path& path, bool need_values);
 
 }  // namespace xbarnet::cli

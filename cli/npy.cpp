@@ -9,7 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
-#include <regex>
+#include <cctype>
 
 namespace xbarnet::cli {
 
@@ -26,15 +26,40 @@ namespace {
   throw InputError(fmt::format("{}: {}", path.string(), why));
 }
 
-// Finds `'key': <value>` in the header dictionary and returns the raw value text.
+// Finds `'key': <value>` in the header dictionary and returns the raw value text: a tuple
+// "(...)", a quoted string with its quotes, or a word (True, False).
 std::string dict_value(const std::filesystem::path& path, const std::string& header,
                        const std::string& key) {
-  const std::regex re("['\"]" + key + "['\"]\\s*:\\s*(\\([^)]*\\)|'[^']*'|\"[^\"]*\"|\\w+)");
-  std::smatch m;
-  if (!std::regex_search(header, m, re)) {
-    fail(path, fmt::format("not a valid .npy file: header has no '{}' entry", key));
+  for (const char quote : {'\'', '"'}) {
+    const std::string quoted = std::string(1, quote) + key + quote;
+    for (size_t at = header.find(quoted); at != std::string::npos;
+         at = header.find(quoted, at + 1)) {
+      size_t p = at + quoted.size();
+      while (p < header.size() && std::isspace(static_cast<unsigned char>(header[p]))) ++p;
+      if (p >= header.size() || header[p] != ':') continue;
+      ++p;
+      while (p < header.size() && std::isspace(static_cast<unsigned char>(header[p]))) ++p;
+      if (p >= header.size()) break;
+      const char first = header[p];
+      size_t end = std::string::npos;
+      if (first == '(') {
+        end = header.find(')', p);
+        if (end != std::string::npos) ++end;
+      } else if (first == '\'' || first == '"') {
+        end = header.find(first, p + 1);
+        if (end != std::string::npos) ++end;
+      } else {
+        end = p;
+        while (end < header.size() &&
+               (std::isalnum(static_cast<unsigned char>(header[end])) || header[end] == '_')) {
+          ++end;
+        }
+        if (end == p) end = std::string::npos;
+      }
+      if (end != std::string::npos) return header.substr(p, end - p);
+    }
   }
-  return m[1].str();
+  fail(path, fmt::format("not a valid .npy file: header has no '{}' entry", key));
 }
 
 }  // namespace
@@ -42,6 +67,10 @@ std::string dict_value(const std::filesystem::path& path, const std::string& hea
 NpyArray read_npy(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open file for reading");
+  return parse_npy(in, path);
+}
+
+NpyArray parse_npy(std::istream& in, const std::filesystem::path& path) {
   char magic[8];
   in.read(magic, 8);
   if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) {

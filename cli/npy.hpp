@@ -5,6 +5,7 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct NpyArray {
 };
 
 NpyArray read_npy(const std::filesystem::path& path);
+// The same from a stream (seekable: its size is checked against the shape); `path` names it in
+// messages.
+NpyArray parse_npy(std::istream& in, const std::filesystem::path& path);
 // Writes float64, C order, format 1.0.
 void write_npy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape,
                const double* data);

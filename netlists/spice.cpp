@@ -6,6 +6,10 @@
 #include <fmt/ostream.h>
 
 #include <cmath>
+#include <vector>
+#include <limits>
+#include <istream>
+#include <charconv>
 #include <ostream>
 
 namespace xbarnet::netlists {
@@ -129,6 +133,218 @@ Status write_spice(std::ostream& out, const Crossbar& x, const Eigen::MatrixXd& 
   // quit 0: ngspice -b otherwise exits 1 because the deck has no analysis outside .control.
   fmt::print(out, "quit 0\n.endc\n.end\n");
   return Status::ok();
+}
+
+namespace {
+
+// One parsed line: its words.
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> w;
+  std::string cur;
+  for (char ch : line) {
+    if (ch == ' ' || ch == '\t' || ch == '\r') {
+      if (!cur.empty()) w.push_back(std::move(cur)), cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  if (!cur.empty()) w.push_back(std::move(cur));
+  return w;
+}
+
+bool parse_double(const std::string& t, double& v) {
+  const char* end = t.data() + t.size();
+  const auto [ptr, ec] = std::from_chars(t.data(), end, v);
+  return ec == std::errc() && ptr == end;
+}
+
+// "3_5" -> (3, 5); "3" -> (3, -1).
+bool parse_index(const std::string& t, Index& i, Index& j) {
+  const auto us = t.find('_');
+  const std::string a = t.substr(0, us);
+  const char* end = a.data() + a.size();
+  auto r = std::from_chars(a.data(), end, i);
+  if (r.ec != std::errc() || r.ptr != end || a.empty() || i < 0) return false;
+  j = -1;
+  if (us == std::string::npos) return true;
+  const std::string b = t.substr(us + 1);
+  const char* end_b = b.data() + b.size();
+  r = std::from_chars(b.data(), end_b, j);
+  return r.ec == std::errc() && r.ptr == end_b && !b.empty() && j >= 0;
+}
+
+}  // namespace
+
+StatusOr<SpiceDeck> read_spice(std::istream& in) {
+  std::string line;
+  int number = 0;
+  auto bad = [&](const std::string& why) {
+    return Status::invalid_argument(fmt::format("line {}: {}", number, why));
+  };
+  // Line 2 gives the sizes: "* R rows x C columns, K input vector(s). ..."
+  Index rows = -1, cols = -1, vectors = -1;
+  while (rows < 0 && std::getline(in, line)) {
+    ++number;
+    const std::vector<std::string> w = words(line);
+    if (w.size() >= 7 && w[0] == "*" && w[2] == "rows" && w[3] == "x" && w[5] == "columns,") {
+      Index dummy = 0;
+      if (!parse_index(w[1], rows, dummy) || !parse_index(w[4], cols, dummy) ||
+          !parse_index(w[6], vectors, dummy) || rows < 1 || cols < 1 || vectors < 1 ||
+          rows > 65536 || cols > 65536 || vectors > (Index{1} << 20) ||
+          rows * cols > (Index{1} << 26)) {
+        return bad("the size line does not give R rows x C columns, K input vectors in range");
+      }
+    }
+  }
+  if (rows < 0) return bad("no size line ('* R rows x C columns, K input vector(s)'): not an xbarnet netlist");
+  SpiceDeck deck;
+  Crossbar& x = deck.xbar;
+  constexpr double kUnset = -1.0;
+  x = Crossbar::uniform(Eigen::MatrixXd::Constant(rows, cols, kUnset), kUnset, kUnset, kUnset,
+                        kUnset);
+  deck.inputs = Eigen::MatrixXd::Constant(vectors, rows, std::nan(""));
+  Index vector = 0;
+  bool in_control = false, ended = false;
+  auto set = [&](double& slot, double value, const std::string& what) -> Status {
+    if (slot != kUnset) return bad(fmt::format("{} is given twice", what));
+    slot = value;
+    return Status::ok();
+  };
+  while (std::getline(in, line)) {
+    ++number;
+    const std::vector<std::string> w = words(line);
+    if (w.empty()) continue;
+    const std::string& head = w[0];
+    if (head == ".end") {
+      ended = true;
+      break;
+    }
+    if (head == ".control") {
+      in_control = true;
+      continue;
+    }
+    if (in_control) {
+      if (head == "set" || head == "op" || head == "print" || head == "quit" || head == ".endc") {
+        continue;
+      }
+      if (head == "echo" && w.size() == 3 && w[1] == "xbarnet-input") {
+        Index k = 0, dummy = 0;
+        if (!parse_index(w[2], k, dummy) || k != vector || k >= vectors) {
+          return bad("input vectors out of order");
+        }
+        // Vector k is vector k-1 with the sources its alter lines changed.
+        for (Index i = 0; k > 0 && i < rows; ++i) {
+          if (std::isnan(deck.inputs(k, i))) deck.inputs(k, i) = deck.inputs(k - 1, i);
+        }
+        ++vector;
+        continue;
+      }
+      if (head == "alter" && w.size() == 5 && w[2] == "dc" && w[3] == "=" &&
+          w[1].rfind("vin", 0) == 0) {
+        Index i = 0, j = 0;
+        double v = 0.0;
+        if (!parse_index(w[1].substr(3), i, j) || j >= 0 || i >= rows || !parse_double(w[4], v) ||
+            !std::isfinite(v) || vector < 1 || vector >= vectors) {
+          return bad(fmt::format("'{}' is not an alter of an input source in range", line));
+        }
+        deck.inputs(vector, i) = v;
+        continue;
+      }
+      return bad(fmt::format("'{}' is not a line of an xbarnet control block", line));
+    }
+    if (head == ".op") continue;
+    // Comments: an open element "* <name> <a> <b> open", an omitted cell, an open column.
+    if (head == "*") {
+      if (w.size() == 5 && w[4] == "open") {
+        const std::string& name = w[1];
+        Index i = 0, j = 0;
+        if (name.size() < 2 || !parse_index(name.substr(1), i, j)) continue;
+        const double inf = std::numeric_limits<double>::infinity();
+        Status st;
+        if (name[0] == 's' && j < 0 && i < rows) st = set(x.r_source(i), inf, name);
+        else if (name[0] == 'w' && j >= 0 && i < rows && j + 1 < cols) st = set(x.r_wordline(i, j), inf, name);
+        else if (name[0] == 'b' && j >= 0 && i + 1 < rows && j < cols) st = set(x.r_bitline(i, j), inf, name);
+        else if (name[0] == 'n' && j < 0 && i < cols) st = set(x.r_neuron(i), inf, name);
+        else return bad(fmt::format("'{}' names no element of a {} x {} crossbar", name, rows, cols));
+        if (!st.is_ok()) return st;
+      } else if (w.size() == 6 && w[2] == "omitted:" && w[1].rfind("Rc", 0) == 0) {
+        Index i = 0, j = 0;
+        if (!parse_index(w[1].substr(2), i, j) || j < 0 || i >= rows || j >= cols) {
+          return bad(fmt::format("'{}' names no cell", w[1]));
+        }
+        if (Status st = set(x.conductance(i, j), 0.0, w[1]); !st.is_ok()) return st;
+      }
+      continue;
+    }
+    // Elements: R<name> a b value, or V<name> a b DC value.
+    const bool resistor = head[0] == 'R' && w.size() == 4;
+    const bool source = head[0] == 'V' && w.size() == 5 && w[3] == "DC";
+    if (!resistor && !source) return bad(fmt::format("'{}' is not an element xbarnet writes", line));
+    double value = 0.0;
+    if (!parse_double(w.back(), value) || !std::isfinite(value)) {
+      return bad(fmt::format("'{}' is not a finite value", w.back()));
+    }
+    const std::string name = head.substr(1);
+    if (value < 0.0 && !(source && name.rfind("in", 0) == 0)) {
+      return bad(fmt::format("'{}': only an input source may be negative", line));
+    }
+    if (source && name.rfind("in", 0) == 0) {
+      Index i = 0, j = 0;
+      if (!parse_index(name.substr(2), i, j) || j >= 0 || i >= rows) return bad("input source out of range");
+      double v = 0.0;
+      if (!parse_double(w[4], v) || !std::isfinite(v)) return bad("input source value");
+      if (!std::isnan(deck.inputs(0, i))) return bad(fmt::format("{} is given twice", head));
+      deck.inputs(0, i) = v;
+      continue;
+    }
+    if (source && name.rfind("col", 0) == 0) continue;  // the ammeter of a column
+    if (source && value != 0.0) return bad(fmt::format("'{}': a short is a 0 V source", line));
+    const double ohms = source ? 0.0 : value;
+    if (name.empty()) return bad("an element without a name");
+    const char kind = name[0];
+    if (kind == 'c') {
+      Index i = 0, j = 0;
+      if (!parse_index(name.substr(1), i, j) || j < 0 || i >= rows || j >= cols || !resistor ||
+          !(value > 0.0)) {
+        return bad(fmt::format("'{}' is not a cell of the crossbar", head));
+      }
+      if (Status st = set(x.conductance(i, j), 1.0 / value, head); !st.is_ok()) return st;
+      continue;
+    }
+    Index i = 0, j = 0;
+    if (!parse_index(name.substr(1), i, j)) return bad(fmt::format("'{}': no index", head));
+    Status st;
+    if (kind == 's' && j < 0 && i < rows) st = set(x.r_source(i), ohms, head);
+    else if (kind == 'w' && j >= 0 && i < rows && j + 1 < cols) st = set(x.r_wordline(i, j), ohms, head);
+    else if (kind == 'b' && j >= 0 && i + 1 < rows && j < cols) st = set(x.r_bitline(i, j), ohms, head);
+    else if (kind == 'n' && j < 0 && i < cols) st = set(x.r_neuron(i), ohms, head);
+    else return bad(fmt::format("'{}' names no element of a {} x {} crossbar", head, rows, cols));
+    if (!st.is_ok()) return st;
+  }
+  if (!ended) return bad("no .end line: the netlist is truncated");
+  // Every element given, every input vector complete.
+  auto missing = [&](const char* field, const auto& m) -> Status {
+    for (Index j = 0; j < m.cols(); ++j)
+      for (Index i = 0; i < m.rows(); ++i)
+        if (m(i, j) == kUnset) return Status::invalid_argument(fmt::format("{}[{},{}] is missing", field, i, j));
+    return Status::ok();
+  };
+  for (Status st : {missing("conductance", x.conductance), missing("r_source", x.r_source),
+                    missing("r_wordline", x.r_wordline), missing("r_bitline", x.r_bitline),
+                    missing("r_neuron", x.r_neuron)}) {
+    if (!st.is_ok()) return st;
+  }
+  for (Index k = 1; k < vectors; ++k) {  // a plain .op deck holds the first vector only
+    for (Index i = 0; i < rows; ++i) {
+      if (std::isnan(deck.inputs(k, i))) deck.inputs(k, i) = deck.inputs(k - 1, i);
+    }
+  }
+  if (!deck.inputs.allFinite()) return Status::invalid_argument("an input source is missing");
+  if (vector != vectors && vector != 0) {
+    return Status::invalid_argument(fmt::format("{} of {} input vectors in the control block", vector, vectors));
+  }
+  if (Status st = validate(x); !st.is_ok()) return st;
+  return deck;
 }
 
 }  // namespace xbarnet::netlists

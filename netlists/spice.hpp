@@ -30,6 +30,17 @@ struct SpiceOptions {
 Status write_spice(std::ostream& out, const Crossbar& xbar, const Eigen::MatrixXd& inputs,
                    const SpiceOptions& options = {});
 
+// Reads back a netlist that write_spice() wrote (the import of what xbarnet exports; not a
+// general SPICE parser): the crossbar and its K x R input vectors. Every element must appear
+// exactly once; anything else is refused with the line number and the rule. Resistances come
+// back bit for bit (17 significant digits); a cell's conductance is 1 / (its printed resistance),
+// within one rounding of the original.
+struct SpiceDeck {
+  Crossbar xbar;
+  Eigen::MatrixXd inputs;  // K x R [V]
+};
+StatusOr<SpiceDeck> read_spice(std::istream& in);
+
 // The name of column j's current as ngspice prints it: "i(vcol3)".
 std::string spice_column_current_name(Index j);
 
