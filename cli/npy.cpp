@@ -4,12 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <numeric>
-#include <cctype>
 
 namespace xbarnet::cli {
 

@@ -72,6 +72,10 @@ std::string summary_text(const RunInfo& info) {
       "  residual     {:.3e} (max over inputs of ||Ax-b|| / (||A|| ||x|| + ||b||), "
       "inf-norms)\n",
       info.run->solution.relative_residual);
+  out += fmt::format(
+      "  accuracy     error bound {:.3e} = residual x condition estimate {:.3e} (limit {:g})\n",
+      info.run->solution.error_bound, info.run->solution.condition_estimate,
+      solver::kAccuracyTolerance);
   out +=
       fmt::format("  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
                   info.tile->inputs.rows());
@@ -105,6 +109,8 @@ nlohmann::json summary_json(const RunInfo& info) {
                  {"factorize", t.factorize},
                  {"solve", t.solve}};
   j["relative_residual"] = info.run->solution.relative_residual;
+  j["condition_estimate"] = info.run->solution.condition_estimate;
+  j["error_bound"] = info.run->solution.error_bound;
   j["stopped"] = "direct solve complete";
   return j;
 }

@@ -5,12 +5,12 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
-#include <cmath>
-#include <vector>
-#include <limits>
-#include <istream>
 #include <charconv>
+#include <cmath>
+#include <istream>
+#include <limits>
 #include <ostream>
+#include <vector>
 
 namespace xbarnet::netlists {
 
@@ -196,7 +196,8 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
       }
     }
   }
-  if (rows < 0) return bad("no size line ('* R rows x C columns, K input vector(s)'): not an xbarnet netlist");
+  if (rows < 0)
+    return bad("no size line ('* R rows x C columns, K input vector(s)'): not an xbarnet netlist");
   SpiceDeck deck;
   Crossbar& x = deck.xbar;
   constexpr double kUnset = -1.0;
@@ -261,11 +262,16 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
         if (name.size() < 2 || !parse_index(name.substr(1), i, j)) continue;
         const double inf = std::numeric_limits<double>::infinity();
         Status st;
-        if (name[0] == 's' && j < 0 && i < rows) st = set(x.r_source(i), inf, name);
-        else if (name[0] == 'w' && j >= 0 && i < rows && j + 1 < cols) st = set(x.r_wordline(i, j), inf, name);
-        else if (name[0] == 'b' && j >= 0 && i + 1 < rows && j < cols) st = set(x.r_bitline(i, j), inf, name);
-        else if (name[0] == 'n' && j < 0 && i < cols) st = set(x.r_neuron(i), inf, name);
-        else return bad(fmt::format("'{}' names no element of a {} x {} crossbar", name, rows, cols));
+        if (name[0] == 's' && j < 0 && i < rows)
+          st = set(x.r_source(i), inf, name);
+        else if (name[0] == 'w' && j >= 0 && i < rows && j + 1 < cols)
+          st = set(x.r_wordline(i, j), inf, name);
+        else if (name[0] == 'b' && j >= 0 && i + 1 < rows && j < cols)
+          st = set(x.r_bitline(i, j), inf, name);
+        else if (name[0] == 'n' && j < 0 && i < cols)
+          st = set(x.r_neuron(i), inf, name);
+        else
+          return bad(fmt::format("'{}' names no element of a {} x {} crossbar", name, rows, cols));
         if (!st.is_ok()) return st;
       } else if (w.size() == 6 && w[2] == "omitted:" && w[1].rfind("Rc", 0) == 0) {
         Index i = 0, j = 0;
@@ -279,7 +285,8 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
     // Elements: R<name> a b value, or V<name> a b DC value.
     const bool resistor = head[0] == 'R' && w.size() == 4;
     const bool source = head[0] == 'V' && w.size() == 5 && w[3] == "DC";
-    if (!resistor && !source) return bad(fmt::format("'{}' is not an element xbarnet writes", line));
+    if (!resistor && !source)
+      return bad(fmt::format("'{}' is not an element xbarnet writes", line));
     double value = 0.0;
     if (!parse_double(w.back(), value) || !std::isfinite(value)) {
       return bad(fmt::format("'{}' is not a finite value", w.back()));
@@ -290,7 +297,8 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
     }
     if (source && name.rfind("in", 0) == 0) {
       Index i = 0, j = 0;
-      if (!parse_index(name.substr(2), i, j) || j >= 0 || i >= rows) return bad("input source out of range");
+      if (!parse_index(name.substr(2), i, j) || j >= 0 || i >= rows)
+        return bad("input source out of range");
       double v = 0.0;
       if (!parse_double(w[4], v) || !std::isfinite(v)) return bad("input source value");
       if (!std::isnan(deck.inputs(0, i))) return bad(fmt::format("{} is given twice", head));
@@ -314,11 +322,16 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
     Index i = 0, j = 0;
     if (!parse_index(name.substr(1), i, j)) return bad(fmt::format("'{}': no index", head));
     Status st;
-    if (kind == 's' && j < 0 && i < rows) st = set(x.r_source(i), ohms, head);
-    else if (kind == 'w' && j >= 0 && i < rows && j + 1 < cols) st = set(x.r_wordline(i, j), ohms, head);
-    else if (kind == 'b' && j >= 0 && i + 1 < rows && j < cols) st = set(x.r_bitline(i, j), ohms, head);
-    else if (kind == 'n' && j < 0 && i < cols) st = set(x.r_neuron(i), ohms, head);
-    else return bad(fmt::format("'{}' names no element of a {} x {} crossbar", head, rows, cols));
+    if (kind == 's' && j < 0 && i < rows)
+      st = set(x.r_source(i), ohms, head);
+    else if (kind == 'w' && j >= 0 && i < rows && j + 1 < cols)
+      st = set(x.r_wordline(i, j), ohms, head);
+    else if (kind == 'b' && j >= 0 && i + 1 < rows && j < cols)
+      st = set(x.r_bitline(i, j), ohms, head);
+    else if (kind == 'n' && j < 0 && i < cols)
+      st = set(x.r_neuron(i), ohms, head);
+    else
+      return bad(fmt::format("'{}' names no element of a {} x {} crossbar", head, rows, cols));
     if (!st.is_ok()) return st;
   }
   if (!ended) return bad("no .end line: the netlist is truncated");
@@ -326,7 +339,8 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
   auto missing = [&](const char* field, const auto& m) -> Status {
     for (Index j = 0; j < m.cols(); ++j)
       for (Index i = 0; i < m.rows(); ++i)
-        if (m(i, j) == kUnset) return Status::invalid_argument(fmt::format("{}[{},{}] is missing", field, i, j));
+        if (m(i, j) == kUnset)
+          return Status::invalid_argument(fmt::format("{}[{},{}] is missing", field, i, j));
     return Status::ok();
   };
   for (Status st : {missing("conductance", x.conductance), missing("r_source", x.r_source),
@@ -341,7 +355,8 @@ StatusOr<SpiceDeck> read_spice(std::istream& in) {
   }
   if (!deck.inputs.allFinite()) return Status::invalid_argument("an input source is missing");
   if (vector != vectors && vector != 0) {
-    return Status::invalid_argument(fmt::format("{} of {} input vectors in the control block", vector, vectors));
+    return Status::invalid_argument(
+        fmt::format("{} of {} input vectors in the control block", vector, vectors));
   }
   if (Status st = validate(x); !st.is_ok()) return st;
   return deck;

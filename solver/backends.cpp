@@ -185,6 +185,7 @@ class CholmodSolver final : public LinearSolver {
 
   FactorStats stats() const override { return stats_; }
   std::int64_t failed_index() const override { return failed_; }
+  double rcond() override { return factor_ != nullptr ? cholmod_l_rcond(factor_, &common_) : 0.0; }
 
  private:
   static cholmod_sparse make_view(const SparseMatrix& a) {
@@ -324,6 +325,9 @@ class KluSolver final : public LinearSolver {
 
   FactorStats stats() const override { return stats_; }
   std::int64_t failed_index() const override { return failed_; }
+  double rcond() override {
+    return numeric_ != nullptr && klu_l_rcond(symbolic_, numeric_, &common_) ? common_.rcond : 0.0;
+  }
 
  private:
   void release() {
@@ -403,6 +407,12 @@ class DenseSolver final : public LinearSolver {
 
   FactorStats stats() const override { return stats_; }
   std::int64_t failed_index() const override { return failed_; }
+  double rcond() override {
+    const Eigen::VectorXd d = llt_.matrixLLT().diagonal().cwiseAbs();
+    if (d.size() == 0 || !(d.maxCoeff() > 0.0)) return 0.0;
+    const double r = d.minCoeff() / d.maxCoeff();
+    return r * r;
+  }
 
  private:
   Eigen::LLT<Eigen::MatrixXd, Eigen::Lower> llt_;

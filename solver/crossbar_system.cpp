@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 
@@ -651,6 +652,19 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     }
   }
   sol.relative_residual = *std::max_element(residual.begin(), residual.end());
+  if (n > 0) {
+    const double rc = m.backend->rcond();
+    sol.condition_estimate = rc > 0.0 ? 1.0 / rc : std::numeric_limits<double>::infinity();
+    sol.error_bound = sol.relative_residual * sol.condition_estimate;
+    if (!(sol.error_bound <= kAccuracyTolerance) && sol.relative_residual > 0.0) {
+      return Status{StatusCode::kSingular,
+                    fmt::format("the solve is not accurate enough: relative residual {:.3e} x "
+                                "condition estimate {:.3e} = error bound {:.3e} > tolerance {:g} "
+                                "(the circuit's conductances span too wide a range)",
+                                sol.relative_residual, sol.condition_estimate, sol.error_bound,
+                                kAccuracyTolerance)};
+    }
+  }
   ++m.counters.solves;
   m.times.solve = seconds_since(t0);
   return sol;

@@ -56,6 +56,10 @@ enum class Mode { kDriven, kTransfer };
 // about kShortRatio * eps = 2e-6 in the nodal solve. Decided at assembly from the cells then.
 inline constexpr double kShortRatio = 1e10;
 
+// The largest forward-error bound (residual x condition estimate) a solve may return: beyond
+// it the node voltages could be off by more than 0.1 %, and the solve fails with the numbers.
+inline constexpr double kAccuracyTolerance = 1e-3;
+
 std::string_view to_string(Ordering ordering);
 std::string_view to_string(Mode mode);
 StatusOr<Ordering> parse_ordering(std::string_view text);  // "nd" | "backend"
@@ -119,6 +123,11 @@ struct CrossbarSolution {
   // Largest normwise relative residual over the input vectors:
   // ||A x - b||_inf / (||A||_inf ||x||_inf + ||b||_inf), 0 when nothing was solved.
   double relative_residual = 0.0;
+  // Forward-error bound: relative_residual / rcond, with rcond the factor's estimate of the
+  // reciprocal condition number (LinearSolver::rcond). A solve whose bound exceeds
+  // kAccuracyTolerance fails instead of returning numbers (0 when nothing was solved).
+  double condition_estimate = 0.0;  // 1 / rcond
+  double error_bound = 0.0;
 
   // Voltage actually across each cell, V(w(i,j)) - V(b(i,j)), for input vector k [V] (needs
   // node_voltages).

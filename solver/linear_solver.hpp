@@ -64,6 +64,9 @@ class LinearSolver {
 
   virtual FactorStats stats() const = 0;
   virtual std::int64_t failed_index() const = 0;
+  // After factorize(): a cheap estimate of the reciprocal condition number of A from the
+  // factor's diagonal ((min L_kk / max L_kk)^2 for Cholesky, min |U_kk| / max |U_kk| for LU).
+  virtual double rcond() = 0;
 
   // How many symbolic analyses this backend object has run (each analyze() call).
   int analyses() const { return analyses_; }

@@ -74,7 +74,8 @@ TEST(SpiceImport, RoundTripsWhatItExports) {
     EXPECT_EQ(deck.value().xbar.r_neuron, x.r_neuron);
     EXPECT_EQ(deck.value().inputs, inputs);
     const Eigen::MatrixXd& g = deck.value().xbar.conductance;
-    EXPECT_LE((g - x.conductance).cwiseAbs().maxCoeff(), 4e-16 * x.conductance.cwiseAbs().maxCoeff());
+    EXPECT_LE((g - x.conductance).cwiseAbs().maxCoeff(),
+              4e-16 * x.conductance.cwiseAbs().maxCoeff());
   }
   std::istringstream junk("* 2 rows x 2 columns, 1 input vector(s).\nQ1 a b 3\n.end\n");
   auto bad = netlists::read_spice(junk);

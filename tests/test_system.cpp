@@ -288,6 +288,32 @@ TEST(System, ANonFiniteSolutionFailsWithTheNodeNamed) {
   EXPECT_NE(run.status().message().find("node b0_0"), std::string::npos) << run.status().message();
 }
 
+// Every solve reports a forward-error bound (residual x the factor's condition estimate), and
+// fails when it exceeds kAccuracyTolerance: here a bit-line node held only by a 1e-18 S cell
+// among 1e-4 S cells and 2.5 ohm lines.
+TEST(System, TheAccuracyCheckCanFail) {
+  std::mt19937_64 rng(48);
+  Crossbar x = testing::random_crossbar(rng, 6, 5, 100.0, 2.5, 2.5, 100.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 1, 6, 0.0, 0.2);
+  auto fine = solver::solve_crossbar(x, v);
+  ASSERT_TRUE(fine.is_ok());
+  EXPECT_GT(fine.value().solution.condition_estimate, 1.0);
+  EXPECT_LT(fine.value().solution.error_bound, 1e-12);
+  EXPECT_NEAR(fine.value().solution.error_bound,
+              fine.value().solution.relative_residual * fine.value().solution.condition_estimate,
+              1e-30);
+  x.conductance(2, 3) = 1e-18;
+  x.r_bitline(1, 3) = netlists::kOpen;  // b(2,3) between two open segments
+  x.r_bitline(2, 3) = netlists::kOpen;
+  for (Backend b : {Backend::kCholmod, Backend::kDense}) {
+    auto run = solver::solve_crossbar(x, v, {b});
+    ASSERT_FALSE(run.is_ok()) << solver::to_string(b);
+    EXPECT_EQ(run.status().code(), StatusCode::kSingular);
+    EXPECT_NE(run.status().message().find("> tolerance 0.001"), std::string::npos)
+        << run.status().message();
+  }
+}
+
 // The status a Newton loop will return names what iterated, how often, and where it stopped.
 TEST(StatusOr, NoConvergenceSaysIterationsResidualAndTolerance) {
   const Status s = Status::no_convergence("Newton on tile 3", 50, 3.2e-7, 1e-10);
