@@ -99,6 +99,13 @@ struct CrossbarSystem::Impl {
   };
   std::vector<Coupling> couplings;
   std::vector<char> anchored;  // unknown p has a branch with g > 0 to a driven node
+  // Column j's neuron was merged as a short (0 ohm, or too small to tell from one): its current
+  // is then the KCL sum of the column's cells, not v_b / R_n.
+  std::vector<char> neuron_merged;
+  // The tiny-resistance decision (kShortRatio): the smallest conductance merged and the
+  // largest finite one kept; a re-stamp that would move the threshold across either is refused.
+  double merged_min_g = 0.0;
+  double kept_max_g = 0.0;
 
   bool analyzed = false;
   bool factorized = false;
@@ -162,6 +169,9 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
   for (std::int64_t k = net.first_cell; k < net.first_bitline; ++k) {
     g_cell_max = std::max(g_cell_max, net.elements[k].value);
   }
+  neuron_merged.assign(static_cast<size_t>(c), 0);
+  merged_min_g = std::numeric_limits<double>::infinity();
+  kept_max_g = 0.0;
   auto is_tiny = [&](double ohms) {
     const double g = 1.0 / ohms;
     return !std::isfinite(g) || (g_cell_max > 0.0 && g > kShortRatio * g_cell_max);
@@ -177,11 +187,16 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
     if (e.value == 0.0) {
       sets.unite(e.a, e.b);
       ++shorts;
+      if (e.kind == ElementKind::kNeuron) neuron_merged[net.position(e).second] = 1;
     } else if (std::isinf(e.value)) {
       ++opens;
     } else if (is_tiny(e.value)) {
       sets.unite(e.a, e.b);
       ++tiny;
+      merged_min_g = std::min(merged_min_g, 1.0 / e.value);
+      if (e.kind == ElementKind::kNeuron) neuron_merged[net.position(e).second] = 1;
+    } else {
+      kept_max_g = std::max(kept_max_g, 1.0 / e.value);
     }
   }
 
@@ -610,7 +625,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
         double current = 0.0;
         if (std::isinf(rn)) {
           current = 0.0;  // an open neuron carries no current, exactly
-        } else if (rn > 0.0) {
+        } else if (rn > 0.0 && !m.neuron_merged[j]) {
           current = v_bit(r - 1, j) / rn;  // the neuron resistor's current; vg(j) is at 0 V
         } else {
           // Ideal neuron: KCL on the column's bit-line net (cells and injections into it; its
@@ -726,6 +741,19 @@ Status CrossbarSystem::set_conductances(const Eigen::MatrixXd& conductance) {
   netlists::Crossbar candidate = m.xbar;
   candidate.conductance = conductance;
   if (Status s = netlists::validate(candidate); !s.is_ok()) return s;
+  // Which resistances are merged as shorts was decided from the cells at assembly; new cells
+  // that would decide otherwise need a new assembly (the pattern itself changes).
+  const double threshold = kShortRatio * conductance.maxCoeff();
+  const bool changes = conductance.maxCoeff() > 0.0
+                           ? (threshold >= m.merged_min_g || threshold < m.kept_max_g)
+                           : std::isfinite(m.merged_min_g);  // no cells: nothing is tiny
+  if (changes) {
+    return Status::invalid_argument(fmt::format(
+        "set_conductances: the largest cell conductance {:g} S would change which resistances "
+        "are merged as shorts (merged from {:g} S, kept up to {:g} S, ratio {:g}): assemble a "
+        "new system for these cells",
+        conductance.maxCoeff(), m.merged_min_g, m.kept_max_g, kShortRatio));
+  }
   m.xbar.conductance = conductance;
   const Index c = m.cols();
   for (Index i = 0; i < m.rows(); ++i) {

@@ -50,10 +50,13 @@ enum class Ordering {
 enum class Mode { kDriven, kTransfer };
 
 // A resistance whose conductance exceeds kShortRatio times the tile's largest cell conductance
-// (or whose 1/r overflows) is merged as an exact short, like a 0-ohm element. The voltage it
-// would drop is at most max(R, C) / kShortRatio of the read voltage (a line segment carries at
-// most R or C cells' current), <= 1e-7 at 1024 x 1024; keeping it would cost rounding errors of
-// about kShortRatio * eps = 2e-6 in the nodal solve. Decided at assembly from the cells then.
+// (or whose 1/r overflows) is merged as an exact short, like a 0-ohm element. 1e10 is where the
+// two errors cross (docs/model.md has the measurement): a kept element of conductance ratio k
+// costs rounding errors of about k * eps / 2 in the currents (eliminating a stiff node cancels
+// digits), 1e-6 at 1e10, 1e-4 at 1e12; merging one drops at most max(R, C) / k of the read
+// voltage: the currents of a 256 x 256 tile with every bit-line segment at the ratio differ
+// from those of 0 ohm by 4e-7. Decided at assembly from the cells then present;
+// set_conductances refuses cells that would decide otherwise.
 inline constexpr double kShortRatio = 1e10;
 
 // The largest forward-error bound (residual x condition estimate) a solve may return: beyond

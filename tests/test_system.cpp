@@ -256,12 +256,66 @@ TEST(System, TinyResistancesAreMergedAsShorts) {
       }
     }
   }
-  // Just above the ratio a resistance is kept: 1e-5 ohm against 1e-4 S cells is 1e9.
+  // Below the ratio a resistance is kept: 1e-5 ohm against 1e-4 S cells is a ratio of 1e9.
+  // Its segments drop at most 12 * 2e-5 A * 1e-5 ohm = 2.4e-9 V of 0.2 V, so the currents equal
+  // those of 0 ohm to about 1e-8 (measured 3e-8 on every backend).
   Crossbar kept = x;
   kept.r_bitline.setConstant(1e-5);
-  auto run = solver::solve_crossbar(kept, v);
-  ASSERT_TRUE(run.is_ok());
-  EXPECT_EQ(run.value().stats.tiny_shorts, 0);
+  kept.r_source(3) = 1e-5;
+  for (Backend b : solver::all_backends()) {
+    auto run = solver::solve_crossbar(kept, v, {b, solver::Ordering::kNestedDissection});
+    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    EXPECT_EQ(run.value().stats.tiny_shorts, 0);
+    EXPECT_LT(rel_diff(run.value().solution.column_current, ref), 1e-7) << solver::to_string(b);
+  }
+}
+
+// A neuron resistance too small to tell from a short is merged like 0 ohm, and the column's
+// current is then the KCL sum of its cells (5e-324 and 1e-9 ohm used to give all-zero currents,
+// since v_b / R_n of a merged node is 0 / R_n).
+TEST(System, TinyNeuronResistancesGiveTheCurrentsOfZeroOhm) {
+  std::mt19937_64 rng(49);
+  Crossbar x = testing::random_crossbar(rng, 9, 7, 100.0, 2.5, 2.5, 100.0);
+  Crossbar zero = x;
+  zero.r_neuron.setZero();
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 2, 9, 0.0, 0.2);
+  const Eigen::MatrixXd ref = testing::reference_mna(zero, v);
+  ASSERT_GT(ref.cwiseAbs().minCoeff(), 0.0);
+  for (double tiny : {5e-324, 1e-300, 1e-9}) {
+    Crossbar t = x;
+    t.r_neuron.setConstant(tiny);
+    t.r_neuron(2) = 0.0;  // mixed: one exact short among tiny ones
+    for (Backend b : solver::all_backends()) {
+      for (Mode mode : {Mode::kDriven, Mode::kTransfer}) {
+        auto run = solver::solve_crossbar(t, v, {b, solver::Ordering::kNestedDissection, mode});
+        ASSERT_TRUE(run.is_ok()) << tiny << " " << solver::to_string(b) << ": "
+                                 << run.status().to_string();
+        EXPECT_LT(rel_diff(run.value().solution.column_current, ref), 1e-11)
+            << tiny << " " << solver::to_string(b);
+        EXPECT_EQ(run.value().stats.tiny_shorts, 6) << tiny;
+      }
+    }
+  }
+}
+
+// Which resistances are merged is decided from the cells at assembly: a re-stamp whose cells
+// would decide otherwise is refused (it needs a new pattern), one that would not is accepted.
+TEST(System, RestampingRefusesCellsThatWouldChangeTheTinyMerge) {
+  std::mt19937_64 rng(50);
+  Crossbar x = testing::random_crossbar(rng, 5, 4, 100.0, 2.5, 2.5, 100.0);
+  x.r_bitline.setConstant(1e-10);  // 1e10 S against <= 1e-4 S cells: ratio >= 1e14, merged
+  auto sys = CrossbarSystem::assemble(x);
+  ASSERT_TRUE(sys.is_ok());
+  EXPECT_TRUE(sys.value().set_conductances(x.conductance * 0.5).is_ok());
+  const Status big = sys.value().set_conductances(x.conductance * 1e5);  // 1e10 S / >1 S < 1e10
+  EXPECT_FALSE(big.is_ok());
+  EXPECT_NE(big.message().find("merged as shorts"), std::string::npos) << big.message();
+  EXPECT_FALSE(sys.value().set_conductances(Eigen::MatrixXd::Zero(5, 4)).is_ok());
+  // The other way: 2.5 ohm lines kept against 1e-4 S cells become tiny against 1e-14 S cells.
+  Crossbar y = testing::random_crossbar(rng, 5, 4, 100.0, 2.5, 2.5, 100.0);
+  auto sys2 = CrossbarSystem::assemble(y);
+  ASSERT_TRUE(sys2.is_ok());
+  EXPECT_FALSE(sys2.value().set_conductances(y.conductance * 1e-10).is_ok());
 }
 
 // A solution with a NaN or an Inf fails with the node named, never as numbers.
