@@ -2,7 +2,11 @@
 #include <iostream>
 
 #include "cli/program.hpp"
+#include "solver/blas_threads.hpp"
 
 int main(int argc, char** argv) {
+  // The BLAS runs on one thread; xbarnet parallelises over tiles and inputs itself
+  // (solver/blas_threads.hpp).
+  xbarnet::solver::set_blas_threads(1);
   return xbarnet::cli::run_program(argc, argv, std::cout, std::cerr);
 }

@@ -1,6 +1,7 @@
 #include <cholmod.h>
 #include <fmt/format.h>
 #include <klu.h>
+#include <omp.h>
 
 #include <Eigen/Cholesky>
 #include <array>
@@ -40,6 +41,25 @@ StatusOr<Backend> parse_backend(std::string_view name) {
 namespace {
 
 // ------------------------------------------------------------------------------------ CHOLMOD
+
+// Debian's CHOLMOD runs parts of its supernodal factorization and solve in OpenMP regions of a
+// fixed CHOLMOD_OMP_NUM_THREADS = 4 threads, whatever the machine has. On the small supernodes of
+// a crossbar grid the threads spend their time waking and waiting: on the 2-core machine a
+// 256 x 256 factorization took 0.26 s with them and 0.11 s without (docs/performance.md).
+// While one of these guards lives, OpenMP regions started by this thread run on that thread
+// alone (max-active-levels is an ICV of the calling thread, so other threads are not affected);
+// xbarnet parallelises over tiles and input vectors itself.
+class SerialOpenMp {
+ public:
+  SerialOpenMp() : saved_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
+  ~SerialOpenMp() { omp_set_max_active_levels(saved_); }
+  SerialOpenMp(const SerialOpenMp&) = delete;
+  SerialOpenMp& operator=(const SerialOpenMp&) = delete;
+
+ private:
+  int saved_;
+};
+
 class CholmodSolver final : public LinearSolver {
  public:
   CholmodSolver() {
@@ -61,6 +81,7 @@ class CholmodSolver final : public LinearSolver {
     ++analyses_;
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
     cholmod_sparse view = make_view(a);
+    const SerialOpenMp serial;
     if (ordering.empty()) {
       common_.nmethods = 0;  // CHOLMOD's default: AMD, and METIS too if AMD's fill is high
       common_.postorder = 1;
@@ -94,6 +115,7 @@ class CholmodSolver final : public LinearSolver {
     if (factor_ == nullptr)
       return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
     cholmod_sparse view = make_view(a);
+    const SerialOpenMp serial;
     const int ok = cholmod_l_factorize(&view, factor_, &common_);
     if (common_.status == CHOLMOD_NOT_POSDEF) {
       // factor_->minor is the column (in the original numbering after the permutation is undone
@@ -123,6 +145,7 @@ class CholmodSolver final : public LinearSolver {
     view.x = b.data();
     view.xtype = CHOLMOD_REAL;
     view.dtype = CHOLMOD_DOUBLE;
+    const SerialOpenMp serial;
     cholmod_dense* x = cholmod_l_solve(CHOLMOD_A, factor_, &view, &common_);
     if (x == nullptr || common_.status < CHOLMOD_OK) {
       if (x != nullptr) cholmod_l_free_dense(&x, &common_);
