@@ -73,8 +73,10 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   solver::SolveOptions options;
   options.threads = args.threads;
   options.node_voltages = !args.voltages.empty();
+  StatusOr<solver::SolvePath> path = solver::parse_solve_path(args.path);
+  if (!path.is_ok()) throw InputError(fmt::format("--{}", path.status().message()));
   StatusOr<solver::CrossbarRun> run =
-      solver::solve_crossbar(tile.xbar, tile.inputs, system, options);
+      solver::solve_crossbar(tile.xbar, tile.inputs, system, options, path.value());
   if (!run.is_ok()) {
     if (!core::is_solver_failure(run.status().code())) throw_status("the tile", run.status());
     fmt::print(err, "xbarnet: cannot solve the tile: {}\n", run.status().to_string());

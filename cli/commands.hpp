@@ -30,6 +30,7 @@ struct SolveArgs {
   std::string format = "table";  // stdout: table | json | none
   std::string backend = "cholmod";
   std::string ordering = "nd";  // nd (nested dissection of the grid) | backend
+  std::string path = "auto";    // auto | direct | transfer (solver::SolvePath)
   int threads = 1;
   double memory_limit = 0.0;  // B; 0 = half of the machine's physical memory
 };

@@ -67,6 +67,12 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
   solve_cmd->add_option("--backend", solve.backend, "linear solver: cholmod, klu or dense")
       ->capture_default_str();
   solve_cmd
+      ->add_option("--path", solve.path,
+                   "how the currents of many inputs are found: auto (the cheaper by the cost "
+                   "model), direct (every input through the factor), transfer (T once, I = V T^T, "
+                   "3 inputs checked by direct solves)")
+      ->capture_default_str();
+  solve_cmd
       ->add_option("--ordering", solve.ordering,
                    "fill-reducing ordering: nd (nested dissection of the cell grid) or backend "
                    "(the backend's own, e.g. CHOLMOD's AMD/METIS)")

@@ -22,6 +22,10 @@ std::string describe_resistances(const Eigen::MatrixXd& values, const char* what
 
 namespace {
 
+bool transfer_path(const RunInfo& info) {
+  return info.run->path.path == solver::SolvePath::kTransfer;
+}
+
 double fill_ratio(const solver::SystemStats& s) {
   const double lower = static_cast<double>(s.factor.nnz_matrix + s.unknowns) / 2.0;
   return lower > 0.0 ? static_cast<double>(s.factor.nnz_factor) / lower : 0.0;
@@ -64,21 +68,32 @@ std::string summary_text(const RunInfo& info) {
                      s.factor.flops >= 0.0 ? fmt::format("{:.3g}", s.factor.flops) : "n/a");
   out += fmt::format("  backend      {} ({})\n", solver::to_string(info.system.backend),
                      s.factor.method);
+  out += fmt::format("  path         {}\n", info.run->path.reason);
   out += fmt::format(
       "  time [s]     assemble {:.4f}, analyze {:.4f}, factorize {:.4f}, solve {:.4f}, total "
       "{:.4f}\n",
       t.assemble, t.analyze, t.factorize, t.solve, total);
   out += fmt::format(
-      "  residual     {:.3e} (max over inputs of ||Ax-b|| / (||A|| ||x|| + ||b||), "
-      "inf-norms)\n",
-      info.run->solution.relative_residual);
+      "  residual     {:.3e} (max over {} of ||Ax-b|| / (||A|| ||x|| + ||b||), inf-norms)\n",
+      info.run->solution.relative_residual,
+      transfer_path(info) ? fmt::format("the {} inputs solved directly", info.run->checked_inputs)
+                          : std::string("inputs"));
   out += fmt::format(
       "  accuracy     error bound {:.3e} = residual x condition estimate {:.3e} (limit {:g})\n",
       info.run->solution.error_bound, info.run->solution.condition_estimate,
       solver::kAccuracyTolerance);
-  out +=
-      fmt::format("  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
-                  info.tile->inputs.rows());
+  if (transfer_path(info)) {
+    out += fmt::format(
+        "  stopped      transfer path complete: 1 factorization, T ({} x {}), {} input(s) "
+        "through T, {} of them also solved directly: max |T v - I(v)| / max |I(v)| = {:.3e} "
+        "(limit {:g})\n",
+        s.cols, s.rows, info.tile->inputs.rows(), info.run->checked_inputs,
+        info.run->transfer_check, solver::kTransferCheckTolerance);
+  } else {
+    out += fmt::format(
+        "  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
+        info.tile->inputs.rows());
+  }
   return out;
 }
 
@@ -111,7 +126,17 @@ nlohmann::json summary_json(const RunInfo& info) {
   j["relative_residual"] = info.run->solution.relative_residual;
   j["condition_estimate"] = info.run->solution.condition_estimate;
   j["error_bound"] = info.run->solution.error_bound;
-  j["stopped"] = "direct solve complete";
+  j["path"] = std::string(solver::to_string(info.run->path.path));
+  j["path_reason"] = info.run->path.reason;
+  j["path_cost_flops"] = {{"direct", info.run->path.direct_flops},
+                          {"transfer", info.run->path.transfer_flops}};
+  if (transfer_path(info)) {
+    j["checked_inputs"] = info.run->checked_inputs;
+    j["transfer_check"] = info.run->transfer_check;
+    j["stopped"] = "transfer path complete";
+  } else {
+    j["stopped"] = "direct solve complete";
+  }
   return j;
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -837,13 +838,144 @@ StatusOr<TransferRun> transfer_run(const netlists::Crossbar& xbar, const SystemO
 
 }  // namespace
 
+std::string_view to_string(SolvePath path) {
+  switch (path) {
+    case SolvePath::kAuto:
+      return "auto";
+    case SolvePath::kDirect:
+      return "direct";
+    case SolvePath::kTransfer:
+      return "transfer";
+  }
+  return "unknown";
+}
+
+StatusOr<SolvePath> parse_solve_path(std::string_view text) {
+  return core::parse_enum("path", text,
+                          std::array{SolvePath::kAuto, SolvePath::kDirect, SolvePath::kTransfer});
+}
+
+PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_voltages,
+                             const SystemOptions& system, SolvePath asked) {
+  const double r = static_cast<double>(rows), c = static_cast<double>(cols);
+  const double k = static_cast<double>(inputs);
+  const double n = std::max(2.0 * r * c, 2.0);
+  const double per_input = 4.0 * n * (2.0 + 1.4 * std::log2(n));
+  const bool schur = system.backend != Backend::kKlu;
+  const double boundary = r + c;
+  const double t_extra = schur ? 2.0 * boundary * boundary * boundary / 3.0 : r * per_input;
+  const double checks = static_cast<double>(std::min<Index>(inputs, kTransferCheckInputs));
+  PathChoice choice;
+  choice.direct_flops = k * per_input;
+  choice.transfer_flops = t_extra + checks * per_input + 2.0 * k * r * c;
+  const bool transfer_possible =
+      !node_voltages && !(schur && system.ordering != Ordering::kNestedDissection);
+  if (asked == SolvePath::kDirect) {
+    choice.path = SolvePath::kDirect;
+    choice.reason = "direct (asked for)";
+  } else if (asked == SolvePath::kTransfer) {
+    choice.path = SolvePath::kTransfer;
+    choice.reason = "transfer matrix (asked for)";
+  } else if (node_voltages) {
+    choice.path = SolvePath::kDirect;
+    choice.reason = "direct: node voltages are asked for every input";
+  } else if (!transfer_possible) {
+    choice.path = SolvePath::kDirect;
+    choice.reason = "direct: the transfer matrix needs the nested-dissection ordering";
+  } else {
+    choice.path =
+        choice.transfer_flops < choice.direct_flops ? SolvePath::kTransfer : SolvePath::kDirect;
+    choice.reason = fmt::format(
+        "{} by the cost model: {} input(s) by direct solves ~{:.3g} flops, through T ~{:.3g} "
+        "flops ({})",
+        choice.path == SolvePath::kTransfer ? "transfer matrix" : "direct", inputs,
+        choice.direct_flops, choice.transfer_flops,
+        schur ? "T from the factor's boundary block" : "T by R solves: KLU has no Schur complement");
+  }
+  return choice;
+}
+
+namespace {
+
+// The transfer path of solve_crossbar: T once, I = V T^T, and a few direct solves to check it.
+StatusOr<CrossbarRun> solve_through_transfer(const netlists::Crossbar& xbar,
+                                             const Eigen::MatrixXd& inputs, SystemOptions system,
+                                             const SolveOptions& solve, PathChoice choice) {
+  if (solve.node_voltages) {
+    return Status::invalid_argument(
+        "the transfer path gives column currents only: node voltages need the direct path");
+  }
+  const bool schur = system.backend != Backend::kKlu;
+  system.mode = schur ? Mode::kTransfer : Mode::kDriven;
+  StatusOr<CrossbarSystem> made = factorized_system(xbar, system);
+  if (!made.is_ok()) return made.status();
+  CrossbarSystem& sys = made.value();
+  const auto t0 = Clock::now();
+  StatusOr<TransferMatrix> t = sys.transfer_matrix(solve.threads, false);
+  if (!t.is_ok()) return t.status();
+  CrossbarRun run;
+  run.path = std::move(choice);
+  run.solution.column_current = inputs * t.value().t.transpose();
+  // The check: the first, middle and last inputs solved directly with the same factor.
+  const Index k = inputs.rows();
+  std::vector<Index> picked;
+  for (Index q : {Index{0}, k / 2, k - 1}) {
+    if (q >= 0 && q < k && std::find(picked.begin(), picked.end(), q) == picked.end()) {
+      picked.push_back(q);
+    }
+  }
+  Eigen::MatrixXd v(static_cast<Index>(picked.size()), inputs.cols());
+  for (size_t q = 0; q < picked.size(); ++q) v.row(static_cast<Index>(q)) = inputs.row(picked[q]);
+  SolveOptions direct_options = solve;
+  direct_options.node_voltages = false;
+  StatusOr<CrossbarSolution> direct = sys.solve(v, direct_options);
+  if (!direct.is_ok()) return direct.status();
+  double worst = 0.0;
+  for (size_t q = 0; q < picked.size(); ++q) {
+    const Eigen::RowVectorXd ref = direct.value().column_current.row(static_cast<Index>(q));
+    const Eigen::RowVectorXd by_t = run.solution.column_current.row(picked[q]);
+    const double scale = ref.cwiseAbs().maxCoeff();
+    const double diff = (by_t - ref).cwiseAbs().maxCoeff();
+    worst = std::max(worst, scale > 0.0 ? diff / scale : diff);
+  }
+  if (!(worst <= kTransferCheckTolerance)) {
+    return Status{StatusCode::kBackendFailure,
+                  fmt::format("the transfer matrix disagrees with a direct solve of the same "
+                              "input: max |T v - I(v)| / max |I(v)| = {:.3e} > {:g}",
+                              worst, kTransferCheckTolerance)};
+  }
+  run.checked_inputs = static_cast<Index>(picked.size());
+  run.transfer_check = worst;
+  run.solution.relative_residual = direct.value().relative_residual;
+  run.solution.condition_estimate = direct.value().condition_estimate;
+  run.solution.error_bound = direct.value().error_bound;
+  run.stats = sys.stats();
+  run.times = sys.times();
+  run.times.solve = seconds_since(t0);
+  return run;
+}
+
+}  // namespace
+
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
-                                     const SystemOptions& system, const SolveOptions& solve) {
+                                     const SystemOptions& system, const SolveOptions& solve,
+                                     SolvePath path) {
+  PathChoice choice =
+      choose_solve_path(xbar.rows(), xbar.cols(), inputs.rows(), solve.node_voltages, system, path);
+  if (choice.path == SolvePath::kTransfer) {
+    if (Status st = netlists::validate_inputs(xbar, inputs); !st.is_ok()) return st;
+    return solve_through_transfer(xbar, inputs, system, solve, std::move(choice));
+  }
   StatusOr<CrossbarSystem> s = factorized_system(xbar, system);
   if (!s.is_ok()) return s.status();
   StatusOr<CrossbarSolution> solution = s.value().solve(inputs, solve);
   if (!solution.is_ok()) return solution.status();
-  return CrossbarRun{std::move(solution).value(), s.value().stats(), s.value().times()};
+  CrossbarRun run;
+  run.solution = std::move(solution).value();
+  run.stats = s.value().stats();
+  run.times = s.value().times();
+  run.path = std::move(choice);
+  return run;
 }
 
 StatusOr<TransferRun> transfer_matrix(const netlists::Crossbar& xbar, Backend backend, int threads,

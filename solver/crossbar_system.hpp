@@ -217,16 +217,53 @@ class CrossbarSystem {
 // upper estimate, measured against the peak resident memory in docs/performance.md.
 double estimate_system_bytes(Index rows, Index cols, Index input_vectors, bool node_voltages);
 
+// How solve_crossbar gets the column currents of a block of K input vectors.
+enum class SolvePath {
+  kAuto,      // the cheaper of the two by the cost model of choose_solve_path()
+  kDirect,    // every input through the factor (node voltages need this path)
+  kTransfer,  // T once, then I = V T^T; a few inputs are also solved directly to check T
+};
+std::string_view to_string(SolvePath path);
+StatusOr<SolvePath> parse_solve_path(std::string_view text);  // "auto" | "direct" | "transfer"
+
+// Inputs the transfer path also solves directly (the first, middle and last), to check T and to
+// report the residual and error bound of real solves.
+inline constexpr Index kTransferCheckInputs = 3;
+// The largest max |T v - I(v)| / max |I(v)| over those inputs before the transfer path fails (T
+// and the direct solves come from the same factor and agree to about 1e-14).
+inline constexpr double kTransferCheckTolerance = 1e-8;
+
+struct PathChoice {
+  SolvePath path = SolvePath::kDirect;  // kDirect or kTransfer
+  // The cost model, in flops, from the sizes alone: a direct solve is a forward and a back
+  // substitution through L (4 nnz(L), nnz(L) estimated as in estimate_system_bytes); the
+  // transfer path adds the dense boundary block of the factor and its extraction (2 (R+C)^3/3;
+  // with KLU, which has no Schur complement, R solves), the check solves, and 2 R C per input.
+  double direct_flops = 0.0;
+  double transfer_flops = 0.0;
+  std::string reason;  // one line for the summary
+};
+PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_voltages,
+                             const SystemOptions& system, SolvePath asked);
+
 struct CrossbarRun {
   CrossbarSolution solution;
   SystemStats stats;
   PhaseTimes times;
+  PathChoice path;  // the path taken and why
+  // Transfer path: the inputs also solved directly, and max |T v - I(v)| / max |I(v)| over them
+  // (-1 on the direct path). solution's residual and error bound are those of these solves.
+  Index checked_inputs = 0;
+  double transfer_check = -1.0;
 };
 
-// assemble + analyze + factorize + solve in one call, in the mode of `system` (both modes solve).
+// assemble + analyze + factorize + solve in one call. On the direct path the system is
+// assembled in the mode of `system` (both modes solve); on the transfer path in transfer mode
+// (driven for KLU, whose T comes from R solves). `path` = kAuto asks choose_solve_path().
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
                                      const SystemOptions& system = {},
-                                     const SolveOptions& solve = {});
+                                     const SolveOptions& solve = {},
+                                     SolvePath path = SolvePath::kDirect);
 
 struct TransferRun {
   TransferMatrix transfer;
