@@ -19,6 +19,7 @@
 #include "core/random.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
+#include "solver/blas_threads.hpp"
 #include "solver/build_info.hpp"
 #include "solver/crossbar_system.hpp"
 
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->capture_default_str();
   app.add_option("--dir", dir, "where netlists for ngspice are written")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  xbarnet::solver::set_blas_threads(1);  // as the program does (solver/blas_threads.hpp)
   const auto parsed = xbarnet::solver::parse_backend(backend_name);
   if (!parsed.is_ok()) {
     fmt::print(stderr, "{}\n", parsed.status().message());

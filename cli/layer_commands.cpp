@@ -134,6 +134,7 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
             {"response", r.response},
             {"backend", r.backend},
             {"ordering", r.ordering},
+            {"analyses", r.analyses},
             {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
             {"worst_relative_residual", r.worst_residual},
             {"worst_transfer_check", r.worst_transfer_check},
@@ -187,9 +188,9 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
                        : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
                                      cost_text(mapping::adc_cost_e1(r))));
   s += fmt::format(
-      "  solver       {} backend, ordering {}; {}; worst residual {:.3e}, worst |I - T v| / |I| "
-      "{}\n",
-      r.backend, r.ordering,
+      "  solver       {} backend, ordering {}, {} symbolic analys{} for {} tile(s); {}; worst "
+      "residual {:.3e}, worst |I - T v| / |I| {}\n",
+      r.backend, r.ordering, r.analyses, r.analyses == 1 ? "is" : "es", r.tiles.size(),
       r.tiles.empty() ? std::string("no tile") : r.tiles.front().health.method, r.worst_residual,
       r.worst_transfer_check >= 0.0 ? fmt::format("{:.3e}", r.worst_transfer_check)
                                     : std::string("n/a (no circuit)"));

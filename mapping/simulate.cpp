@@ -384,6 +384,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.mean_ir_drop_fraction =
       rep.tiles.empty() ? 0.0 : mean_drop / static_cast<double>(rep.tiles.size());
   rep.seconds.stitch = seconds_since(t_stitch);
+  if (&response_model == &linear) rep.analyses = linear.analyses();
   rep.seconds.total = seconds_since(t_start);
   return result;
 }

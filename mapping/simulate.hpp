@@ -61,6 +61,9 @@ struct LayerReport {
   std::string response;     // the ResponseModel's name
   std::string backend;      // the linear solver
   std::string ordering;     // the fill-reducing ordering of every tile's system
+  // Symbolic analyses of the tiles' systems: one per tile layout (size and parasitics), shared
+  // by every tile of that layout (LinearCircuitResponse); 0 without a circuit.
+  int analyses = 0;
   // Health over the tiles: the worst relative residual of a tile's direct solve, and the worst
   // max |I(v) - T v| / max |I(v)| (-1 when no tile was solved as a circuit).
   double worst_residual = 0.0;

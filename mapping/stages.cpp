@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <optional>
 
 namespace xbarnet::mapping {
 
@@ -81,11 +83,92 @@ class TransferTile : public TileResponse {
   TileHealth health_;
 };
 
-// T of the tile's circuit, and the factorized system that made it (for the IR-drop solve).
+}  // namespace
+
+// Analyzed systems by circuit layout (size and every parasitic resistance): one prototype per
+// layout, analyzed once, and the systems of finished tiles, ready to be re-stamped.
+class LinearCircuitResponse::Pool {
+ public:
+  explicit Pool(solver::Backend backend) : backend_(backend) {}
+
+  // A system for `circuit`'s layout with its cells stamped, analyzed, not yet factorized.
+  StatusOr<solver::CrossbarSystem> acquire(const netlists::Crossbar& circuit) {
+    std::optional<solver::CrossbarSystem> sys;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (!prototype_ || !same_layout(prototype_->crossbar(), circuit)) {
+        free_.clear();
+        prototype_.reset();
+        StatusOr<solver::CrossbarSystem> made = analyzed(circuit);
+        if (!made.is_ok()) return made.status();
+        prototype_.emplace(std::move(made).value());
+      }
+      if (!free_.empty()) {
+        sys.emplace(std::move(free_.back()));
+        free_.pop_back();
+      } else {
+        sys.emplace(prototype_->clone());
+      }
+    }
+    if (sys->set_conductances(circuit.conductance).is_ok()) return std::move(*sys);
+    // These cells would merge other resistances as shorts: a pattern of their own.
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return analyzed(circuit);
+  }
+
+  // A finished tile's system, for the next tile of the same layout.
+  void release(solver::CrossbarSystem sys) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (prototype_ && same_layout(prototype_->crossbar(), sys.crossbar())) {
+      free_.push_back(std::move(sys));
+    }
+  }
+
+  int analyses() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return analyses_;
+  }
+
+ private:
+  static bool same_layout(const netlists::Crossbar& a, const netlists::Crossbar& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() && a.r_source == b.r_source &&
+           a.r_wordline == b.r_wordline && a.r_bitline == b.r_bitline && a.r_neuron == b.r_neuron;
+  }
+  // Called with the mutex held.
+  StatusOr<solver::CrossbarSystem> analyzed(const netlists::Crossbar& circuit) {
+    solver::SystemOptions so;
+    so.backend = backend_;
+    so.mode = solver::Mode::kTransfer;
+    StatusOr<solver::CrossbarSystem> system = solver::CrossbarSystem::assemble(circuit, so);
+    if (!system.is_ok()) return system.status();
+    if (Status s = system.value().analyze(); !s.is_ok()) return s;
+    ++analyses_;
+    return system;
+  }
+
+  solver::Backend backend_;
+  mutable std::mutex mutex_;
+  std::optional<solver::CrossbarSystem> prototype_;
+  std::vector<solver::CrossbarSystem> free_;
+  int analyses_ = 0;
+};
+
+namespace {
+
+// T of the tile's circuit, and the factorized system that made it (for the IR-drop solve); the
+// system goes back to its pool when the tile is done.
 class LinearTile final : public TransferTile {
  public:
-  LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health)
-      : TransferTile(std::move(t), std::move(health)), system_(std::move(system)) {}
+  LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health,
+             std::shared_ptr<LinearCircuitResponse::Pool> pool)
+      : TransferTile(std::move(t), std::move(health)),
+        system_(std::move(system)),
+        pool_(std::move(pool)) {}
+  ~LinearTile() override {
+    if (pool_ != nullptr) pool_->release(std::move(system_));
+  }
+  LinearTile(const LinearTile&) = delete;
+  LinearTile& operator=(const LinearTile&) = delete;
 
   StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
     solver::SolveOptions so;
@@ -103,6 +186,7 @@ class LinearTile final : public TransferTile {
 
  private:
   solver::CrossbarSystem system_;
+  std::shared_ptr<LinearCircuitResponse::Pool> pool_;
 };
 
 // Ideal wires, drivers and neurons: T = G^T, every cell sees its row's voltage.
@@ -121,14 +205,15 @@ class IdealTile final : public TransferTile {
 
 }  // namespace
 
+LinearCircuitResponse::LinearCircuitResponse(solver::Backend backend)
+    : pool_(std::make_shared<Pool>(backend)) {}
+LinearCircuitResponse::~LinearCircuitResponse() = default;
+int LinearCircuitResponse::analyses() const { return pool_->analyses(); }
+
 StatusOr<std::unique_ptr<TileResponse>> LinearCircuitResponse::prepare(
     const netlists::Crossbar& circuit, const TileContext& /*tile*/, bool ir_map) const {
-  solver::SystemOptions so;
-  so.backend = backend_;
-  so.mode = solver::Mode::kTransfer;
-  StatusOr<solver::CrossbarSystem> system = solver::CrossbarSystem::assemble(circuit, so);
+  StatusOr<solver::CrossbarSystem> system = pool_->acquire(circuit);
   if (!system.is_ok()) return system.status();
-  if (Status s = system.value().analyze(); !s.is_ok()) return s;
   if (Status s = system.value().factorize(); !s.is_ok()) return s;
   // With an IR-drop map to come, that solve checks T; without one, T checks itself once.
   StatusOr<solver::TransferMatrix> t = system.value().transfer_matrix(1, !ir_map);
@@ -141,7 +226,7 @@ StatusOr<std::unique_ptr<TileResponse>> LinearCircuitResponse::prepare(
     health.transfer_check = t.value().check_difference;
   }
   return std::unique_ptr<TileResponse>(
-      new LinearTile(std::move(system).value(), std::move(t.value().t), std::move(health)));
+      new LinearTile(std::move(system).value(), std::move(t.value().t), std::move(health), pool_));
 }
 
 StatusOr<std::unique_ptr<TileResponse>> IdealResponse::prepare(const netlists::Crossbar& circuit,

@@ -114,16 +114,29 @@ class ResponseModel {
 
 // Linear cells: the exact transfer matrix of the tile's circuit, by the Schur complement of one
 // factorization (CHOLMOD, dense) or R solves (KLU), on a reusable solver::CrossbarSystem.
+//
+// Tiles of one shape and parasitic layout share one assembled pattern and one symbolic analysis:
+// the first tile of a layout is assembled and analyzed (once, whatever the thread count), every
+// other tile re-stamps its cells into a clone of it, and a tile done returns its system to a
+// pool for the next one. A tile whose cells would change which resistances are merged as shorts
+// (solver::kShortRatio) is assembled anew. Safe to call prepare() from several threads.
 class LinearCircuitResponse final : public ResponseModel {
  public:
-  explicit LinearCircuitResponse(solver::Backend backend) : backend_(backend) {}
+  explicit LinearCircuitResponse(solver::Backend backend);
+  ~LinearCircuitResponse() override;
+  LinearCircuitResponse(const LinearCircuitResponse&) = delete;
+  LinearCircuitResponse& operator=(const LinearCircuitResponse&) = delete;
   std::string_view name() const override { return "linear circuit (transfer matrix)"; }
   StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
                                                   const TileContext& tile,
                                                   bool ir_map) const override;
+  // Symbolic analyses run so far: one per tile layout (plus one per tile assembled anew).
+  int analyses() const;
+
+  class Pool;  // the analyzed systems (stages.cpp)
 
  private:
-  solver::Backend backend_;
+  std::shared_ptr<Pool> pool_;  // shared with the tiles, which return their systems to it
 };
 
 // No circuit at all: T = G^T (ideal crossbars; the timing baseline of the benchmarks).

@@ -6,6 +6,7 @@
 #include <Eigen/Cholesky>
 #include <array>
 #include <cmath>
+#include <new>
 #include <type_traits>
 
 #include "core/enum.hpp"
@@ -76,6 +77,17 @@ class CholmodSolver final : public LinearSolver {
   CholmodSolver& operator=(const CholmodSolver&) = delete;
 
   Backend backend() const override { return Backend::kCholmod; }
+
+  std::unique_ptr<LinearSolver> clone() const override {
+    auto copy = std::make_unique<CholmodSolver>();
+    if (factor_ != nullptr) {
+      copy->factor_ = cholmod_l_copy_factor(factor_, &copy->common_);
+      if (copy->factor_ == nullptr) throw std::bad_alloc();
+    }
+    copy->stats_ = stats_;
+    copy->failed_ = failed_;
+    return copy;
+  }
 
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
     ++analyses_;
@@ -264,6 +276,35 @@ class KluSolver final : public LinearSolver {
 
   Backend backend() const override { return Backend::kKlu; }
 
+  // The symbolic object is copied field by field into KLU's own allocations (klu_l_free_symbolic
+  // frees P, Q, R and Lnz with their sizes); the numeric factor is not copied: the copy
+  // factorizes afresh.
+  std::unique_ptr<LinearSolver> clone() const override {
+    auto copy = std::make_unique<KluSolver>();
+    if (symbolic_ != nullptr) {
+      klu_l_common& c = copy->common_;
+      const auto n = static_cast<size_t>(symbolic_->n);
+      auto* s = static_cast<klu_l_symbolic*>(klu_l_malloc(1, sizeof(klu_l_symbolic), &c));
+      if (s == nullptr) throw std::bad_alloc();
+      *s = *symbolic_;
+      s->P = static_cast<SuiteSparse_long*>(klu_l_malloc(n, sizeof(SuiteSparse_long), &c));
+      s->Q = static_cast<SuiteSparse_long*>(klu_l_malloc(n, sizeof(SuiteSparse_long), &c));
+      s->R = static_cast<SuiteSparse_long*>(klu_l_malloc(n + 1, sizeof(SuiteSparse_long), &c));
+      s->Lnz = static_cast<double*>(klu_l_malloc(n, sizeof(double), &c));
+      copy->symbolic_ = s;  // freed by the copy's destructor, even when incomplete
+      if (s->P == nullptr || s->Q == nullptr || s->R == nullptr || s->Lnz == nullptr) {
+        throw std::bad_alloc();
+      }
+      std::copy_n(symbolic_->P, n, s->P);
+      std::copy_n(symbolic_->Q, n, s->Q);
+      std::copy_n(symbolic_->R, n + 1, s->R);
+      std::copy_n(symbolic_->Lnz, n, s->Lnz);
+    }
+    copy->given_ = given_;
+    copy->stats_ = stats_;
+    return copy;
+  }
+
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
     ++analyses_;
     release();
@@ -374,6 +415,14 @@ class KluSolver final : public LinearSolver {
 class DenseSolver final : public LinearSolver {
  public:
   Backend backend() const override { return Backend::kDense; }
+
+  std::unique_ptr<LinearSolver> clone() const override {
+    auto copy = std::make_unique<DenseSolver>();
+    copy->llt_ = llt_;
+    copy->stats_ = stats_;
+    copy->failed_ = failed_;
+    return copy;
+  }
 
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> /*ordering*/) override {
     ++analyses_;

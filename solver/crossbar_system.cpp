@@ -72,6 +72,26 @@ struct Branch {
   std::int64_t pos_ba;  // index of A(b,a)
 };
 
+// The backend of a system; copying it clones the backend's analysis (LinearSolver::clone), so
+// that CrossbarSystem::clone() is the implicit copy of Impl.
+class BackendHandle {
+ public:
+  BackendHandle() = default;
+  explicit BackendHandle(std::unique_ptr<LinearSolver> s) : solver_(std::move(s)) {}
+  BackendHandle(const BackendHandle& o) : solver_(o.solver_ ? o.solver_->clone() : nullptr) {}
+  BackendHandle& operator=(const BackendHandle& o) {
+    if (this != &o) solver_ = o.solver_ ? o.solver_->clone() : nullptr;
+    return *this;
+  }
+  BackendHandle(BackendHandle&&) noexcept = default;
+  BackendHandle& operator=(BackendHandle&&) noexcept = default;
+  ~BackendHandle() = default;
+  LinearSolver* operator->() const { return solver_.get(); }
+
+ private:
+  std::unique_ptr<LinearSolver> solver_;
+};
+
 }  // namespace
 
 struct CrossbarSystem::Impl {
@@ -82,7 +102,7 @@ struct CrossbarSystem::Impl {
   bool schur = false;
   netlists::NodeNumbering nodes{0, 0};
   std::int64_t interior = 0;  // unknowns before the boundary (all of them in driven mode)
-  std::unique_ptr<LinearSolver> backend;
+  BackendHandle backend;
 
   std::vector<std::int64_t> code;            // node id -> node code
   std::vector<std::int64_t> representative;  // unknown -> first circuit node id merged into it
@@ -100,6 +120,11 @@ struct CrossbarSystem::Impl {
   };
   std::vector<Coupling> couplings;
   std::vector<char> anchored;  // unknown p has a branch with g > 0 to a driven node
+  // Branches with g = 0 between distinct nodes (cells programmed to 0 S), from stamp(). While
+  // there are none, whether a node floats depends on the pattern only: once check_floating()
+  // has passed with none, re-stamped values need no new search.
+  std::int64_t zero_branches = 0;
+  bool connected_when_all_conduct = false;
   // Column j's neuron was merged as a short (0 ohm, or too small to tell from one): its current
   // is then the KCL sum of the column's cells, not v_b / R_n.
   std::vector<char> neuron_merged;
@@ -322,8 +347,10 @@ void CrossbarSystem::Impl::stamp() {
   std::fill(values, values + a.nonZeros(), 0.0);
   couplings.clear();
   anchored.assign(static_cast<size_t>(stats.unknowns), 0);
+  zero_branches = 0;
   for (const Branch& br : branches) {
     if (br.a == br.b) continue;  // both ends merged: carries no current
+    if (br.g == 0.0) ++zero_branches;
     if (br.a >= 0) values[diag_pos[br.a]] += br.g;
     if (br.b >= 0) values[diag_pos[br.b]] += br.g;
     if (br.pos_ab >= 0) {
@@ -452,7 +479,7 @@ StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->backend = make_linear_solver(options.backend);
+  impl->backend = BackendHandle(make_linear_solver(options.backend));
   impl->schur = options.mode == Mode::kTransfer && impl->backend->has_schur_complement();
   if (impl->schur && options.ordering != Ordering::kNestedDissection) {
     return Status::invalid_argument(
@@ -496,7 +523,10 @@ Status CrossbarSystem::factorize() {
   if (!m.analyzed) return {StatusCode::kFailedPrecondition, "factorize() called before analyze()"};
   m.factorized = false;
   m.boundary_block.reset();
-  if (Status s = m.check_floating(); !s.is_ok()) return s;
+  if (m.zero_branches > 0 || !m.connected_when_all_conduct) {
+    if (Status s = m.check_floating(); !s.is_ok()) return s;
+    m.connected_when_all_conduct = m.zero_branches == 0;
+  }
   if (m.stats.unknowns > 0) {
     Status s = m.backend->factorize(m.a);
     if (!s.is_ok()) {
@@ -768,6 +798,15 @@ Status CrossbarSystem::set_conductances(const Eigen::MatrixXd& conductance) {
   return Status::ok();
 }
 
+CrossbarSystem CrossbarSystem::clone() const {
+  auto copy = std::make_unique<Impl>(*impl_);
+  copy->counters = {};
+  copy->times = {};
+  copy->factorized = false;  // backends copy their analysis, not always their factor
+  copy->boundary_block.reset();
+  return CrossbarSystem(std::move(copy));
+}
+
 const SystemOptions& CrossbarSystem::options() const { return impl_->options; }
 const SystemStats& CrossbarSystem::stats() const { return impl_->stats; }
 const PhaseTimes& CrossbarSystem::times() const { return impl_->times; }
@@ -890,7 +929,8 @@ PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_vol
         "flops ({})",
         choice.path == SolvePath::kTransfer ? "transfer matrix" : "direct", inputs,
         choice.direct_flops, choice.transfer_flops,
-        schur ? "T from the factor's boundary block" : "T by R solves: KLU has no Schur complement");
+        schur ? "T from the factor's boundary block"
+              : "T by R solves: KLU has no Schur complement");
   }
   return choice;
 }

@@ -192,6 +192,12 @@ class CrossbarSystem {
   // that checks T against a solve of its own (the layer's IR-drop solve) may skip it.
   StatusOr<TransferMatrix> transfer_matrix(int threads = 1, bool check = true);
 
+  // A copy that shares nothing with this system and holds the same pattern, values and
+  // analysis: tiles of one shape and parasitic layout clone one analyzed system and re-stamp
+  // their cells instead of assembling and analyzing again. The copy must factorize() before it
+  // solves; its counters and times start at zero (it ran no verb).
+  CrossbarSystem clone() const;
+
   // Re-stamps new cell conductances (R x C [S]) into the same pattern; factorize() again after.
   // The pattern does not depend on the conductances (a cell of G = 0 keeps its entries).
   Status set_conductances(const Eigen::MatrixXd& conductance);

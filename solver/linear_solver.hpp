@@ -68,6 +68,11 @@ class LinearSolver {
   // factor's diagonal ((min L_kk / max L_kk)^2 for Cholesky, min |U_kk| / max |U_kk| for LU).
   virtual double rcond() = 0;
 
+  // A copy that shares nothing with this one and holds the same symbolic analysis, so that
+  // systems of one pattern pay one analysis; factorize() it before solving (a numeric factor
+  // is not always copied). The copy's analyses() count starts at 0: it ran none.
+  virtual std::unique_ptr<LinearSolver> clone() const = 0;
+
   // How many symbolic analyses this backend object has run (each analyze() call).
   int analyses() const { return analyses_; }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "mapping/simulate.hpp"
+#include "mapping/stages.hpp"
 #include "test_util.hpp"
 
 namespace xbarnet {
@@ -344,6 +345,86 @@ TEST(Mapping, ResultsDoNotDependOnTheThreadCount) {
   ASSERT_TRUE(one.is_ok() && two.is_ok());
   EXPECT_EQ(one.value().simulated.data, two.value().simulated.data);
   EXPECT_GT(one.value().report.rmse, 0.0);
+}
+
+// Every tile of a layer has the same layout (size and parasitics): its system is assembled and
+// analyzed once, and each tile re-stamps its cells into a clone of it (or into the system of a
+// finished tile). The outputs are those of assembling every tile anew, on every backend.
+class FreshEveryTile final : public mapping::ResponseModel {
+ public:
+  explicit FreshEveryTile(solver::Backend b) : backend_(b) {}
+  std::string_view name() const override { return "fresh"; }
+  StatusOr<std::unique_ptr<mapping::TileResponse>> prepare(const netlists::Crossbar& circuit,
+                                                           const mapping::TileContext& tile,
+                                                           bool ir_map) const override {
+    return mapping::LinearCircuitResponse(backend_).prepare(circuit, tile, ir_map);
+  }
+
+ private:
+  solver::Backend backend_;
+};
+
+TEST(Mapping, TilesOfOneLayoutShareOneAnalysis) {
+  std::mt19937_64 rng(34);
+  const Case c{LayerKind::kDense, {40, 150}, {3, 150}, 1, 0};
+  const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
+  const Layer layer = make(rng, c, input);
+  for (solver::Backend b : solver::all_backends()) {
+    SimulationOptions opt;
+    opt.mapping.array = {16, 16};  // 10 row groups x 5 column groups = 50 tiles
+    opt.parasitics = {100.0, 2.5, 2.5, 100.0};
+    opt.backend = b;
+    opt.threads = 2;
+    auto shared = mapping::simulate(layer, input, opt);
+    const FreshEveryTile fresh_model(b);
+    mapping::Stages fresh_stages;
+    fresh_stages.response = &fresh_model;
+    auto fresh = mapping::simulate(layer, input, opt, fresh_stages);
+    ASSERT_TRUE(shared.is_ok()) << shared.status().to_string();
+    ASSERT_TRUE(fresh.is_ok()) << fresh.status().to_string();
+    EXPECT_EQ(shared.value().report.tiles.size(), 50u);
+    EXPECT_EQ(shared.value().report.analyses, 1) << solver::to_string(b);
+    EXPECT_LT(rel(shared.value().simulated, fresh.value().simulated), 1e-12)
+        << solver::to_string(b);
+    EXPECT_GT(shared.value().report.rmse, 0.0);
+    EXPECT_LT(shared.value().report.worst_transfer_check, 1e-12);
+  }
+}
+
+// A tile whose cells would merge other resistances as shorts cannot re-stamp the shared system:
+// it is assembled and analyzed anew, and its T is still exact.
+TEST(Mapping, ATileThatChangesTheShortMergeIsAssembledAnew) {
+  const std::vector<double> w{1.0};
+  Tensor x;
+  x.shape = {1, 1};
+  x.data = {1.0};
+  auto layer = mapping::make_layer(LayerKind::kDense, Tensor{{1, 1}, w}, {}, 1, 0,
+                                   mapping::Activation::kNone, x);
+  ASSERT_TRUE(layer.is_ok());
+  SimulationOptions opt;
+  opt.mapping.array = {3, 4};
+  auto planned = mapping::plan(layer.value().shape, opt.mapping, opt.device.sign);
+  ASSERT_TRUE(planned.is_ok());
+  const devices::WeightMap wmap(opt.device, 1.0);
+  const netlists::Parasitics par{100.0, 2.5, 1e-6, 100.0};  // 1e6 S bit lines
+  const mapping::TileContext ctx{
+      planned.value(), planned.value().tiles[0], 0, par, opt.device, wmap};
+  const mapping::LinearCircuitResponse lin(solver::Backend::kCholmod);
+  std::mt19937_64 rng(35);
+  // Cells up to 2e-5 S merge the bit lines (ratio 5e10 > 1e10); cells up to 1e-3 S keep them.
+  for (double g_max : {2e-5, 2e-5, 1e-3, 2e-5}) {
+    const Eigen::MatrixXd g = testing::random_matrix(rng, 3, 4, 1e-5, g_max);
+    const netlists::Crossbar circuit = netlists::Crossbar::uniform(g, par);
+    auto t = lin.prepare(circuit, ctx, false);
+    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+    auto fresh = solver::transfer_matrix(circuit);
+    ASSERT_TRUE(fresh.is_ok());
+    EXPECT_LT(testing::rel_diff(*t.value()->transfer(), fresh.value().transfer.t), 1e-12) << g_max;
+    EXPECT_EQ(t.value()->health().tiny_shorts, g_max < 1e-4 ? 3 * 4 - 4 : 0) << g_max;
+  }
+  // The first layout; the 1e-3 S tile; and the last tile, which took the finished 1e-3 S
+  // tile's system from the pool and could not re-stamp it either.
+  EXPECT_EQ(lin.analyses(), 3);
 }
 
 TEST(Mapping, ParasiticsDegradeLaterColumnsMost) {

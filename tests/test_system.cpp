@@ -15,8 +15,8 @@
 namespace xbarnet {
 namespace {
 
-using netlists::Crossbar;
 using Eigen::Index;
+using netlists::Crossbar;
 using solver::Backend;
 using solver::CrossbarSystem;
 using solver::Mode;
@@ -363,7 +363,8 @@ TEST(SolvePath, TheCostModelChoosesByTheSizes) {
   const SystemOptions cholmod{};
   EXPECT_EQ(choose_solve_path(256, 256, 1, false, cholmod, SolvePath::kAuto).path,
             SolvePath::kDirect);
-  const solver::PathChoice many = choose_solve_path(256, 256, 256, false, cholmod, SolvePath::kAuto);
+  const solver::PathChoice many =
+      choose_solve_path(256, 256, 256, false, cholmod, SolvePath::kAuto);
   EXPECT_EQ(many.path, SolvePath::kTransfer);
   EXPECT_LT(many.transfer_flops, many.direct_flops / 10.0);
   EXPECT_NE(many.reason.find("cost model"), std::string::npos);
@@ -391,6 +392,37 @@ TEST(SolvePath, TheCostModelChoosesByTheSizes) {
   EXPECT_NE(refused.status().message().find("node voltages"), std::string::npos);
   EXPECT_FALSE(solver::parse_solve_path("fast").is_ok());
   EXPECT_EQ(solver::parse_solve_path("transfer").value(), SolvePath::kTransfer);
+}
+
+// A clone holds the pattern and the analysis: it re-stamps, factorizes and solves with no
+// analysis of its own, on every backend and in both modes, and gives the currents of a fresh
+// system; the original is untouched by what the clone does.
+TEST(System, AClonedSystemSolvesWithoutAnalyzing) {
+  std::mt19937_64 rng(63);
+  const Crossbar x = testing::random_crossbar(rng, 8, 6, 100.0, 2.5, 2.5, 100.0);
+  const Crossbar y = testing::random_crossbar(rng, 8, 6, 100.0, 2.5, 2.5, 100.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 3, 8, 0.0, 0.2);
+  for (Backend b : solver::all_backends()) {
+    for (Mode mode : {Mode::kDriven, Mode::kTransfer}) {
+      auto proto = CrossbarSystem::assemble(x, {b, solver::Ordering::kNestedDissection, mode});
+      ASSERT_TRUE(proto.is_ok());
+      ASSERT_TRUE(proto.value().analyze().is_ok());
+      CrossbarSystem copy = proto.value().clone();
+      ASSERT_TRUE(copy.set_conductances(y.conductance).is_ok());
+      ASSERT_TRUE(copy.factorize().is_ok());
+      auto got = copy.solve(v);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      EXPECT_LT(rel_diff(got.value().column_current, testing::reference_mna(y, v)), 1e-11)
+          << solver::to_string(b);
+      EXPECT_EQ(copy.counters().analyses, 0);
+      EXPECT_EQ(copy.counters().backend_analyses, 0) << solver::to_string(b);
+      ASSERT_TRUE(proto.value().factorize().is_ok());
+      auto own = proto.value().solve(v);
+      ASSERT_TRUE(own.is_ok());
+      EXPECT_LT(rel_diff(own.value().column_current, testing::reference_mna(x, v)), 1e-11);
+      EXPECT_EQ(proto.value().counters().backend_analyses, 1);
+    }
+  }
 }
 
 // A solution with a NaN or an Inf fails with the node named, never as numbers.
