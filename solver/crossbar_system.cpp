@@ -33,8 +33,15 @@ constexpr std::int64_t input_code(Index i) { return kFirstInput - i; }
 constexpr bool is_input(std::int64_t code) { return code <= kFirstInput; }
 constexpr Index input_of(std::int64_t code) { return kFirstInput - code; }
 
-// Largest right-hand-side block solved at once, in values (2^24 doubles = 128 MiB).
+// Input vectors solved as one block: as many as fit kMaxBlockEntries values (2^24 doubles =
+// 128 MiB), but at least kMinBlockInputs (the supernodal block solve runs slabs of 32; fewer
+// inputs per block ran 1.6x slower per input), and at most all of them.
 constexpr std::int64_t kMaxBlockEntries = std::int64_t{1} << 24;
+constexpr Index kMinBlockInputs = 32;
+Index block_inputs(std::int64_t unknowns, Index inputs) {
+  const Index fit = kMaxBlockEntries / std::max<std::int64_t>(unknowns, 1);
+  return std::clamp<Index>(std::max(fit, kMinBlockInputs), 1, std::max<Index>(inputs, 1));
+}
 
 // The estimate of estimate_system_bytes() against a limit (0 = the default), as a Status.
 Status check_memory(Index rows, Index cols, Index vectors, bool node_voltages, double limit);
@@ -150,31 +157,32 @@ struct CrossbarSystem::Impl {
   void stamp();
   Status check_floating() const;
   StatusOr<const Eigen::MatrixXd*> schur_block();
-  // The failure for a solution with a NaN or Inf: names the first such unknown's node.
-  Status not_finite(const Eigen::MatrixXd& x, const char* what) const {
-    for (Index k = 0; k < x.cols(); ++k) {
-      for (Index p = 0; p < x.rows(); ++p) {
-        if (!std::isfinite(x(p, k))) {
+  // The failure for a solution with a NaN or Inf: names the first such unknown's node. `xt` is
+  // node-major: xt(k, p) is unknown p for input vector k0 + k of the block.
+  Status not_finite(const Eigen::MatrixXd& xt, Index k0, const char* what) const {
+    for (Index p = 0; p < xt.cols(); ++p) {
+      for (Index k = 0; k < xt.rows(); ++k) {
+        if (!std::isfinite(xt(k, p))) {
           return {StatusCode::kBackendFailure,
-                  fmt::format("the {} at node {} is {} (input vector {} of the block): the "
-                              "solve overflowed double precision (inputs, conductances or their "
-                              "ratios too large)",
-                              what, nodes.name(representative[p]), x(p, k), k)};
+                  fmt::format("the {} at node {} is {} (input vector {}): the solve overflowed "
+                              "double precision (inputs, conductances or their ratios too large)",
+                              what, nodes.name(representative[p]), xt(k, p), k0 + k)};
         }
       }
     }
     return Status::ok();
   }
-  // Voltage of a node for input vector k, whose solution is column kx of x.
-  double voltage(std::int64_t node_code, const Eigen::MatrixXd& x, const Eigen::MatrixXd& inputs,
-                 Index kx, Index k) const {
+  // The voltages of a node for the input vectors of a block (kc values [V]): `xt` is the
+  // node-major solution and `v` the block's inputs (kc x R).
+  Eigen::VectorXd voltages(std::int64_t node_code, const Eigen::MatrixXd& xt,
+                           const Eigen::MatrixXd& v) const {
     if (node_code >= 0) {
-      if (node_code < interior) return x(node_code, kx);
+      if (node_code < interior) return xt.col(node_code);
       const std::int64_t slot = node_code - interior;  // boundary: held by the external sources
-      return slot < rows() ? inputs(k, slot) : 0.0;
+      return slot < rows() ? Eigen::VectorXd(v.col(slot)) : Eigen::VectorXd::Zero(v.rows());
     }
-    if (node_code == kGround) return 0.0;
-    return inputs(k, input_of(node_code));
+    if (node_code == kGround) return Eigen::VectorXd::Zero(v.rows());
+    return v.col(input_of(node_code));
   }
 };
 
@@ -605,95 +613,104 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   }
   std::vector<double> residual(static_cast<size_t>(n_vec), 0.0);
 
-  // Inputs are solved in chunks of at most kMaxBlockEntries right-hand-side values, so memory
+  // Blocks are node-major: xt(k, p) is unknown p for input vector k0 + k, so that the values of
+  // one node for the whole block are contiguous. The supernodal block solve gathers and scatters
+  // them whole, the residual is one dense-times-sparse product, and currents and voltages are
+  // vector operations over the block. Blocks are bounded (block_inputs), so memory
   // stays bounded whatever the number of input vectors (a 1024 x 1024 tile has 2M unknowns).
-  const Index chunk = std::clamp<Index>(kMaxBlockEntries / std::max<std::int64_t>(n, 1), 1, n_vec);
+  const Index chunk = block_inputs(n, n_vec);
   for (Index k0 = 0; k0 < n_vec; k0 += chunk) {
     const Index kc = std::min(chunk, n_vec - k0);
-    Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(n, kc);
+    const Eigen::MatrixXd v = inputs.middleRows(k0, kc);
+    Eigen::MatrixXd rhs(kc, n);
+    rhs.setZero();
     if (m.schur) {
       // Drive the boundary through the same factor: with M = [A_II A_IB; A_BI A_BB + D] and
       // (S + D) the trailing block, M [x_I; v_B] = [0; (S + D) v_B] has x_I = the driven
       // solution. The virtual grounds are at 0 V, so only the input columns of (S + D) enter.
-      rhs.bottomRows(r + c) = boundary->leftCols(r) * inputs.middleRows(k0, kc).transpose();
+      rhs.rightCols(r + c) = v * boundary->leftCols(r).transpose();
     } else {
-      // b(p, k) = sum of g * V_i(k) over the branches from p to input i.
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (Index k = 0; k < kc; ++k) {
-        for (const Impl::Coupling& cp : m.couplings) {
-          rhs(cp.p, k) += cp.g * inputs(k0 + k, cp.input);
-        }
-      }
+      // b(p) = sum of g * V_i over the branches from p to input i.
+      for (const Impl::Coupling& cp : m.couplings) rhs.col(cp.p) += cp.g * v.col(cp.input);
     }
     if (injection != nullptr) {
-      for (Index k = 0; k < kc; ++k) {
-        for (Index i = 0; i < r; ++i) {
-          for (Index j = 0; j < c; ++j) {
-            const std::int64_t pw = m.code[m.nodes.word(i, j)];
-            const std::int64_t pb = m.code[m.nodes.bit(i, j)];
-            if (pw >= 0) rhs(pw, k) += injected(injection->word, k0 + k, i, j);
-            if (pb >= 0) rhs(pb, k) += injected(injection->bit, k0 + k, i, j);
+      for (Index i = 0; i < r; ++i) {
+        for (Index j = 0; j < c; ++j) {
+          const std::int64_t pw = m.code[m.nodes.word(i, j)];
+          const std::int64_t pb = m.code[m.nodes.bit(i, j)];
+          for (Index k = 0; k < kc; ++k) {
+            if (pw >= 0) rhs(k, pw) += injected(injection->word, k0 + k, i, j);
+            if (pb >= 0) rhs(k, pb) += injected(injection->bit, k0 + k, i, j);
           }
         }
       }
     }
     Eigen::MatrixXd x = rhs;
     if (n > 0) {
-      if (Status s = m.backend->solve(x); !s.is_ok()) return s;
-      if (!x.allFinite()) return m.not_finite(x, "node voltage");
+      if (Status s = m.backend->solve_node_major(x, threads); !s.is_ok()) return s;
+      if (!x.allFinite()) return m.not_finite(x, k0, "node voltage");
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (Index kk = 0; kk < kc; ++kk) {
-      const Index k = k0 + kk;
-      auto v_word = [&](Index i, Index j) {
-        return m.voltage(m.code[m.nodes.word(i, j)], x, inputs, kk, k);
-      };
-      auto v_bit = [&](Index i, Index j) {
-        return m.voltage(m.code[m.nodes.bit(i, j)], x, inputs, kk, k);
-      };
-      for (Index j = 0; j < c; ++j) {
-        const double rn = m.xbar.r_neuron(j);
-        double current = 0.0;
-        if (std::isinf(rn)) {
-          current = 0.0;  // an open neuron carries no current, exactly
-        } else if (rn > 0.0 && !m.neuron_merged[j]) {
-          current = v_bit(r - 1, j) / rn;  // the neuron resistor's current; vg(j) is at 0 V
-        } else {
-          // Ideal neuron: KCL on the column's bit-line net (cells and injections into it; its
-          // top end is open, so this is exactly the current into the virtual ground).
-          for (Index i = 0; i < r; ++i) {
-            current += m.xbar.conductance(i, j) * (v_word(i, j) - v_bit(i, j));
-            if (injection != nullptr) current += injected(injection->bit, k, i, j);
-          }
-        }
-        sol.column_current(k, j) = current;
+    for (Index j = 0; j < c; ++j) {
+      const double rn = m.xbar.r_neuron(j);
+      if (std::isinf(rn)) continue;  // an open neuron carries no current, exactly
+      if (rn > 0.0 && !m.neuron_merged[j]) {
+        // The neuron resistor's current; vg(j) is at 0 V.
+        sol.column_current.block(k0, j, kc, 1) =
+            m.voltages(m.code[m.nodes.bit(r - 1, j)], x, v) / rn;
+        continue;
       }
-      if (options.node_voltages) {
-        for (Index i = 0; i < r; ++i) {
-          for (Index j = 0; j < c; ++j) {
-            sol.word_voltage[k](i, j) = v_word(i, j);
-            sol.bit_voltage[k](i, j) = v_bit(i, j);
-          }
+      // Ideal neuron: KCL on the column's bit-line net (cells and injections into it; its top
+      // end is open, so this is exactly the current into the virtual ground).
+      Eigen::VectorXd current = Eigen::VectorXd::Zero(kc);
+      for (Index i = 0; i < r; ++i) {
+        current += m.xbar.conductance(i, j) * (m.voltages(m.code[m.nodes.word(i, j)], x, v) -
+                                               m.voltages(m.code[m.nodes.bit(i, j)], x, v));
+        if (injection != nullptr) {
+          for (Index k = 0; k < kc; ++k) current(k) += injected(injection->bit, k0 + k, i, j);
         }
       }
-      if (n > 0) {
-        // Transfer mode: the boundary is held at its exact voltages in the residual, so its
-        // interior rows check the driven solution and its boundary rows check the trailing
-        // block (S + D) the right-hand side came from against the matrix itself.
-        auto relative = [&](const Eigen::Ref<const Eigen::VectorXd>& xk) {
-          const Eigen::VectorXd res = m.a * xk - rhs.col(kk);
-          const double denom =
-              m.a_norm_inf * xk.lpNorm<Eigen::Infinity>() + rhs.col(kk).lpNorm<Eigen::Infinity>();
-          return denom > 0.0 ? res.lpNorm<Eigen::Infinity>() / denom : 0.0;
-        };
-        if (m.schur) {
-          Eigen::VectorXd xk = x.col(kk);
-          for (Index i = 0; i < r; ++i) xk(m.interior + i) = inputs(k, i);
-          xk.tail(c).setZero();
-          residual[k] = relative(xk);
-        } else {
-          residual[k] = relative(x.col(kk));
+      sol.column_current.block(k0, j, kc, 1) = current;
+    }
+    if (options.node_voltages) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (Index i = 0; i < r; ++i) {
+        for (Index j = 0; j < c; ++j) {
+          const Eigen::VectorXd vw = m.voltages(m.code[m.nodes.word(i, j)], x, v);
+          const Eigen::VectorXd vb = m.voltages(m.code[m.nodes.bit(i, j)], x, v);
+          for (Index k = 0; k < kc; ++k) {
+            sol.word_voltage[k0 + k](i, j) = vw(k);
+            sol.bit_voltage[k0 + k](i, j) = vb(k);
+          }
         }
+      }
+    }
+    if (n > 0) {
+      // Transfer mode: the boundary is held at its exact voltages in the residual, so its
+      // interior rows check the driven solution and its boundary rows check the trailing block
+      // (S + D) the right-hand side came from against the matrix itself.
+      if (m.schur) {
+        x.middleCols(m.interior, r) = v;
+        x.rightCols(c).setZero();
+      }
+      // ||A x - b||_inf per input: A is symmetric, so (A x)^T = x^T A, column by column of A.
+      // The norms of x and b are taken column by column too (contiguous K-vectors).
+      Eigen::VectorXd worst = Eigen::VectorXd::Zero(kc);
+      Eigen::VectorXd x_norm = Eigen::VectorXd::Zero(kc);
+      Eigen::VectorXd b_norm = Eigen::VectorXd::Zero(kc);
+      Eigen::VectorXd row(kc);
+      for (std::int64_t col = 0; col < n; ++col) {
+        row = -rhs.col(col);
+        for (std::int64_t q = m.a.outerIndexPtr()[col]; q < m.a.outerIndexPtr()[col + 1]; ++q) {
+          row += m.a.valuePtr()[q] * x.col(m.a.innerIndexPtr()[q]);
+        }
+        worst = worst.cwiseMax(row.cwiseAbs());
+        x_norm = x_norm.cwiseMax(x.col(col).cwiseAbs());
+        b_norm = b_norm.cwiseMax(rhs.col(col).cwiseAbs());
+      }
+      for (Index k = 0; k < kc; ++k) {
+        const double denom = m.a_norm_inf * x_norm(k) + b_norm(k);
+        residual[k0 + k] = denom > 0.0 ? worst(k) / denom : 0.0;
       }
     }
   }
@@ -847,7 +864,8 @@ double estimate_system_bytes(Index rows, Index cols, Index input_vectors, bool n
   const double factor = 12.0 * (2.0 + 1.4 * std::log2(std::max(n, 2.0)));
   const double per_unknown = 330.0 + factor;
   const double k = static_cast<double>(std::max<Index>(input_vectors, 1));
-  const double block = std::min(k, std::max(1.0, static_cast<double>(kMaxBlockEntries) / n));
+  const double block =
+      static_cast<double>(block_inputs(static_cast<std::int64_t>(n), static_cast<Index>(k)));
   const double rhs = 3.0 * 8.0 * n * block;  // right-hand sides, solutions, backend copy
   const double outputs = 8.0 * k * c + (node_voltages ? 2.0 * 8.0 * k * r * c : 0.0);
   return per_unknown * n + rhs + outputs + 8.0 * (r + c) * (r + c);

@@ -50,8 +50,18 @@ class LinearSolver {
   // Numeric factorization of A, which must have the pattern given to analyze().
   // On failure, failed_index() gives the unknown at which it broke down (or -1).
   virtual Status factorize(const SparseMatrix& a) = 0;
-  // Solves A X = B in place for the n x K block `b_to_x`.
-  virtual Status solve(Eigen::MatrixXd& b_to_x) = 0;
+  // Solves A X = B in place for the n x K block `b_to_x`; `threads` OpenMP threads may share
+  // the block's columns.
+  virtual Status solve(Eigen::MatrixXd& b_to_x, int threads) = 0;
+  // The same for a node-major block: `bt_to_xt` is K x n, B^T in, X^T out, so that the K values
+  // of one unknown are contiguous. By default through solve() on the transpose; the supernodal
+  // CHOLMOD factor solves it in place.
+  virtual Status solve_node_major(Eigen::MatrixXd& bt_to_xt, int threads) {
+    Eigen::MatrixXd b = bt_to_xt.transpose();
+    if (Status s = solve(b, threads); !s.is_ok()) return s;
+    bt_to_xt = b.transpose();
+    return Status::ok();
+  }
 
   // After factorize(), for a Cholesky factor P A P^T = L L^T whose elimination order ends with
   // `nb` given unknowns (the last nb entries of the ordering passed to analyze(), or of the
