@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "core/process.hpp"
 #include "core/random.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "where netlists for ngspice are written")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   xbarnet::solver::set_blas_threads(1);  // as the program does (solver/blas_threads.hpp)
+  xbarnet::core::keep_freed_memory_for_reuse();
   const auto parsed = xbarnet::solver::parse_backend(backend_name);
   if (!parsed.is_ok()) {
     fmt::print(stderr, "{}\n", parsed.status().message());
@@ -220,6 +222,13 @@ int main(int argc, char** argv) {
         t_sim, t_sim / t_ideal, rep_sim.seconds.circuit, rep_sim.seconds.apply);
     fmt::print("  full parasitics, without IR-drop maps: {:8.3f} s  ({:.2f}x ideal)\n", t_sim_noir,
                t_sim_noir / t_ideal);
+    for (const auto* rep : {&rep_ideal, &rep_sim, &rep_noir}) {
+      fmt::print(
+          "    phases [s]: map {:.3f}, program {:.3f}, circuit {:.3f}, apply {:.3f} (summed over "
+          "tiles), stitch {:.3f}; {} analyses\n",
+          rep->seconds.map, rep->seconds.program, rep->seconds.circuit, rep->seconds.apply,
+          rep->seconds.stitch, rep->analyses);
+    }
     fmt::print("  relative rmse {:.4g}, worst IR drop {:.4g} of v_read\n",
                rep_sim.ideal_rms > 0 ? rep_sim.rmse / rep_sim.ideal_rms : 0.0,
                rep_sim.worst_ir_drop_fraction);
