@@ -10,4 +10,5 @@ $SUDO apt-get install -y --no-install-recommends \
   libeigen3-dev libsuitesparse-dev libopenblas-dev \
   libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpng-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  ngspice clang-format clang libclang-rt-14-dev libomp-dev
+  ngspice clang-format clang libclang-rt-14-dev libomp-dev \
+  python3-numpy python3-scipy
