@@ -28,16 +28,18 @@ solver::Backend backend_from(const std::string& name) {
 }
 
 // K x 4 x R x C: word-line voltage, bit-line voltage, voltage across the cell, and the IR drop
-// (intended input voltage minus the voltage across the cell), for every input vector.
-void write_voltages(const fs::path& path, const Tile& tile, const solver::CrossbarSolution& s) {
-  const Eigen::Index n_vec = tile.inputs.rows();
+// (intended input voltage minus the voltage across the cell), for the K input vectors in
+// `inputs` (every input, or those listed with --voltage-inputs, in that order).
+void write_voltages(const fs::path& path, const Tile& tile, const Eigen::MatrixXd& inputs,
+                    const solver::CrossbarSolution& s) {
+  const Eigen::Index n_vec = inputs.rows();
   const Eigen::Index r = tile.xbar.rows();
   const Eigen::Index c = tile.xbar.cols();
   std::vector<double> data(static_cast<size_t>(n_vec * 4 * r * c));
   size_t at = 0;
   for (Eigen::Index k = 0; k < n_vec; ++k) {
     const std::array<Eigen::MatrixXd, 4> planes{s.word_voltage[k], s.bit_voltage[k],
-                                                s.cell_voltage(k), s.ir_drop(k, tile.inputs)};
+                                                s.cell_voltage(k), s.ir_drop(k, inputs)};
     for (const Eigen::MatrixXd& plane : planes) {
       for (Eigen::Index i = 0; i < r; ++i) {
         for (Eigen::Index j = 0; j < c; ++j) data[at++] = plane(i, j);
@@ -72,11 +74,14 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
   system.memory_limit = args.memory_limit;
   solver::SolveOptions options;
   options.threads = args.threads;
-  options.node_voltages = !args.voltages.empty();
+  if (!args.voltage_inputs.empty() && args.voltages.empty()) {
+    throw InputError("--voltage-inputs needs --voltages (the file to write them to)");
+  }
+  options.node_voltages = !args.voltages.empty() && args.voltage_inputs.empty();
   StatusOr<solver::SolvePath> path = solver::parse_solve_path(args.path);
   if (!path.is_ok()) throw InputError(fmt::format("--{}", path.status().message()));
-  StatusOr<solver::CrossbarRun> run =
-      solver::solve_crossbar(tile.xbar, tile.inputs, system, options, path.value());
+  StatusOr<solver::CrossbarRun> run = solver::solve_crossbar(
+      tile.xbar, tile.inputs, system, options, path.value(), args.voltage_inputs);
   if (!run.is_ok()) {
     if (!core::is_solver_failure(run.status().code())) throw_status("the tile", run.status());
     fmt::print(err, "xbarnet: cannot solve the tile: {}\n", run.status().to_string());
@@ -95,7 +100,17 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
       write_npy_matrix(tmp, sol.column_current);
     }
   }
-  if (!args.voltages.empty()) write_voltages(outputs.stage(args.voltages), tile, sol);
+  if (!args.voltages.empty()) {
+    Eigen::MatrixXd asked = tile.inputs;
+    if (!run.value().voltage_inputs.empty()) {
+      asked.resize(static_cast<Eigen::Index>(run.value().voltage_inputs.size()),
+                   tile.inputs.cols());
+      for (size_t q = 0; q < run.value().voltage_inputs.size(); ++q) {
+        asked.row(static_cast<Eigen::Index>(q)) = tile.inputs.row(run.value().voltage_inputs[q]);
+      }
+    }
+    write_voltages(outputs.stage(args.voltages), tile, asked, sol);
+  }
 
   nlohmann::json report = summary_json(info);
   report["column_current_A"] = nlohmann::json::array();

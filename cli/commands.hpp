@@ -24,10 +24,11 @@ inline constexpr int kExitInternal = 5;    // an unexpected exception (a bug: pl
 
 struct SolveArgs {
   TileArgs tile;
-  std::string output;            // .npy: column currents, C or K x C [A]
-  std::string voltages;          // .npy: K x 4 x R x C [V]: V(w), V(b), cell voltage, IR drop
-  std::string report;            // .json: summary and currents
-  std::string format = "table";  // stdout: table | json | none
+  std::string output;    // .npy: column currents, C or K x C [A]
+  std::string voltages;  // .npy: K x 4 x R x C [V]: V(w), V(b), cell voltage, IR drop
+  std::vector<Eigen::Index> voltage_inputs;  // node voltages of these inputs only (empty: all)
+  std::string report;                        // .json: summary and currents
+  std::string format = "table";              // stdout: table | json | none
   std::string backend = "cholmod";
   std::string ordering = "nd";  // nd (nested dissection of the grid) | backend
   std::string path = "auto";    // auto | direct | transfer (solver::SolvePath)

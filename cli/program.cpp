@@ -59,6 +59,12 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
   solve_cmd->add_option("--voltages", solve.voltages,
                         "write node voltages to a .npy file of shape K x 4 x R x C [V]: word "
                         "line, bit line, voltage across the cell, IR drop (input minus cell)");
+  solve_cmd
+      ->add_option("--voltage-inputs", solve.voltage_inputs,
+                   "write the node voltages of these input vectors only (0-based, comma "
+                   "separated; the file is then L x 4 x R x C): the currents of every input may "
+                   "then take the transfer path, and only these are solved directly")
+      ->delimiter(',');
   solve_cmd->add_option("--report", solve.report, "write the summary and currents as JSON");
   solve_cmd
       ->add_option("--format", solve.format,

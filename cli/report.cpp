@@ -94,6 +94,14 @@ std::string summary_text(const RunInfo& info) {
         "  stopped      direct solve complete: 1 factorization, {} right-hand side(s)\n",
         info.tile->inputs.rows());
   }
+  if (!info.run->voltage_inputs.empty()) {
+    std::string listed;
+    for (size_t q = 0; q < info.run->voltage_inputs.size(); ++q) {
+      listed += fmt::format("{}{}", q == 0 ? "" : ", ", info.run->voltage_inputs[q]);
+    }
+    out += fmt::format("  voltages     node voltages of input(s) {} (solved directly once more)\n",
+                       listed);
+  }
   return out;
 }
 
@@ -126,6 +134,7 @@ nlohmann::json summary_json(const RunInfo& info) {
   j["relative_residual"] = info.run->solution.relative_residual;
   j["condition_estimate"] = info.run->solution.condition_estimate;
   j["error_bound"] = info.run->solution.error_bound;
+  j["voltage_inputs"] = info.run->voltage_inputs;
   j["path"] = std::string(solver::to_string(info.run->path.path));
   j["path_reason"] = info.run->path.reason;
   j["path_cost_flops"] = {{"direct", info.run->path.direct_flops},

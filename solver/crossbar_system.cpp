@@ -959,38 +959,27 @@ PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_vol
 
 namespace {
 
-// The transfer path of solve_crossbar: T once, I = V T^T, and a few direct solves to check it.
-StatusOr<CrossbarRun> solve_through_transfer(const netlists::Crossbar& xbar,
-                                             const Eigen::MatrixXd& inputs, SystemOptions system,
-                                             const SolveOptions& solve, PathChoice choice) {
-  if (solve.node_voltages) {
-    return Status::invalid_argument(
-        "the transfer path gives column currents only: node voltages need the direct path");
-  }
-  const bool schur = system.backend != Backend::kKlu;
-  system.mode = schur ? Mode::kTransfer : Mode::kDriven;
-  StatusOr<CrossbarSystem> made = factorized_system(xbar, system);
-  if (!made.is_ok()) return made.status();
-  CrossbarSystem& sys = made.value();
-  const auto t0 = Clock::now();
+Eigen::MatrixXd rows_of(const Eigen::MatrixXd& m, const std::vector<Index>& rows) {
+  Eigen::MatrixXd out(static_cast<Index>(rows.size()), m.cols());
+  for (size_t q = 0; q < rows.size(); ++q) out.row(static_cast<Index>(q)) = m.row(rows[q]);
+  return out;
+}
+
+// The transfer path of solve_crossbar on a factorized system: T once, I = V T^T, and the first,
+// middle and last inputs solved directly with the same factor to check T.
+Status currents_through_transfer(CrossbarSystem& sys, const Eigen::MatrixXd& inputs,
+                                 const SolveOptions& solve, CrossbarRun& run) {
   StatusOr<TransferMatrix> t = sys.transfer_matrix(solve.threads, false);
   if (!t.is_ok()) return t.status();
-  CrossbarRun run;
-  run.path = std::move(choice);
   run.solution.column_current = inputs * t.value().t.transpose();
-  // The check: the first, middle and last inputs solved directly with the same factor.
   const Index k = inputs.rows();
   std::vector<Index> picked;
   for (Index q : {Index{0}, k / 2, k - 1}) {
-    if (q >= 0 && q < k && std::find(picked.begin(), picked.end(), q) == picked.end()) {
-      picked.push_back(q);
-    }
+    if (std::find(picked.begin(), picked.end(), q) == picked.end()) picked.push_back(q);
   }
-  Eigen::MatrixXd v(static_cast<Index>(picked.size()), inputs.cols());
-  for (size_t q = 0; q < picked.size(); ++q) v.row(static_cast<Index>(q)) = inputs.row(picked[q]);
   SolveOptions direct_options = solve;
   direct_options.node_voltages = false;
-  StatusOr<CrossbarSolution> direct = sys.solve(v, direct_options);
+  StatusOr<CrossbarSolution> direct = sys.solve(rows_of(inputs, picked), direct_options);
   if (!direct.is_ok()) return direct.status();
   double worst = 0.0;
   for (size_t q = 0; q < picked.size(); ++q) {
@@ -1011,32 +1000,64 @@ StatusOr<CrossbarRun> solve_through_transfer(const netlists::Crossbar& xbar,
   run.solution.relative_residual = direct.value().relative_residual;
   run.solution.condition_estimate = direct.value().condition_estimate;
   run.solution.error_bound = direct.value().error_bound;
-  run.stats = sys.stats();
-  run.times = sys.times();
-  run.times.solve = seconds_since(t0);
-  return run;
+  return Status::ok();
 }
 
 }  // namespace
 
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
                                      const SystemOptions& system, const SolveOptions& solve,
-                                     SolvePath path) {
-  PathChoice choice =
-      choose_solve_path(xbar.rows(), xbar.cols(), inputs.rows(), solve.node_voltages, system, path);
-  if (choice.path == SolvePath::kTransfer) {
-    if (Status st = netlists::validate_inputs(xbar, inputs); !st.is_ok()) return st;
-    return solve_through_transfer(xbar, inputs, system, solve, std::move(choice));
+                                     SolvePath path, std::span<const Index> voltage_inputs) {
+  if (!voltage_inputs.empty()) {
+    if (solve.node_voltages) {
+      return Status::invalid_argument(
+          "node voltages are asked for every input (node_voltages) and for listed inputs: ask "
+          "for one or the other");
+    }
+    for (Index q : voltage_inputs) {
+      if (q < 0 || q >= inputs.rows()) {
+        return Status::invalid_argument(fmt::format(
+            "voltage input {}: there are {} input vector(s), numbered from 0", q, inputs.rows()));
+      }
+    }
   }
-  StatusOr<CrossbarSystem> s = factorized_system(xbar, system);
-  if (!s.is_ok()) return s.status();
-  StatusOr<CrossbarSolution> solution = s.value().solve(inputs, solve);
-  if (!solution.is_ok()) return solution.status();
+  if (Status st = netlists::validate_inputs(xbar, inputs); !st.is_ok()) return st;
   CrossbarRun run;
-  run.solution = std::move(solution).value();
-  run.stats = s.value().stats();
-  run.times = s.value().times();
-  run.path = std::move(choice);
+  run.path =
+      choose_solve_path(xbar.rows(), xbar.cols(), inputs.rows(), solve.node_voltages, system, path);
+  const bool transfer = run.path.path == SolvePath::kTransfer;
+  if (transfer && solve.node_voltages) {
+    return Status::invalid_argument(
+        "the transfer path gives column currents only: node voltages of every input need the "
+        "direct path (or list the inputs whose voltages you need)");
+  }
+  SystemOptions so = system;
+  if (transfer) so.mode = so.backend != Backend::kKlu ? Mode::kTransfer : Mode::kDriven;
+  StatusOr<CrossbarSystem> made = factorized_system(xbar, so);
+  if (!made.is_ok()) return made.status();
+  CrossbarSystem& sys = made.value();
+  const auto t0 = Clock::now();
+  if (transfer) {
+    if (Status st = currents_through_transfer(sys, inputs, solve, run); !st.is_ok()) return st;
+  } else {
+    StatusOr<CrossbarSolution> solution = sys.solve(inputs, solve);
+    if (!solution.is_ok()) return solution.status();
+    run.solution = std::move(solution).value();
+  }
+  if (!voltage_inputs.empty()) {
+    // The listed inputs once more, directly, with their node voltages.
+    SolveOptions with_voltages = solve;
+    with_voltages.node_voltages = true;
+    run.voltage_inputs.assign(voltage_inputs.begin(), voltage_inputs.end());
+    StatusOr<CrossbarSolution> listed =
+        sys.solve(rows_of(inputs, run.voltage_inputs), with_voltages);
+    if (!listed.is_ok()) return listed.status();
+    run.solution.word_voltage = std::move(listed.value().word_voltage);
+    run.solution.bit_voltage = std::move(listed.value().bit_voltage);
+  }
+  run.stats = sys.stats();
+  run.times = sys.times();
+  run.times.solve = seconds_since(t0);
   return run;
 }
 

@@ -31,6 +31,7 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -261,15 +262,22 @@ struct CrossbarRun {
   // (-1 on the direct path). solution's residual and error bound are those of these solves.
   Index checked_inputs = 0;
   double transfer_check = -1.0;
+  // The inputs whose node voltages solution.word_voltage / bit_voltage hold, in that order, when
+  // they were listed (solve_crossbar's voltage_inputs); empty otherwise.
+  std::vector<Index> voltage_inputs;
 };
 
 // assemble + analyze + factorize + solve in one call. On the direct path the system is
 // assembled in the mode of `system` (both modes solve); on the transfer path in transfer mode
 // (driven for KLU, whose T comes from R solves). `path` = kAuto asks choose_solve_path().
+// Node voltages: of every input with solve.node_voltages (the direct path), or of the inputs
+// listed in `voltage_inputs` (indices into `inputs`), which are then solved once more directly
+// with the same factor, on either path.
 StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen::MatrixXd& inputs,
                                      const SystemOptions& system = {},
                                      const SolveOptions& solve = {},
-                                     SolvePath path = SolvePath::kDirect);
+                                     SolvePath path = SolvePath::kDirect,
+                                     std::span<const Index> voltage_inputs = {});
 
 struct TransferRun {
   TransferMatrix transfer;

@@ -191,6 +191,44 @@ TEST_F(Commands, SolveWritesCurrentsAndVoltages) {
   EXPECT_TRUE(fs::exists(path("report.json")));
 }
 
+// --voltage-inputs: the voltages of the listed inputs only, in the listed order, each with the
+// IR drop against its own input; the currents of all inputs as without it (here by hand: the
+// 2 x 2 tile above, whose currents are linear in the inputs).
+TEST_F(Commands, VoltagesOfListedInputsOnly) {
+  Eigen::MatrixXd g(2, 2);
+  g << 1.0 / 1000, 1.0 / 500, 1.0 / 250, 1.0 / 200;
+  cli::write_npy_matrix(path("G.npy"), g);
+  Eigen::MatrixXd v(3, 2);
+  v << 1.0, 0.5, 0.0, 0.0, 2.0, 1.0;  // input 2 is twice input 0
+  cli::write_npy_matrix(path("V.npy"), v);
+  cli::SolveArgs args;
+  args.tile.conductance = path("G.npy");
+  args.tile.input = path("V.npy");
+  args.tile.r_wordline = "100";
+  args.tile.r_bitline = "100";
+  args.output = path("I.npy");
+  args.voltages = path("volts.npy");
+  args.voltage_inputs = {2, 0};
+  args.path = "transfer";
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_solve(args, out, err), cli::kExitOk) << err.str();
+  const cli::NpyArray i = cli::read_npy(path("I.npy"));
+  ASSERT_EQ(i.shape, (std::vector<std::int64_t>{3, 2}));
+  EXPECT_NEAR(i.data[0], 1.0 / 1100 + 0.5 / 250, 1e-15);
+  EXPECT_NEAR(i.data[5], 2.0 * (1.0 / 700 + 0.5 / 300), 1e-15);
+  const cli::NpyArray volts = cli::read_npy(path("volts.npy"));
+  ASSERT_EQ(volts.shape, (std::vector<std::int64_t>{2, 4, 2, 2}));
+  // IR drop of cell (0,0): 1/11 V for input 0, twice that for input 2 (listed first).
+  EXPECT_NEAR(volts.data[3 * 4 + 0], 2.0 * 100.0 / 1100.0, 1e-15);
+  EXPECT_NEAR(volts.data[16 + 3 * 4 + 0], 100.0 / 1100.0, 1e-15);
+  EXPECT_NE(out.str().find("node voltages of input(s) 2, 0"), std::string::npos) << out.str();
+  args.voltage_inputs = {3};
+  EXPECT_THROW(cli::run_solve(args, out, err), cli::InputError);
+  args.voltage_inputs = {0};
+  args.voltages.clear();
+  EXPECT_THROW(cli::run_solve(args, out, err), cli::InputError);
+}
+
 TEST_F(Commands, PerRowResistancesFromNpyAndBadValues) {
   cli::write_npy_matrix(path("G.npy"), Eigen::MatrixXd::Constant(3, 2, 1e-4));
   cli::write_npy_matrix(path("V.npy"), Eigen::MatrixXd::Constant(2, 3, 0.1));

@@ -355,6 +355,37 @@ TEST(SolvePath, TransferAndDirectGiveTheSameCurrents) {
   EXPECT_LT(rel_diff(one.value().solution.column_current, testing::reference_mna(x, v)), 1e-11);
 }
 
+// Node voltages of listed inputs, on either path, equal those of a direct solve of every input.
+TEST(SolvePath, VoltagesOfListedInputs) {
+  std::mt19937_64 rng(65);
+  const Crossbar x = testing::random_crossbar(rng, 7, 5, 100.0, 2.5, 2.5, 100.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 12, 7, 0.0, 0.2);
+  solver::SolveOptions all;
+  all.node_voltages = true;
+  auto every = solver::solve_crossbar(x, v, {}, all);
+  ASSERT_TRUE(every.is_ok());
+  const std::vector<Index> listed{11, 4};
+  for (solver::SolvePath p : {solver::SolvePath::kDirect, solver::SolvePath::kTransfer}) {
+    auto run = solver::solve_crossbar(x, v, {}, {}, p, listed);
+    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    EXPECT_EQ(run.value().voltage_inputs, listed);
+    ASSERT_EQ(run.value().solution.word_voltage.size(), 2u);
+    for (size_t q = 0; q < listed.size(); ++q) {
+      EXPECT_LT(rel_diff(run.value().solution.word_voltage[q],
+                         every.value().solution.word_voltage[listed[q]]),
+                1e-13);
+      EXPECT_LT(rel_diff(run.value().solution.bit_voltage[q],
+                         every.value().solution.bit_voltage[listed[q]]),
+                1e-13);
+    }
+    EXPECT_LT(rel_diff(run.value().solution.column_current, every.value().solution.column_current),
+              1e-12);
+  }
+  const std::vector<Index> outside{12};
+  EXPECT_FALSE(solver::solve_crossbar(x, v, {}, {}, solver::SolvePath::kAuto, outside).is_ok());
+  EXPECT_FALSE(solver::solve_crossbar(x, v, {}, all, solver::SolvePath::kAuto, listed).is_ok());
+}
+
 // The cost model: one input goes direct, many go through T; node voltages and the backend's
 // own ordering force the direct path; KLU (T by R solves) breaks even near R inputs.
 TEST(SolvePath, TheCostModelChoosesByTheSizes) {
