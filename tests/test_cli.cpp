@@ -32,6 +32,23 @@ class TempDir : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
+  // The 2 x 2 tile worked by hand in docs/model.md (G.npy; 100-ohm word and bit lines, ideal
+  // drivers and neurons), with the currents and voltages to write; the inputs (V.npy) are the
+  // caller's.
+  cli::SolveArgs hand_tile() const {
+    Eigen::MatrixXd g(2, 2);
+    g << 1.0 / 1000, 1.0 / 500, 1.0 / 250, 1.0 / 200;
+    cli::write_npy_matrix(path("G.npy"), g);
+    cli::SolveArgs args;
+    args.tile.conductance = path("G.npy");
+    args.tile.input = path("V.npy");
+    args.tile.r_wordline = "100";
+    args.tile.r_bitline = "100";
+    args.output = path("I.npy");
+    args.voltages = path("volts.npy");
+    return args;
+  }
+
   // A raw .npy file with the given header dictionary and payload.
   std::string raw_npy(const std::string& name, const std::string& dict, const std::string& payload,
                       int version = 1) {
@@ -164,17 +181,8 @@ TEST_F(Commands, AnEmptyConductanceMatrixIsRefused) {
 }
 
 TEST_F(Commands, SolveWritesCurrentsAndVoltages) {
-  Eigen::MatrixXd g(2, 2);
-  g << 1.0 / 1000, 1.0 / 500, 1.0 / 250, 1.0 / 200;
-  cli::write_npy_matrix(path("G.npy"), g);
+  cli::SolveArgs args = hand_tile();
   cli::write_npy_vector(path("V.npy"), Eigen::Vector2d(1.0, 0.5));
-  cli::SolveArgs args;
-  args.tile.conductance = path("G.npy");
-  args.tile.input = path("V.npy");
-  args.tile.r_wordline = "100";
-  args.tile.r_bitline = "100";
-  args.output = path("I.npy");
-  args.voltages = path("volts.npy");
   args.report = path("report.json");
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_solve(args, out, err), cli::kExitOk) << err.str();
@@ -195,19 +203,10 @@ TEST_F(Commands, SolveWritesCurrentsAndVoltages) {
 // IR drop against its own input; the currents of all inputs as without it (here by hand: the
 // 2 x 2 tile above, whose currents are linear in the inputs).
 TEST_F(Commands, VoltagesOfListedInputsOnly) {
-  Eigen::MatrixXd g(2, 2);
-  g << 1.0 / 1000, 1.0 / 500, 1.0 / 250, 1.0 / 200;
-  cli::write_npy_matrix(path("G.npy"), g);
+  cli::SolveArgs args = hand_tile();
   Eigen::MatrixXd v(3, 2);
   v << 1.0, 0.5, 0.0, 0.0, 2.0, 1.0;  // input 2 is twice input 0
   cli::write_npy_matrix(path("V.npy"), v);
-  cli::SolveArgs args;
-  args.tile.conductance = path("G.npy");
-  args.tile.input = path("V.npy");
-  args.tile.r_wordline = "100";
-  args.tile.r_bitline = "100";
-  args.output = path("I.npy");
-  args.voltages = path("volts.npy");
   args.voltage_inputs = {2, 0};
   args.path = "transfer";
   std::ostringstream out, err;
