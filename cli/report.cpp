@@ -85,7 +85,7 @@ std::string summary_text(const RunInfo& info) {
   if (transfer_path(info)) {
     out += fmt::format(
         "  stopped      transfer path complete: 1 factorization, T ({} x {}), {} input(s) "
-        "through T, {} of them also solved directly: max |T v - I(v)| / max |I(v)| = {:.3e} "
+        "through T, {} of them also solved directly: max |T v - I(v)| / max sum |T v| = {:.3e} "
         "(limit {:g})\n",
         s.cols, s.rows, info.tile->inputs.rows(), info.run->checked_inputs,
         info.run->transfer_check, solver::kTransferCheckTolerance);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -91,32 +92,49 @@ class LinearCircuitResponse::Pool {
  public:
   explicit Pool(solver::Backend backend) : backend_(backend) {}
 
-  // A system for `circuit`'s layout with its cells stamped, analyzed, not yet factorized.
-  StatusOr<solver::CrossbarSystem> acquire(const netlists::Crossbar& circuit) {
+  struct Lease {
+    solver::CrossbarSystem system;  // cells stamped, analyzed, not yet factorized
+    bool pooled;                    // of the prototype's pattern: goes back to the pool after
+  };
+
+  Status make_prototype_for(const netlists::Crossbar& circuit) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (prototype_ && same_layout(prototype_->crossbar(), circuit)) return Status::ok();
+    free_.clear();
+    prototype_.reset();
+    StatusOr<solver::CrossbarSystem> made = analyzed(circuit);  // under the lock: once per layout
+    if (!made.is_ok()) return made.status();
+    prototype_.emplace(std::move(made).value());
+    return Status::ok();
+  }
+
+  StatusOr<Lease> acquire(const netlists::Crossbar& circuit) {
+    if (Status s = make_prototype_for(circuit); !s.is_ok()) return s;
     std::optional<solver::CrossbarSystem> sys;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       if (!prototype_ || !same_layout(prototype_->crossbar(), circuit)) {
-        free_.clear();
-        prototype_.reset();
-        StatusOr<solver::CrossbarSystem> made = analyzed(circuit);
-        if (!made.is_ok()) return made.status();
-        prototype_.emplace(std::move(made).value());
-      }
-      if (!free_.empty()) {
+        // Another thread replaced the prototype meanwhile: a system of our own.
+        sys.reset();
+      } else if (!free_.empty()) {
         sys.emplace(std::move(free_.back()));
         free_.pop_back();
       } else {
         sys.emplace(prototype_->clone());
       }
     }
-    if (sys->set_conductances(circuit.conductance).is_ok()) return std::move(*sys);
-    // These cells would merge other resistances as shorts: a pattern of their own.
-    const std::lock_guard<std::mutex> lock(mutex_);
-    return analyzed(circuit);
+    if (sys && sys->set_conductances(circuit.conductance).is_ok()) {
+      return Lease{std::move(*sys), true};
+    }
+    // These cells would merge other resistances as shorts (or the layout changed under us): a
+    // pattern of their own, which does not go back to the pool. The pooled system does.
+    if (sys) release(std::move(*sys));
+    StatusOr<solver::CrossbarSystem> own = analyzed(circuit);
+    if (!own.is_ok()) return own.status();
+    return Lease{std::move(own).value(), false};
   }
 
-  // A finished tile's system, for the next tile of the same layout.
+  // A finished tile's pooled system, for the next tile of the same layout.
   void release(solver::CrossbarSystem sys) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (prototype_ && same_layout(prototype_->crossbar(), sys.crossbar())) {
@@ -124,17 +142,13 @@ class LinearCircuitResponse::Pool {
     }
   }
 
-  int analyses() const {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    return analyses_;
-  }
+  int analyses() const { return analyses_.load(); }
 
  private:
   static bool same_layout(const netlists::Crossbar& a, const netlists::Crossbar& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() && a.r_source == b.r_source &&
            a.r_wordline == b.r_wordline && a.r_bitline == b.r_bitline && a.r_neuron == b.r_neuron;
   }
-  // Called with the mutex held.
   StatusOr<solver::CrossbarSystem> analyzed(const netlists::Crossbar& circuit) {
     solver::SystemOptions so;
     so.backend = backend_;
@@ -147,10 +161,10 @@ class LinearCircuitResponse::Pool {
   }
 
   solver::Backend backend_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::optional<solver::CrossbarSystem> prototype_;
   std::vector<solver::CrossbarSystem> free_;
-  int analyses_ = 0;
+  std::atomic<int> analyses_{0};
 };
 
 namespace {
@@ -159,6 +173,7 @@ namespace {
 // system goes back to its pool when the tile is done.
 class LinearTile final : public TransferTile {
  public:
+  // `pool`: where the system goes when the tile is done (nullptr: nowhere).
   LinearTile(solver::CrossbarSystem system, Eigen::MatrixXd t, TileHealth health,
              std::shared_ptr<LinearCircuitResponse::Pool> pool)
       : TransferTile(std::move(t), std::move(health)),
@@ -212,21 +227,23 @@ int LinearCircuitResponse::analyses() const { return pool_->analyses(); }
 
 StatusOr<std::unique_ptr<TileResponse>> LinearCircuitResponse::prepare(
     const netlists::Crossbar& circuit, const TileContext& /*tile*/, bool ir_map) const {
-  StatusOr<solver::CrossbarSystem> system = pool_->acquire(circuit);
-  if (!system.is_ok()) return system.status();
-  if (Status s = system.value().factorize(); !s.is_ok()) return s;
+  StatusOr<Pool::Lease> lease = pool_->acquire(circuit);
+  if (!lease.is_ok()) return lease.status();
+  solver::CrossbarSystem& system = lease.value().system;
+  if (Status s = system.factorize(); !s.is_ok()) return s;
   // With an IR-drop map to come, that solve checks T; without one, T checks itself once.
-  StatusOr<solver::TransferMatrix> t = system.value().transfer_matrix(1, !ir_map);
+  StatusOr<solver::TransferMatrix> t = system.transfer_matrix(1, !ir_map);
   if (!t.is_ok()) return t.status();
   TileHealth health;
-  health.method = fmt::format("{}; {}", system.value().stats().factor.method, t.value().method);
-  health.tiny_shorts = system.value().stats().tiny_shorts;
+  health.method = fmt::format("{}; {}", system.stats().factor.method, t.value().method);
+  health.tiny_shorts = system.stats().tiny_shorts;
   if (!ir_map) {
     health.residual = t.value().check_residual;
     health.transfer_check = t.value().check_difference;
   }
-  return std::unique_ptr<TileResponse>(
-      new LinearTile(std::move(system).value(), std::move(t.value().t), std::move(health), pool_));
+  return std::unique_ptr<TileResponse>(new LinearTile(std::move(system), std::move(t.value().t),
+                                                      std::move(health),
+                                                      lease.value().pooled ? pool_ : nullptr));
 }
 
 StatusOr<std::unique_ptr<TileResponse>> IdealResponse::prepare(const netlists::Crossbar& circuit,

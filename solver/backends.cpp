@@ -162,8 +162,13 @@ class CholmodSolver final : public LinearSolver {
     return Status::ok();
   }
 
+  // A factor with numeric values: analyze() leaves a symbolic one (and clone() copies that).
+  bool numeric() const {
+    return factor_ != nullptr && factor_->xtype != CHOLMOD_PATTERN && factor_->minor >= factor_->n;
+  }
+
   Status solve(Eigen::MatrixXd& b, int threads) override {
-    if (factor_ == nullptr) return {StatusCode::kBackendFailure, "CHOLMOD: solve before factorize"};
+    if (!numeric()) return {StatusCode::kBackendFailure, "CHOLMOD: solve before factorize"};
     if (supernodal_ll() && b.cols() > 1) {
       Eigen::MatrixXd bt = b.transpose();
       if (Status s = solve_node_major(bt, threads); !s.is_ok()) return s;
@@ -197,7 +202,7 @@ class CholmodSolver final : public LinearSolver {
   // each: at 256 x 256 with 256 inputs it ran at 1.0 GFlop/s (docs/performance.md). Slabs of
   // kSlabRows inputs are solved independently, in parallel.
   Status solve_node_major(Eigen::MatrixXd& bt, int threads) override {
-    if (factor_ == nullptr) return {StatusCode::kBackendFailure, "CHOLMOD: solve before factorize"};
+    if (!numeric()) return {StatusCode::kBackendFailure, "CHOLMOD: solve before factorize"};
     if (!supernodal_ll()) return LinearSolver::solve_node_major(bt, threads);
     const auto n = static_cast<std::int64_t>(factor_->n);
     const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);

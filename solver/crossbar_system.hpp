@@ -161,8 +161,8 @@ struct TransferMatrix {
   Eigen::MatrixXd t;  // C x R [S]
   std::string method;
   // Health: one pseudo-random input vector v (fixed seed, in [0, 1) V) solved directly with
-  // the same system: max |T v - I(v)| / max |I(v)|, and that solve's relative residual
-  // (both -1 when the check was not asked for).
+  // the same system: max |T v - I(v)| / max sum |T v| (as for kTransferCheckTolerance), and
+  // that solve's relative residual (both -1 when the check was not asked for).
   double check_difference = -1.0;
   double check_residual = -1.0;
   double seconds = 0.0;  // extracting T (or the R solves), and the check
@@ -236,8 +236,10 @@ StatusOr<SolvePath> parse_solve_path(std::string_view text);  // "auto" | "direc
 // Inputs the transfer path also solves directly (the first, middle and last), to check T and to
 // report the residual and error bound of real solves.
 inline constexpr Index kTransferCheckInputs = 3;
-// The largest max |T v - I(v)| / max |I(v)| over those inputs before the transfer path fails (T
-// and the direct solves come from the same factor and agree to about 1e-14).
+// The largest disagreement of T v with those direct solves, max_j |(T v - I(v))_j| over
+// max_j sum_i |T_ji v_i| (the scale of rounding errors, so that inputs whose currents cancel are
+// judged fairly), before the transfer path fails; they come from the same factor and agree to
+// about 1e-15.
 inline constexpr double kTransferCheckTolerance = 1e-8;
 
 struct PathChoice {
@@ -258,8 +260,9 @@ struct CrossbarRun {
   SystemStats stats;
   PhaseTimes times;
   PathChoice path;  // the path taken and why
-  // Transfer path: the inputs also solved directly, and max |T v - I(v)| / max |I(v)| over them
-  // (-1 on the direct path). solution's residual and error bound are those of these solves.
+  // Transfer path: the inputs also solved directly, and the worst disagreement of T v with them
+  // (kTransferCheckTolerance; -1 on the direct path). solution's residual and error bound are
+  // those of these solves.
   Index checked_inputs = 0;
   double transfer_check = -1.0;
   // The inputs whose node voltages solution.word_voltage / bit_voltage hold, in that order, when

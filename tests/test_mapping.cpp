@@ -350,14 +350,47 @@ TEST(Mapping, ResultsDoNotDependOnTheThreadCount) {
 // Every tile of a layer has the same layout (size and parasitics): its system is assembled and
 // analyzed once, and each tile re-stamps its cells into a clone of it (or into the system of a
 // finished tile). The outputs are those of assembling every tile anew, on every backend.
+// The reference: every tile through solver::transfer_matrix (assemble, analyze, factorize, T)
+// and solver::solve_crossbar, none of the pool, clone or re-stamp code.
+class FreshTile final : public mapping::TileResponse {
+ public:
+  FreshTile(netlists::Crossbar circuit, Eigen::MatrixXd t)
+      : circuit_(std::move(circuit)), t_(std::move(t)) {}
+  Eigen::MatrixXd currents(const Eigen::MatrixXd& v,
+                           const std::vector<Eigen::Index>& columns) const override {
+    Eigen::MatrixXd out(v.rows(), static_cast<Eigen::Index>(columns.size()));
+    for (size_t q = 0; q < columns.size(); ++q) {
+      out.col(static_cast<Eigen::Index>(q)) = v * t_.row(columns[q]).head(v.cols()).transpose();
+    }
+    return out;
+  }
+  const Eigen::MatrixXd* transfer() const override { return &t_; }
+  StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
+    solver::SolveOptions o;
+    o.node_voltages = true;
+    auto run = solver::solve_crossbar(circuit_, v, {}, o);
+    if (!run.is_ok()) return run.status();
+    return std::move(run).value().solution;
+  }
+  const mapping::TileHealth& health() const override { return health_; }
+
+ private:
+  netlists::Crossbar circuit_;
+  Eigen::MatrixXd t_;
+  mapping::TileHealth health_{"fresh", 0.0, 0.0, 0};
+};
+
 class FreshEveryTile final : public mapping::ResponseModel {
  public:
   explicit FreshEveryTile(solver::Backend b) : backend_(b) {}
   std::string_view name() const override { return "fresh"; }
   StatusOr<std::unique_ptr<mapping::TileResponse>> prepare(const netlists::Crossbar& circuit,
-                                                           const mapping::TileContext& tile,
-                                                           bool ir_map) const override {
-    return mapping::LinearCircuitResponse(backend_).prepare(circuit, tile, ir_map);
+                                                           const mapping::TileContext& /*tile*/,
+                                                           bool /*ir_map*/) const override {
+    auto t = solver::transfer_matrix(circuit, backend_);
+    if (!t.is_ok()) return t.status();
+    return std::unique_ptr<mapping::TileResponse>(
+        new FreshTile(circuit, std::move(t).value().transfer.t));
   }
 
  private:
@@ -422,9 +455,22 @@ TEST(Mapping, ATileThatChangesTheShortMergeIsAssembledAnew) {
     EXPECT_LT(testing::rel_diff(*t.value()->transfer(), fresh.value().transfer.t), 1e-12) << g_max;
     EXPECT_EQ(t.value()->health().tiny_shorts, g_max < 1e-4 ? 3 * 4 - 4 : 0) << g_max;
   }
-  // The first layout; the 1e-3 S tile; and the last tile, which took the finished 1e-3 S
-  // tile's system from the pool and could not re-stamp it either.
-  EXPECT_EQ(lin.analyses(), 3);
+  // The layout's prototype and the 1e-3 S tile's own system, which does not go back to the pool
+  // (the last tile re-stamps a pooled one).
+  EXPECT_EQ(lin.analyses(), 2);
+  // Layouts that differ in one parasitic (r_neuron) never share a system: A, B, A analyze three
+  // times, and each T is that of its own circuit.
+  const mapping::LinearCircuitResponse lin2(solver::Backend::kCholmod);
+  for (double rn : {100.0, 50.0, 100.0}) {
+    const netlists::Crossbar circuit = netlists::Crossbar::uniform(
+        testing::random_matrix(rng, 3, 4, 1e-5, 1e-4), 100.0, 2.5, 2.5, rn);
+    auto t = lin2.prepare(circuit, ctx, false);
+    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+    auto fresh = solver::transfer_matrix(circuit);
+    ASSERT_TRUE(fresh.is_ok());
+    EXPECT_LT(testing::rel_diff(*t.value()->transfer(), fresh.value().transfer.t), 1e-12) << rn;
+  }
+  EXPECT_EQ(lin2.analyses(), 3);
 }
 
 TEST(Mapping, ParasiticsDegradeLaterColumnsMost) {

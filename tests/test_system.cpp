@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <random>
 #include <vector>
@@ -386,6 +387,36 @@ TEST(SolvePath, VoltagesOfListedInputs) {
   EXPECT_FALSE(solver::solve_crossbar(x, v, {}, all, solver::SolvePath::kAuto, listed).is_ok());
 }
 
+// An input whose currents cancel (projected onto the null space of T: a 6 x 2 tile maps a
+// 4-dimensional space of signed inputs to zero) is judged against the size of the terms, not of
+// its tiny currents: the transfer path passes its check, and its currents equal the direct
+// solve's to rounding. (Against max |I(v)| the check failed such runs with errors near 1.)
+TEST(SolvePath, AnInputWhoseCurrentsCancelPassesTheCheck) {
+  std::mt19937_64 rng(66);
+  const Crossbar x = testing::random_crossbar(rng, 6, 2, 100.0, 2.5, 2.5, 100.0);
+  auto t = solver::transfer_matrix(x);
+  ASSERT_TRUE(t.is_ok());
+  const Eigen::MatrixXd& tm = t.value().transfer.t;  // 2 x 6
+  Eigen::MatrixXd v = testing::random_matrix(rng, 9, 6, -0.2, 0.2);
+  for (Index k : {Index{0}, Index{4}, Index{8}}) {  // the inputs the transfer path checks
+    const Eigen::VectorXd r = v.row(k).transpose();
+    const Eigen::VectorXd null = r - tm.transpose() * (tm * tm.transpose()).ldlt().solve(tm * r);
+    v.row(k) = null.transpose();
+  }
+  ASSERT_LT((v.row(4) * tm.transpose()).cwiseAbs().maxCoeff(), 1e-18);
+  auto through_t = solver::solve_crossbar(x, v, {}, {}, solver::SolvePath::kTransfer);
+  ASSERT_TRUE(through_t.is_ok()) << through_t.status().to_string();
+  EXPECT_LT(through_t.value().transfer_check, 1e-13);
+  auto direct = solver::solve_crossbar(x, v, {}, {}, solver::SolvePath::kDirect);
+  ASSERT_TRUE(direct.is_ok());
+  const double scale = 0.2 * tm.cwiseAbs().rowwise().sum().maxCoeff();
+  EXPECT_LT((through_t.value().solution.column_current - direct.value().solution.column_current)
+                    .cwiseAbs()
+                    .maxCoeff() /
+                scale,
+            1e-13);
+}
+
 // The cost model: one input goes direct, many go through T; node voltages and the backend's
 // own ordering force the direct path; KLU (T by R solves) breaks even near R inputs.
 TEST(SolvePath, TheCostModelChoosesByTheSizes) {
@@ -412,6 +443,13 @@ TEST(SolvePath, TheCostModelChoosesByTheSizes) {
             SolvePath::kTransfer);
   EXPECT_EQ(choose_solve_path(8, 8, 1, true, cholmod, SolvePath::kTransfer).path,
             SolvePath::kTransfer);  // asked for: refused later by solve_crossbar, not here
+  // The dense backend holds 20,000 unknowns: a 100 x 100 tile driven (20,000) but not with its
+  // 200 boundary nodes.
+  const SystemOptions dense{Backend::kDense};
+  EXPECT_EQ(choose_solve_path(100, 100, 64, false, dense, SolvePath::kAuto).path,
+            SolvePath::kDirect);
+  EXPECT_EQ(choose_solve_path(90, 90, 64, false, dense, SolvePath::kAuto).path,
+            SolvePath::kTransfer);
   // A transfer path cannot give node voltages.
   std::mt19937_64 rng(62);
   const Crossbar x = testing::random_crossbar(rng, 4, 3, 10.0, 1.0, 1.0, 10.0);
@@ -494,6 +532,61 @@ TEST(System, SupernodalBlockSolvesAgreeWithKluAndTheTransferPath) {
       EXPECT_GT(run.value().solution.relative_residual, 0.0);
     }
   }
+}
+
+// A re-stamp that leaves a node floating is caught: with its driver open, row 0's word line
+// hangs on its cells alone, and cells of 0 S there float it (the search is skipped only while
+// every branch conducts).
+TEST(System, ARestampThatFloatsANodeFailsWithItsName) {
+  std::mt19937_64 rng(67);
+  Crossbar x = testing::random_crossbar(rng, 4, 3, 100.0, 2.5, 2.5, 100.0);
+  x.r_source(0) = std::numeric_limits<double>::infinity();
+  auto sys = CrossbarSystem::assemble(x);
+  ASSERT_TRUE(sys.is_ok());
+  ASSERT_TRUE(sys.value().analyze().is_ok());
+  ASSERT_TRUE(sys.value().factorize().is_ok());
+  Eigen::MatrixXd g = x.conductance;
+  ASSERT_TRUE(sys.value().set_conductances(g * 0.5).is_ok());
+  ASSERT_TRUE(sys.value().factorize().is_ok());
+  g.row(0).setZero();
+  ASSERT_TRUE(sys.value().set_conductances(g).is_ok());
+  const Status s = sys.value().factorize();
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), StatusCode::kFloatingNode);
+  EXPECT_NE(s.message().find("w0_"), std::string::npos) << s.message();
+}
+
+// A supernodal CHOLMOD factor cloned before its factorization: the clone re-stamps, factorizes
+// and gives T and a block of inputs as a fresh system does; solving a factor that was only
+// analyzed is an error, not a crash.
+TEST(System, ASupernodalCloneAndAnUnfactorizedSolve) {
+  std::mt19937_64 rng(68);
+  const Crossbar x = testing::random_crossbar(rng, 96, 80, 100.0, 2.5, 2.5, 100.0);
+  const Crossbar y = testing::random_crossbar(rng, 96, 80, 100.0, 2.5, 2.5, 100.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 40, 96, 0.0, 0.2);
+  auto proto = CrossbarSystem::assemble(
+      x, {Backend::kCholmod, solver::Ordering::kNestedDissection, Mode::kTransfer});
+  ASSERT_TRUE(proto.is_ok());
+  ASSERT_TRUE(proto.value().analyze().is_ok());
+  ASSERT_NE(proto.value().stats().factor.method.find("supernodal"), std::string::npos);
+  CrossbarSystem copy = proto.value().clone();
+  ASSERT_TRUE(copy.set_conductances(y.conductance).is_ok());
+  ASSERT_TRUE(copy.factorize().is_ok());
+  auto t = copy.transfer_matrix(1, true);
+  ASSERT_TRUE(t.is_ok());
+  auto fresh = solver::transfer_matrix(y);
+  ASSERT_TRUE(fresh.is_ok());
+  EXPECT_LT(rel_diff(t.value().t, fresh.value().transfer.t), 1e-12);
+  auto got = copy.solve(v);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_LT(rel_diff(got.value().column_current, v * fresh.value().transfer.t.transpose()), 1e-12);
+  // The backend itself, analyzed only.
+  auto backend = solver::make_linear_solver(Backend::kCholmod);
+  ASSERT_TRUE(backend->analyze(copy.matrix()).is_ok());
+  Eigen::MatrixXd b = Eigen::MatrixXd::Ones(copy.matrix().rows(), 3);
+  EXPECT_FALSE(backend->solve(b, 1).is_ok());
+  Eigen::MatrixXd bt = Eigen::MatrixXd::Ones(3, copy.matrix().rows());
+  EXPECT_FALSE(backend->solve_node_major(bt, 2).is_ok());
 }
 
 // A solution with a NaN or an Inf fails with the node named, never as numbers.
