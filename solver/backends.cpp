@@ -43,15 +43,11 @@ StatusOr<Backend> parse_backend(std::string_view name) {
 
 namespace {
 
-// The two BLAS routines of the block solve (Fortran calling convention).
-extern "C" {
-void dtrsm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
-            const int* n, const double* alpha, const double* a, const int* lda, double* b,
-            const int* ldb);
-void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-            const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
-            const double* beta, double* c, const int* ldc);
-}
+// The block solve calls dtrsm_ and dgemm_ as Eigen's src/misc/blas.h declares them (included by
+// Eigen/Core under EIGEN_USE_BLAS, which CMakeLists.txt sets for every target).
+#ifndef EIGEN_USE_BLAS
+#error "solver/backends.cpp needs EIGEN_USE_BLAS (the BLAS declarations of Eigen/src/misc/blas.h)"
+#endif
 
 // A BLAS dimension, which must fit an int (the callers bound their blocks).
 int blas_int(std::int64_t v) { return static_cast<int>(v); }
