@@ -8,13 +8,13 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <algorithm>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <vector>
 
@@ -377,8 +377,8 @@ int main(int argc, char** argv) {
       const double agree = ts > 0.0 && tx > 0.0 ? max_rel_diff(ix, is) : -1.0;
       std::string path = "?";
       if (std::ifstream rf(report); rf) {
-        const std::string text((std::istreambuf_iterator<char>(rf)), {});
-        path = text.find("\"path\": \"transfer\"") != std::string::npos ? "transfer" : "direct";
+        const nlohmann::json j = nlohmann::json::parse(rf, nullptr, false);
+        if (j.is_object() && j.contains("path")) path = j["path"].get<std::string>();
       }
       fmt::print("{:>5} {:>6} {:>11.4f} {:>10} {:>9} {:>11} {:>10} {:>12}  {}\n", n, k, tx,
                  ts > 0.0 ? fmt::format("{:.3f}", ts) : "n/a", ratio_text(ts, tx),

@@ -101,14 +101,9 @@ int run_solve(const SolveArgs& args, std::ostream& out, std::ostream& err) {
     }
   }
   if (!args.voltages.empty()) {
-    Eigen::MatrixXd asked = tile.inputs;
-    if (!run.value().voltage_inputs.empty()) {
-      asked.resize(static_cast<Eigen::Index>(run.value().voltage_inputs.size()),
-                   tile.inputs.cols());
-      for (size_t q = 0; q < run.value().voltage_inputs.size(); ++q) {
-        asked.row(static_cast<Eigen::Index>(q)) = tile.inputs.row(run.value().voltage_inputs[q]);
-      }
-    }
+    const std::vector<Eigen::Index>& listed = run.value().voltage_inputs;
+    const Eigen::MatrixXd asked =
+        listed.empty() ? tile.inputs : Eigen::MatrixXd(tile.inputs(listed, Eigen::all));
     write_voltages(outputs.stage(args.voltages), tile, asked, sol);
   }
 

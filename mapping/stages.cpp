@@ -113,14 +113,14 @@ class LinearCircuitResponse::Pool {
     std::optional<solver::CrossbarSystem> sys;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      if (!prototype_ || !same_layout(prototype_->crossbar(), circuit)) {
-        // Another thread replaced the prototype meanwhile: a system of our own.
-        sys.reset();
-      } else if (!free_.empty()) {
-        sys.emplace(std::move(free_.back()));
-        free_.pop_back();
-      } else {
-        sys.emplace(prototype_->clone());
+      // (Another thread may have replaced the prototype meanwhile: then a system of our own.)
+      if (prototype_ && same_layout(prototype_->crossbar(), circuit)) {
+        if (free_.empty()) {
+          sys.emplace(prototype_->clone());
+        } else {
+          sys.emplace(std::move(free_.back()));
+          free_.pop_back();
+        }
       }
     }
     if (sys && sys->set_conductances(circuit.conductance).is_ok()) {

@@ -56,6 +56,11 @@ Index block_inputs(std::int64_t unknowns, Index inputs) {
   return std::clamp<Index>(std::max(fit, kMinBlockInputs), 1, std::max<Index>(inputs, 1));
 }
 
+// Entries of the Cholesky factor per unknown for a tile of n unknowns under the grid's nested
+// dissection (nnz(L) grows as n log n: about 30 per unknown at 1024 x 1024), for the memory
+// estimate and the cost model of the solve path.
+double factor_entries_per_unknown(double n) { return 2.0 + 1.4 * std::log2(std::max(n, 2.0)); }
+
 // The estimate of estimate_system_bytes() against a limit (0 = the default), as a Status.
 Status check_memory(Index rows, Index cols, Index vectors, bool node_voltages, double limit);
 
@@ -641,8 +646,7 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   for (Index k0 = 0; k0 < n_vec; k0 += chunk) {
     const Index kc = std::min(chunk, n_vec - k0);
     const Eigen::MatrixXd v = inputs.middleRows(k0, kc);
-    Eigen::MatrixXd rhs(kc, n);
-    rhs.setZero();
+    Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(kc, n);
     if (m.schur) {
       // Drive the boundary through the same factor: with M = [A_II A_IB; A_BI A_BB + D] and
       // (S + D) the trailing block, M [x_I; v_B] = [0; (S + D) v_B] has x_I = the driven
@@ -881,7 +885,7 @@ double estimate_system_bytes(Index rows, Index cols, Index input_vectors, bool n
   // workspace (~330 B), and L: nnz(L) ~ n (2 + 1.4 log2 n) entries of 12 B, per unknown.
   // Against the measured peaks: 1.9 GB estimated, 1.95 GB measured at 1024 x 1024 with 256
   // inputs; 0.55 GB and 0.58 GB at 256 x 256.
-  const double factor = 12.0 * (2.0 + 1.4 * std::log2(std::max(n, 2.0)));
+  const double factor = 12.0 * factor_entries_per_unknown(n);
   const double per_unknown = 330.0 + factor;
   const double k = static_cast<double>(std::max<Index>(input_vectors, 1));
   const double block =
@@ -937,7 +941,7 @@ PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_vol
   const double r = static_cast<double>(rows), c = static_cast<double>(cols);
   const double k = static_cast<double>(inputs);
   const double n = std::max(2.0 * r * c, 2.0);
-  const double per_input = 4.0 * n * (2.0 + 1.4 * std::log2(n));
+  const double per_input = 4.0 * n * factor_entries_per_unknown(n);
   const bool schur = system.backend != Backend::kKlu;
   const double boundary = r + c;
   const double t_extra = schur ? 2.0 * boundary * boundary * boundary / 3.0 : r * per_input;
@@ -981,12 +985,6 @@ PathChoice choose_solve_path(Index rows, Index cols, Index inputs, bool node_vol
 
 namespace {
 
-Eigen::MatrixXd rows_of(const Eigen::MatrixXd& m, const std::vector<Index>& rows) {
-  Eigen::MatrixXd out(static_cast<Index>(rows.size()), m.cols());
-  for (size_t q = 0; q < rows.size(); ++q) out.row(static_cast<Index>(q)) = m.row(rows[q]);
-  return out;
-}
-
 // The transfer path of solve_crossbar on a factorized system: T once, I = V T^T, and the first,
 // middle and last inputs solved directly with the same factor to check T.
 Status currents_through_transfer(CrossbarSystem& sys, const Eigen::MatrixXd& inputs,
@@ -1001,7 +999,7 @@ Status currents_through_transfer(CrossbarSystem& sys, const Eigen::MatrixXd& inp
   }
   SolveOptions direct_options = solve;
   direct_options.node_voltages = false;
-  StatusOr<CrossbarSolution> direct = sys.solve(rows_of(inputs, picked), direct_options);
+  StatusOr<CrossbarSolution> direct = sys.solve(inputs(picked, Eigen::all), direct_options);
   if (!direct.is_ok()) return direct.status();
   double worst = 0.0;
   for (size_t q = 0; q < picked.size(); ++q) {
@@ -1070,7 +1068,7 @@ StatusOr<CrossbarRun> solve_crossbar(const netlists::Crossbar& xbar, const Eigen
     with_voltages.node_voltages = true;
     run.voltage_inputs.assign(voltage_inputs.begin(), voltage_inputs.end());
     StatusOr<CrossbarSolution> listed =
-        sys.solve(rows_of(inputs, run.voltage_inputs), with_voltages);
+        sys.solve(inputs(run.voltage_inputs, Eigen::all), with_voltages);
     if (!listed.is_ok()) return listed.status();
     run.solution.word_voltage = std::move(listed.value().word_voltage);
     run.solution.bit_voltage = std::move(listed.value().bit_voltage);
