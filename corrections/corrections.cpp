@@ -1,0 +1,1 @@
+#include "corrections/corrections.hpp"

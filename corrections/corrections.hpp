@@ -1,0 +1,2 @@
+// Parasitic-resistance correction schemes on one tile (placeholder; being written).
+#pragma once
