@@ -184,6 +184,14 @@ std::string parameters_markdown() {
   out += core::markdown(netlists::parasitic_parameters(), true);
   out += "\n## Devices: `[device]` of a layer config\n\n";
   out += core::markdown(devices::device_parameters());
+  out += "\n## Device non-idealities: `[variation]` of a layer config\n\n";
+  out += core::markdown(devices::variation_parameters());
+  out += "\n## ADC range and energy: `[adc]` of a layer config (its bits: `[device]` adc_bits)\n\n";
+  out += core::markdown(devices::adc_parameters());
+  out +=
+      "\n## Corrections: `[correction]` of a layer config (a layer's `correction` key sets its "
+      "own scheme)\n\n";
+  out += core::markdown(corrections::correction_parameters());
   out += "\n## Mapping: `[mapping]` of a layer config\n\n";
   out += core::markdown(mapping::mapping_parameters());
   out += "\n## Simulation: `[simulation]` of a layer config\n\n";
@@ -201,6 +209,9 @@ int run_params(bool markdown, std::ostream& out) {
   std::string text;
   list_parameters(netlists::parasitic_parameters(), text);
   list_parameters(devices::device_parameters(), text);
+  list_parameters(devices::variation_parameters(), text);
+  list_parameters(devices::adc_parameters(), text);
+  list_parameters(corrections::correction_parameters(), text);
   list_parameters(mapping::mapping_parameters(), text);
   list_parameters(mapping::simulation_parameters(), text);
   list_parameters(output_parameters(), text);

@@ -149,8 +149,8 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
                       bool need_values) {
   const std::string name_default = fmt::format("layer{}", index);
   Reader r(file, fmt::format("layer {}", index), &t);
-  r.only({"name", "kind", "weights", "bias", "input", "stride", "padding", "activation",
-          "in_channels", "out_channels", "kernel", "input_size"});
+  r.only({"name", "kind", "weights", "bias", "input", "calibration", "correction", "stride",
+          "padding", "activation", "in_channels", "out_channels", "kernel", "input_size"});
   LayerEntry e;
   e.name = r.text("name", name_default);
   // The name becomes part of output file names: a plain file-name component only, so that no
@@ -172,6 +172,9 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
   const std::int64_t padding = r.integer("padding", 0);
   const mapping::Activation act =
       r.check(mapping::parse_activation(r.text("activation", "none")), "activation");
+  if (r.has("correction")) {
+    e.correction = r.check(corrections::parse_scheme(r.text("correction", "")), "correction");
+  }
   const fs::path weights = r.file("weights");
   const fs::path input = r.file("input");
   if (need_values && (weights.empty() || input.empty())) {
@@ -192,6 +195,14 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
     e.shape = layer.value().shape;
     e.layer = std::move(layer).value();
     e.input = std::move(x);
+    if (const fs::path cal = r.file("calibration"); !cal.empty()) {
+      mapping::Tensor xc = read_tensor(cal);
+      if (Status st = mapping::validate_input(*e.layer, xc); !st.is_ok()) {
+        throw InputError(fmt::format("{}: layer '{}': calibration {}: {}", file.string(), e.name,
+                                     cal.string(), st.message()));
+      }
+      e.calibration = std::move(xc);
+    }
     return e;
   }
   // Shape only (for `map`).
@@ -223,6 +234,21 @@ const core::ParameterTable<OutputOptions>& output_parameters() {
   return kTable;
 }
 
+mapping::SimulationOptions layer_options(const mapping::SimulationOptions& options,
+                                         const LayerEntry& layer) {
+  mapping::SimulationOptions o = options;
+  if (layer.correction) o.correction.scheme = *layer.correction;
+  return o;
+}
+
+const LayerEntry& find_layer(const Config& c, const std::string& key) {
+  if (key.empty()) return c.layers.front();
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    if (c.layers[i].name == key || std::to_string(i) == key) return c.layers[i];
+  }
+  throw InputError(fmt::format("{}: no layer named '{}'", c.path.string(), key));
+}
+
 Config load_config(const fs::path& path, bool need_values) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
@@ -242,11 +268,12 @@ Config parse_config(std::string_view text, const fs::path& path, bool need_value
   }
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
-    if (key != "layer" && key != "mapping" && key != "device" && key != "parasitics" &&
-        key != "simulation" && key != "output") {
+    if (key != "layer" && key != "mapping" && key != "device" && key != "variation" &&
+        key != "adc" && key != "correction" && key != "parasitics" && key != "simulation" &&
+        key != "output") {
       throw InputError(fmt::format(
-          "{}: unknown table [{}] (known: [[layer]], [mapping], [device], [parasitics], "
-          "[simulation], [output])",
+          "{}: unknown table [{}] (known: [[layer]], [mapping], [device], [variation], [adc], "
+          "[correction], [parasitics], [simulation], [output])",
           path.string(), key));
     }
   }
@@ -274,6 +301,11 @@ Config parse_config(std::string_view text, const fs::path& path, bool need_value
   Reader(path, "mapping", root["mapping"].as_table())
       .read(mapping::mapping_parameters(), o.mapping);
   Reader(path, "device", root["device"].as_table()).read(devices::device_parameters(), o.device);
+  Reader(path, "variation", root["variation"].as_table())
+      .read(devices::variation_parameters(), o.variation);
+  Reader(path, "adc", root["adc"].as_table()).read(devices::adc_parameters(), o.adc);
+  Reader(path, "correction", root["correction"].as_table())
+      .read(corrections::correction_parameters(), o.correction);
   Reader(path, "parasitics", root["parasitics"].as_table())
       .read(netlists::parasitic_parameters(), o.parasitics);
   Reader(path, "simulation", root["simulation"].as_table())

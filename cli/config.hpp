@@ -17,7 +17,16 @@ struct LayerEntry {
   mapping::LayerShape shape;             // from the weights and input when they are given
   std::optional<mapping::Layer> layer;   // when weights (and input) are given
   std::optional<mapping::Tensor> input;  // NCHW or (N, K)
+  // A calibration batch of inputs (same shape but the batch size): fixes the input scale and
+  // the ADC range of adc.range 'calibrated' / 'percentile' (mapping::simulate).
+  std::optional<mapping::Tensor> calibration;
+  // The layer's own correction scheme (overrides [correction] scheme).
+  std::optional<corrections::Scheme> correction;
 };
+
+// The options of one layer: the config's, with the layer's own correction scheme.
+mapping::SimulationOptions layer_options(const mapping::SimulationOptions& options,
+                                         const LayerEntry& layer);
 
 struct OutputOptions {
   std::string dir = "xbarnet-out";  // relative to the working directory
@@ -31,6 +40,10 @@ struct Config {
   mapping::SimulationOptions options;
   OutputOptions output;
 };
+
+// The layer named `key` (or of index `key`); the first layer when `key` is empty. Throws
+// InputError naming the config file when there is none.
+const LayerEntry& find_layer(const Config& config, const std::string& key);
 
 // Reads and checks the file; throws InputError naming the file, the table, the key, the value
 // and the rule. `need_values`: every layer must have weights and an input (simulate).

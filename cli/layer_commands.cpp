@@ -87,6 +87,19 @@ nlohmann::json plan_json(const mapping::Plan& p) {
           {"note", p.note}};
 }
 
+nlohmann::json stop_reasons_json(const mapping::CorrectionSummary& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [why, tiles] : c.stop_reasons) j[why] = tiles;
+  return j;
+}
+
+// "converged 3, max_refactorizations 1"
+std::string stop_reasons_text(const mapping::CorrectionSummary& c) {
+  std::vector<std::string> parts;
+  for (const auto& [why, tiles] : c.stop_reasons) parts.push_back(fmt::format("{} {}", why, tiles));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
 nlohmann::json report_json(const std::string& name, const mapping::LayerShape& shape,
                            const mapping::SimulationOptions& o, const mapping::LayerReport& r) {
   nlohmann::json tiles = nlohmann::json::array();
@@ -102,56 +115,103 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
                      {"transfer_check", t.health.transfer_check},
                      {"seconds", t.seconds}});
   }
-  return {{"layer", name},
-          {"shape", shape.describe()},
-          {"mapping", plan_json(r.plan)},
-          {"device", parameters_json(devices::device_parameters(), o.device)},
-          {"parasitics", parameters_json(netlists::parasitic_parameters(), o.parasitics)},
-          {"options",
-           {{"mapping", parameters_json(mapping::mapping_parameters(), o.mapping)},
-            {"simulation", parameters_json(mapping::simulation_parameters(), o)}}},
-          {"error",
-           {{"rmse", r.rmse},
-            {"ideal_rms", r.ideal_rms},
-            {"relative_rmse", r.relative_rmse},
-            {"max_abs", r.max_abs_error},
-            {"max_relative", r.max_rel_error},
-            {"mac_rmse", r.mac_rmse},
-            {"mac_max_relative", r.mac_max_rel_error},
-            {"by_column", r.error_by_column},
-            {"loss_by_row", r.loss_by_row}}},
-          {"ir_drop", r.ir_drop_mapped
-                          ? nlohmann::json{{"worst_fraction_of_v_read", r.worst_ir_drop_fraction},
-                                           {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
-                                           {"worst_tile", r.worst_tile}}
-                          : nlohmann::json{{"worst_fraction_of_v_read", nullptr},
-                                           {"mean_fraction_of_v_read", nullptr},
-                                           {"worst_tile", nullptr}}},
-          {"adc_conversions", r.adc_conversions},
-          {"adc_cost_E1", optional_json(mapping::adc_cost_e1(r))},
-          {"solver",
-           {{"programming", r.programming},
-            {"response", r.response},
-            {"backend", r.backend},
-            {"ordering", r.ordering},
-            {"analyses", r.analyses},
-            {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
-            {"worst_relative_residual", r.worst_residual},
-            {"worst_transfer_check", r.worst_transfer_check},
-            {"tiny_resistances_merged", r.tiny_shorts}}},
-          {"input_vectors_per_tile", r.input_vectors},
-          {"w_max", r.w_max},
-          {"x_max", r.x_max},
-          {"time_s",
-           {{"map", r.seconds.map},
-            {"program", r.seconds.program},
-            {"circuit", r.seconds.circuit},
-            {"apply", r.seconds.apply},
-            {"stitch", r.seconds.stitch},
-            {"total", r.seconds.total}}},
-          {"threads", r.threads},
-          {"threads_asked", o.threads},
-          {"tiles", tiles}};
+  return {
+      {"layer", name},
+      {"shape", shape.describe()},
+      {"mapping", plan_json(r.plan)},
+      {"device", parameters_json(devices::device_parameters(), o.device)},
+      {"parasitics", parameters_json(netlists::parasitic_parameters(), o.parasitics)},
+      {"options",
+       {{"mapping", parameters_json(mapping::mapping_parameters(), o.mapping)},
+        {"simulation", parameters_json(mapping::simulation_parameters(), o)}}},
+      {"error",
+       {{"rmse", r.rmse},
+        {"ideal_rms", r.ideal_rms},
+        {"relative_rmse", r.relative_rmse},
+        {"max_abs", r.max_abs_error},
+        {"max_relative", r.max_rel_error},
+        {"mac_rmse", r.mac_rmse},
+        {"mac_max_relative", r.mac_max_rel_error},
+        {"by_column", r.error_by_column},
+        {"loss_by_row", r.loss_by_row}}},
+      {"ir_drop", r.ir_drop_mapped
+                      ? nlohmann::json{{"worst_fraction_of_v_read", r.worst_ir_drop_fraction},
+                                       {"mean_fraction_of_v_read", r.mean_ir_drop_fraction},
+                                       {"worst_tile", r.worst_tile}}
+                      : nlohmann::json{{"worst_fraction_of_v_read", nullptr},
+                                       {"mean_fraction_of_v_read", nullptr},
+                                       {"worst_tile", nullptr}}},
+      {"variation", parameters_json(devices::variation_parameters(), o.variation)},
+      {"programming",
+       {{"programmer", r.programming},
+        {"cells", r.programming_stats.cells},
+        {"stuck_lrs", r.programming_stats.stuck_lrs},
+        {"stuck_hrs", r.programming_stats.stuck_hrs},
+        {"verify_pulses", r.programming_stats.verify_pulses},
+        {"out_of_band", r.programming_stats.out_of_band}}},
+      {"adc",
+       {{"parameters", parameters_json(devices::adc_parameters(), o.adc)},
+        {"bits", o.device.adc_bits},
+        {"full_scale_A", {r.adc_full_scale_min, r.adc_full_scale_max}},
+        {"conversions", r.adc_conversions},
+        {"clipped", r.adc_clipped},
+        {"nonzero", r.adc_nonzero},
+        {"energy_per_conversion_J", devices::conversion_energy(o.adc, o.device.adc_bits)},
+        {"energy_J", r.adc_energy}}},
+      {"correction",
+       {{"parameters", parameters_json(corrections::correction_parameters(), o.correction)},
+        {"scheme", r.correction.scheme},
+        {"assumes", r.correction.assumes},
+        {"tile_error_before",
+         {{"mean", r.correction.error_before_mean}, {"worst", r.correction.error_before_worst}}},
+        {"tile_error_after",
+         {{"mean", r.correction.error_after_mean}, {"worst", r.correction.error_after_worst}}},
+        {"beta_min", r.correction.beta_min},
+        {"iterations_max", r.correction.iterations_max},
+        {"factorizations", r.correction.factorizations},
+        {"stop_reasons", stop_reasons_json(r.correction)},
+        {"cells_at_g_min", r.correction.cells_at_g_min},
+        {"cells_at_g_max", r.correction.cells_at_g_max},
+        {"rows_at_headroom", r.correction.rows_at_headroom},
+        {"calibration_reads", r.correction.calibration_reads},
+        {"extra_columns", r.correction.extra_columns},
+        {"reprogrammed_cells", r.correction.reprogrammed_cells},
+        {"seconds", r.correction.seconds},
+        {"check_seconds", r.correction.check_seconds}}},
+      {"reference_column", r.plan.sign == devices::SignScheme::kReference
+                               ? nlohmann::json{{"worst_ir_drop_fraction_of_v_read",
+                                                 r.reference_worst_ir_drop >= 0.0
+                                                     ? nlohmann::json(r.reference_worst_ir_drop)
+                                                     : nlohmann::json(nullptr)},
+                                                {"current_error", r.reference_current_error}}
+                               : nlohmann::json(nullptr)},
+      {"calibrated", r.calibrated},
+      {"inputs_clipped", r.inputs_clipped},
+      {"adc_conversions", r.adc_conversions},
+      {"adc_cost_E1", optional_json(mapping::adc_cost_e1(r))},
+      {"solver",
+       {{"programming", r.programming},
+        {"response", r.response},
+        {"backend", r.backend},
+        {"ordering", r.ordering},
+        {"analyses", r.analyses},
+        {"method", r.tiles.empty() ? std::string() : r.tiles.front().health.method},
+        {"worst_relative_residual", r.worst_residual},
+        {"worst_transfer_check", r.worst_transfer_check},
+        {"tiny_resistances_merged", r.tiny_shorts}}},
+      {"input_vectors_per_tile", r.input_vectors},
+      {"w_max", r.w_max},
+      {"x_max", r.x_max},
+      {"time_s",
+       {{"map", r.seconds.map},
+        {"program", r.seconds.program},
+        {"circuit", r.seconds.circuit},
+        {"apply", r.seconds.apply},
+        {"stitch", r.seconds.stitch},
+        {"total", r.seconds.total}}},
+      {"threads", r.threads},
+      {"threads_asked", o.threads},
+      {"tiles", tiles}};
 }
 
 std::string report_text(const std::string& name, const mapping::LayerShape& shape,
@@ -182,11 +242,62 @@ std::string report_text(const std::string& name, const mapping::LayerShape& shap
                  "at v_read)\n",
                  percent(r.worst_ir_drop_fraction), r.worst_tile, percent(r.mean_ir_drop_fraction))
            : std::string("  IR drop      n/a (ir_drop = false)\n");
+  const devices::VariationParams& var = o.variation;
+  if (r.programming_stats.cells > 0 || var.read_noise > 0.0) {
+    s += fmt::format("  devices      {}\n", parameters_text(devices::variation_parameters(), var));
+    s += fmt::format(
+        "  programmed   {} cells: {} stuck at LRS, {} stuck at HRS; {} verify pulses, {} cells "
+        "left outside the band\n",
+        r.programming_stats.cells, r.programming_stats.stuck_lrs, r.programming_stats.stuck_hrs,
+        r.programming_stats.verify_pulses, r.programming_stats.out_of_band);
+  }
   s += fmt::format("  ADC          {} conversions per batch ({})\n", r.adc_conversions,
                    o.device.adc_bits == 0
                        ? std::string("ideal ADC: no cost counted")
                        : fmt::format("{} bits; cost {} = conversions x 2^bits", o.device.adc_bits,
                                      cost_text(mapping::adc_cost_e1(r))));
+  if (o.device.adc_bits > 0) {
+    s += fmt::format(
+        "  ADC range    {}: full scale {:.4g} .. {:.4g} A over the tiles; {} of {} conversions "
+        "clipped ({}); energy {:.4g} J per batch ({} model, {:.4g} J per conversion)\n",
+        devices::to_string(o.adc.range), r.adc_full_scale_min, r.adc_full_scale_max, r.adc_clipped,
+        r.adc_conversions,
+        percent(r.adc_conversions > 0
+                    ? static_cast<double>(r.adc_clipped) / static_cast<double>(r.adc_conversions)
+                    : 0.0),
+        r.adc_energy, devices::to_string(o.adc.energy_model),
+        devices::conversion_energy(o.adc, o.device.adc_bits));
+  }
+  if (r.correction.scheme != "none") {
+    const mapping::CorrectionSummary& c = r.correction;
+    s += fmt::format(
+        "  correction   {}: tile error of T {} -> {} (mean), {} -> {} (worst); target scale beta "
+        ">= {:.4g}; stopped: {}\n",
+        c.scheme, percent(c.error_before_mean), percent(c.error_after_mean),
+        percent(c.error_before_worst), percent(c.error_after_worst), c.beta_min,
+        stop_reasons_text(c));
+    s += fmt::format(
+        "  its cost     {} cells reprogrammed, {} calibration reads, {} extra columns, {} "
+        "factorizations (at most {} iterations a tile), {:.3f} s (+ {:.3f} s of checks); bounds "
+        "bind on {} cells at G_min, {} at G_max, {} rows at the driver's headroom\n",
+        c.reprogrammed_cells, c.calibration_reads, c.extra_columns, c.factorizations,
+        c.iterations_max, c.seconds, c.check_seconds, c.cells_at_g_min, c.cells_at_g_max,
+        c.rows_at_headroom);
+    s += fmt::format("  it assumes   {}\n", c.assumes);
+  }
+  if (r.plan.sign == devices::SignScheme::kReference) {
+    s += fmt::format(
+        "  reference    column C-1: current error {} (RMS against ideal){}\n",
+        percent(r.reference_current_error),
+        r.reference_worst_ir_drop >= 0.0
+            ? fmt::format(", worst IR drop {} of v_read", percent(r.reference_worst_ir_drop))
+            : std::string());
+  }
+  s += fmt::format(
+      "  inputs       {}{}\n",
+      r.calibrated ? "scale from the calibration batch" : "scale from the batch itself",
+      r.calibrated ? fmt::format(", {} input values beyond it clipped", r.inputs_clipped)
+                   : std::string());
   s += fmt::format(
       "  solver       {} backend, ordering {}, {} symbolic analys{} for {} tile(s); {}; worst "
       "residual {:.3e}, worst |I - T v| / |I| {}\n",
@@ -215,14 +326,6 @@ void write_tensor(const fs::path& p, const mapping::Tensor& t) {
   write_npy(p, t.shape, t.data.data());
 }
 
-const LayerEntry& find_layer(const Config& c, const std::string& key) {
-  if (key.empty()) return c.layers.front();
-  for (size_t i = 0; i < c.layers.size(); ++i) {
-    if (c.layers[i].name == key || std::to_string(i) == key) return c.layers[i];
-  }
-  throw InputError(fmt::format("{}: no layer named '{}'", c.path.string(), key));
-}
-
 template <typename T>
 T value_or_throw(StatusOr<T> r, const std::string& what) {
   if (!r.is_ok()) throw_status(what, r.status());
@@ -231,8 +334,9 @@ T value_or_throw(StatusOr<T> r, const std::string& what) {
 
 mapping::SimulationResult simulate_or_throw(const LayerEntry& e,
                                             const mapping::SimulationOptions& o) {
-  return value_or_throw(mapping::simulate(*e.layer, *e.input, o),
-                        fmt::format("layer '{}'", e.name));
+  return value_or_throw(
+      mapping::simulate(*e.layer, *e.input, o, {}, e.calibration ? &*e.calibration : nullptr),
+      fmt::format("layer '{}'", e.name));
 }
 
 }  // namespace
@@ -250,27 +354,32 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
   std::string text = fmt::format("xbarnet simulate {}\n  build        {}\n\n", c.path.string(),
                                  solver::build_info());
   for (const LayerEntry& e : c.layers) {
-    const mapping::SimulationResult r = simulate_or_throw(e, c.options);
+    const mapping::SimulationOptions o = layer_options(c.options, e);
+    const mapping::SimulationResult r = simulate_or_throw(e, o);
     const fs::path sim = dir / (e.name + ".simulated.npy");
     const fs::path ideal = dir / (e.name + ".ideal.npy");
     write_tensor(outputs.stage(sim), r.simulated);
     write_tensor(outputs.stage(ideal), r.ideal);
-    text += report_text(e.name, e.shape, c.options, r.report, e.input->dim(0));
+    text += report_text(e.name, e.shape, o, r.report, e.input->dim(0));
     std::vector<std::string> files{sim.string(), ideal.string()};
-    nlohmann::json j = report_json(e.name, e.shape, c.options, r.report);
-    if (r.report.worst_tile >= 0 && c.options.ir_drop) {
+    nlohmann::json j = report_json(e.name, e.shape, o, r.report);
+    if (r.report.worst_tile >= 0 && o.ir_drop) {
       const fs::path png = dir / (e.name + ".ir_drop.png");
-      write_heatmap_png(outputs.stage(png), r.report.worst_ir_drop, 0.0,
-                        r.report.worst_ir_drop.maxCoeff());
+      write_heatmap(
+          outputs.stage(png), picture_format(png), r.report.worst_ir_drop, 0.0,
+          r.report.worst_ir_drop.maxCoeff(),
+          {fmt::format("{}: IR drop across the cells of tile {}", e.name, r.report.worst_tile),
+           "column j", "row i", "IR drop [V]"});
       files.push_back(png.string());
       j["ir_drop"]["heatmap"] = png.string();
       j["ir_drop"]["heatmap_scale_V"] = {0.0, r.report.worst_ir_drop.maxCoeff()};
       text += fmt::format("  heatmap      {}: IR drop of tile {}, 0 (dark) .. {:.4g} V (yellow)\n",
                           png.string(), r.report.worst_tile, r.report.worst_ir_drop.maxCoeff());
     }
-    if (c.options.mapping.scheme == mapping::Scheme::kInputSplit) {
+    if (o.mapping.scheme == mapping::Scheme::kInputSplit) {
       const mapping::SplitComparison cmp = value_or_throw(
-          mapping::compare_with_partial_sums(*e.layer, *e.input, c.options, r.report),
+          mapping::compare_with_partial_sums(*e.layer, *e.input, o, r.report,
+                                             e.calibration ? &*e.calibration : nullptr),
           fmt::format("layer '{}' (partial-sum baseline)", e.name));
       const auto& br = cmp.baseline;
       text += fmt::format(
@@ -282,6 +391,15 @@ int run_simulate(const SimulateArgs& args, std::ostream& out, std::ostream& /*er
                          : std::string("no cost ratio: an ideal ADC has no cost to compare"));
       j["partial_sum_baseline"] = report_json(e.name, e.shape, cmp.baseline_options, br);
       j["partial_sum_baseline"]["cost_ratio_to_split"] = optional_json(cmp.cost_ratio);
+      j["partial_sum_baseline"]["adc_energy_J"] = cmp.baseline_energy;
+      j["partial_sum_baseline"]["split_adc_energy_J"] = cmp.split_energy;
+      j["partial_sum_baseline"]["energy_ratio_to_split"] = optional_json(cmp.energy_ratio);
+      text += fmt::format(
+          "  ADC energy   split {:.4g} J, partial sums {:.4g} J per batch ({} model): {}\n",
+          cmp.split_energy, cmp.baseline_energy, devices::to_string(o.adc.energy_model),
+          cmp.energy_ratio
+              ? fmt::format("partial sums take {:.3g}x the split layer's", *cmp.energy_ratio)
+              : std::string("no ratio: an ideal ADC has no energy to compare"));
     }
     j["files"] = files;
     text += fmt::format("  files        {}\n\n", fmt::join(files, ", "));
@@ -313,9 +431,10 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
   std::string text = fmt::format("xbarnet compare {} on square arrays of {} rows and columns\n",
                                  c.path.string(), fmt::join(args.arrays, ", "));
   for (const LayerEntry& e : c.layers) {
-    const std::vector<mapping::SimulationResult> results =
-        value_or_throw(mapping::compare_array_sizes(*e.layer, *e.input, c.options, sizes),
-                       fmt::format("layer '{}'", e.name));
+    const std::vector<mapping::SimulationResult> results = value_or_throw(
+        mapping::compare_array_sizes(*e.layer, *e.input, layer_options(c.options, e), sizes,
+                                     e.calibration ? &*e.calibration : nullptr),
+        fmt::format("layer '{}'", e.name));
     text += fmt::format("\nlayer {}: {}\n", e.name, e.shape.describe());
     text += fmt::format("{:>7} {:>7} {:>6} {:>8} {:>12} {:>12} {:>12} {:>12} {:>10}\n", "array",
                         "arrays", "tiles", "utilis.", "rel. rmse", "max rel err", "worst drop",
@@ -333,15 +452,16 @@ int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& /*err*
       drop.x.push_back(static_cast<double>(n));
       drop.y.push_back(rep.worst_ir_drop_fraction);
       if (!rep.plan.note.empty()) text += fmt::format("{:>7} note: {}\n", "", rep.plan.note);
-      mapping::SimulationOptions o = c.options;
+      mapping::SimulationOptions o = layer_options(c.options, e);
       o.mapping.array = {n, n};
       nlohmann::json j = report_json(e.name, e.shape, o, rep);
       j["array_size"] = n;
       report.push_back(j);
     }
     const fs::path svg = dir / (e.name + ".compare.svg");
-    write_line_plot_svg(outputs.stage(svg), fmt::format("{}: error vs array size", e.name),
-                        "array size (rows = columns)", "fraction", {rmse, drop});
+    write_line_plot(outputs.stage(svg), picture_format(svg),
+                    fmt::format("{}: error vs array size", e.name), "array size (rows = columns)",
+                    "fraction [1]", {rmse, drop});
     text += fmt::format("plot: {}\n", svg.string());
   }
   const fs::path json_path = dir / "compare.json";
@@ -405,7 +525,8 @@ int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream&
   const Config c = load_config(args.config, true);
   const LayerEntry& e = find_layer(c, args.layer);
   StatusOr<mapping::TileCircuit> tc =
-      mapping::tile_circuit(*e.layer, *e.input, c.options, args.tile, args.vector);
+      mapping::tile_circuit(*e.layer, *e.input, layer_options(c.options, e), args.tile, args.vector,
+                            e.calibration ? &*e.calibration : nullptr);
   if (!tc.is_ok()) throw_status(fmt::format("layer '{}'", e.name), tc.status());
   netlists::SpiceOptions so;
   so.title = fmt::format(

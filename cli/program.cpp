@@ -13,6 +13,7 @@
 #include "cli/layer_commands.hpp"
 #include "cli/npy.hpp"
 #include "cli/program.hpp"
+#include "cli/sweep.hpp"
 #include "netlists/crossbar.hpp"
 
 namespace xbarnet::cli {
@@ -110,6 +111,20 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
   cmp_cmd->add_option("--output-dir,-o", cmp.output_dir, "where the results go ([output] dir)");
   cmp_cmd->add_option("--threads", cmp.threads, "OpenMP threads over tiles");
 
+  SweepArgs sweep;
+  CLI::App* sweep_cmd = app.add_subcommand(
+      "sweep", "simulate one layer over a grid of one or two parameters: table, JSON and plot");
+  sweep_cmd->add_option("config", sweep.config, "the layer configuration (TOML)")->required();
+  sweep_cmd
+      ->add_option("--vary", sweep.vary,
+                   "table.key=v1,v2,... (once or twice), e.g. parasitics.r_wordline=0.5,1,2 or "
+                   "correction.scheme=none,exact")
+      ->required()
+      ->allow_extra_args(false);
+  sweep_cmd->add_option("--layer", sweep.layer, "layer name or index (default: the first)");
+  sweep_cmd->add_option("--output-dir,-o", sweep.output_dir, "where the results go ([output] dir)");
+  sweep_cmd->add_option("--threads", sweep.threads, "OpenMP threads over tiles");
+
   MapArgs map;
   CLI::App* map_cmd =
       app.add_subcommand("map", "report the mapping and array counts only (no simulation)");
@@ -154,6 +169,7 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
     if (sim_cmd->parsed()) return run_simulate(sim, out, err);
     if (cmp_cmd->parsed()) return run_compare(cmp, out, err);
     if (map_cmd->parsed()) return run_map(map, out, err);
+    if (sweep_cmd->parsed()) return run_sweep(sweep, out, err);
     if (export_cmd->parsed()) {
       if (!exp_tile.config.empty()) {
         exp_tile.output = exp.output;

@@ -26,6 +26,10 @@ std::string_view to_string(Quantization q) {
   return "unknown";
 }
 
+std::string_view to_string(InputEncoding e) {
+  return e == InputEncoding::kAnalog ? "analog" : "bit_serial";
+}
+
 const core::ParameterTable<DeviceParams>& device_parameters() {
   using core::Range;
   static const auto kTable =
@@ -54,13 +58,26 @@ const core::ParameterTable<DeviceParams>& device_parameters() {
           .real("ternary_threshold", &DeviceParams::ternary_threshold, "", Range::half_open(0, 1),
                 "ternary quantization: |w| <= threshold * max|w| becomes 0")
           .integer("input_bits", &DeviceParams::input_bits, "bit", Range::between(0, 16),
-                   "DAC resolution of the word-line voltages", "0 = analog")
+                   "DAC resolution of the word-line voltages (bit_serial: bits read one by one)",
+                   "0 = analog")
+          .choice("input_encoding", &DeviceParams::input_encoding,
+                  std::array{InputEncoding::kAnalog, InputEncoding::kBitSerial},
+                  "inputs as one analog voltage per vector, or bit-serial: input_bits reads of 0 "
+                  "or v_read per vector, shifted and added after the ADC")
           .integer("adc_bits", &DeviceParams::adc_bits, "bit", Range::between(0, 16),
                    "ADC resolution of each column output", "0 = ideal, 1 = sense amplifier");
   return kTable;
 }
 
-Status validate(const DeviceParams& p) { return device_parameters().validate(p); }
+Status validate(const DeviceParams& p) {
+  if (Status s = device_parameters().validate(p); !s.is_ok()) return s;
+  if (p.input_encoding == InputEncoding::kBitSerial && p.input_bits == 0) {
+    return Status::invalid_argument(
+        "input_encoding = 'bit_serial' with input_bits = 0: bit-serial inputs need input_bits "
+        ">= 1 (the number of reads per input vector)");
+  }
+  return Status::ok();
+}
 
 WeightMap::WeightMap(const DeviceParams& p, double w_max)
     : p_(p), w_max_(w_max > 0.0 ? w_max : 1.0) {
@@ -103,6 +120,7 @@ double WeightMap::single(double w) const { return g_ref_ + scale_ * quantize(w);
 
 InputMap::InputMap(const DeviceParams& p, double x_max, bool signed_inputs)
     : bits_(p.input_bits),
+      bit_serial_(p.input_encoding == InputEncoding::kBitSerial),
       x_max_(x_max > 0.0 ? x_max : 1.0),
       signed_(signed_inputs),
       scale_(p.v_read / (x_max > 0.0 ? x_max : 1.0)) {}
@@ -110,6 +128,10 @@ InputMap::InputMap(const DeviceParams& p, double x_max, bool signed_inputs)
 double InputMap::quantize(double x) const {
   if (bits_ == 0) return x;
   const double steps = std::ldexp(1.0, bits_) - 1.0;
+  if (bit_serial_) {
+    const double m = std::round(std::min(std::abs(x) / x_max_, 1.0) * steps) / steps * x_max_;
+    return x < 0.0 ? -m : m;
+  }
   if (signed_) {
     const double u = std::clamp((x + x_max_) / (2.0 * x_max_), 0.0, 1.0);
     return std::round(u * steps) / steps * 2.0 * x_max_ - x_max_;
@@ -117,7 +139,10 @@ double InputMap::quantize(double x) const {
   return std::round(std::clamp(x / x_max_, 0.0, 1.0) * steps) / steps * x_max_;
 }
 
-double InputMap::voltage(double x) const { return quantize(x) * scale_; }
+double InputMap::voltage(double x) const {
+  // Beyond the full scale the DAC saturates.
+  return quantize(std::clamp(x, -x_max_, x_max_)) * scale_;
+}
 
 double adc(double y, int bits, double full_scale) {
   if (bits == 0 || !(full_scale > 0.0)) return y;

@@ -24,9 +24,15 @@ namespace xbarnet::devices {
 
 enum class SignScheme { kDifferential, kReference };
 enum class Quantization { kAnalog, kBinary, kTernary, kLevels };
+// How an input reaches its word line: one analog voltage per input vector (through a DAC of
+// input_bits), or bit-serial: input_bits reads per vector, one per bit of the input's magnitude
+// (0 or v_read on the word line), each read digitised and the reads shifted and added after the
+// ADC (negative inputs in a second pass, subtracted).
+enum class InputEncoding { kAnalog, kBitSerial };
 
 std::string_view to_string(SignScheme s);
 std::string_view to_string(Quantization q);
+std::string_view to_string(InputEncoding e);
 
 struct DeviceParams {
   double r_lrs = 10e3;   // ohm, low-resistance state: G_max = 1 / r_lrs
@@ -37,7 +43,8 @@ struct DeviceParams {
   int weight_bits = 4;             // kLevels: 2^bits conductance levels per device
   double ternary_threshold = 0.5;  // kTernary: |w| <= threshold * w_max becomes 0
   int input_bits = 0;              // DAC resolution; 0 = analog inputs
-  int adc_bits = 0;                // ADC resolution per column output; 0 = ideal (no ADC error)
+  InputEncoding input_encoding = InputEncoding::kAnalog;  // kBitSerial needs input_bits >= 1
+  int adc_bits = 0;  // ADC resolution per column output; 0 = ideal (no ADC error)
 };
 
 // The declared device parameters: the [device] table of a layer config, its validation, the
@@ -69,16 +76,20 @@ class WeightMap {
 };
 
 // Inputs x -> word-line voltages v = x * v_read / x_max, quantized to input_bits if > 0
-// (uniform over [-x_max, x_max], or [0, x_max] when no input is negative).
+// (uniform over [-x_max, x_max], or [0, x_max] when no input is negative). Bit-serial inputs are
+// sign and magnitude: |x| / x_max rounded to one of 2^bits - 1 steps, read bit by bit (the
+// magnitude's bit p is a read at v_read weighted 2^p / (2^bits - 1)).
 class InputMap {
  public:
   InputMap(const DeviceParams& p, double x_max, bool signed_inputs);
   double voltage(double x) const;
   double quantize(double x) const;  // the input value the DAC actually represents
   double volts_per_unit() const { return scale_; }
+  bool bit_serial() const { return bit_serial_; }
 
  private:
   int bits_;
+  bool bit_serial_;
   double x_max_;
   bool signed_;
   double scale_;

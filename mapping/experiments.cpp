@@ -10,19 +10,25 @@ std::optional<double> adc_cost_e1(const LayerReport& report) {
 
 StatusOr<SplitComparison> compare_with_partial_sums(const Layer& layer, const Tensor& input,
                                                     const SimulationOptions& split_options,
-                                                    const LayerReport& split) {
+                                                    const LayerReport& split,
+                                                    const Tensor* calibration) {
   SplitComparison c;
   c.baseline_options = split_options;
   c.baseline_options.mapping.scheme = Scheme::kIm2col;
   c.baseline_options.device.adc_bits = split_options.mapping.baseline_adc_bits;
   c.baseline_options.ir_drop = false;
-  StatusOr<SimulationResult> base = simulate(layer, input, c.baseline_options);
+  StatusOr<SimulationResult> base = simulate(layer, input, c.baseline_options, {}, calibration);
   if (!base.is_ok()) return base.status();
   c.baseline = std::move(base.value().report);
   c.split_cost_e1 = adc_cost_e1(split);
   c.baseline_cost_e1 = adc_cost_e1(c.baseline);
   if (c.split_cost_e1 && c.baseline_cost_e1 && *c.split_cost_e1 > 0.0) {
     c.cost_ratio = *c.baseline_cost_e1 / *c.split_cost_e1;
+  }
+  c.split_energy = split.adc_energy;
+  c.baseline_energy = c.baseline.adc_energy;
+  if (c.split_energy > 0.0 && c.baseline_energy > 0.0) {
+    c.energy_ratio = c.baseline_energy / c.split_energy;
   }
   return c;
 }
@@ -82,16 +88,17 @@ StatusOr<NetworkCounts> count_network(const std::vector<LayerShape>& shapes,
   return out;
 }
 
-StatusOr<std::vector<SimulationResult>> compare_array_sizes(
-    const Layer& layer, const Tensor& input, const SimulationOptions& options,
-    const std::vector<std::int64_t>& sizes) {
+StatusOr<std::vector<SimulationResult>> compare_array_sizes(const Layer& layer, const Tensor& input,
+                                                            const SimulationOptions& options,
+                                                            const std::vector<std::int64_t>& sizes,
+                                                            const Tensor* calibration) {
   if (sizes.empty())
     return Status::invalid_argument("arrays: give at least one size, e.g. 128,256");
   std::vector<SimulationResult> out;
   for (std::int64_t n : sizes) {
     SimulationOptions o = options;
     o.mapping.array = {n, n};
-    StatusOr<SimulationResult> r = simulate(layer, input, o);
+    StatusOr<SimulationResult> r = simulate(layer, input, o, {}, calibration);
     if (!r.is_ok()) {
       return Status(r.status().code(), fmt::format("{}x{} arrays: {}", n, n, r.status().message()));
     }

@@ -27,10 +27,17 @@ struct SplitComparison {
   std::optional<double> baseline_cost_e1;  // empty: baseline_adc_bits = 0 (ideal)
   // baseline cost / split cost; empty when either is ideal (no finite ratio).
   std::optional<double> cost_ratio;
+  // ADC energy per batch [J] by the energy model of options.adc (devices/adc.hpp), and
+  // baseline / split (empty when either ADC is ideal).
+  double split_energy = 0.0;
+  double baseline_energy = 0.0;
+  std::optional<double> energy_ratio;
 };
+// `calibration`: as for simulate() (the baseline uses the same one).
 StatusOr<SplitComparison> compare_with_partial_sums(const Layer& layer, const Tensor& input,
                                                     const SimulationOptions& split_options,
-                                                    const LayerReport& split);
+                                                    const LayerReport& split,
+                                                    const Tensor* calibration = nullptr);
 
 // A k x k 3D-kernel convolution (k > 1) replaced by a depthwise k x k + pointwise 1 x 1 pair with
 // the same input, output and stride (the pointwise layer runs on the depthwise output).
@@ -68,6 +75,7 @@ StatusOr<NetworkCounts> count_network(const std::vector<LayerShape>& shapes,
 // One layer on square arrays of each size (the other options as given).
 StatusOr<std::vector<SimulationResult>> compare_array_sizes(const Layer& layer, const Tensor& input,
                                                             const SimulationOptions& options,
-                                                            const std::vector<std::int64_t>& sizes);
+                                                            const std::vector<std::int64_t>& sizes,
+                                                            const Tensor* calibration = nullptr);
 
 }  // namespace xbarnet::mapping

@@ -59,6 +59,10 @@ struct TileWork {
   Eigen::MatrixXd ir_drop;             // R x C [V]
   TileReport report;
   double program_s = 0.0, circuit_s = 0.0, apply_s = 0.0;
+  std::int64_t conversions = 0, clipped = 0, nonzero = 0;  // ADC conversions of its reads
+  double full_scale = 0.0;                                 // A, of its ADC
+  double reference_drop = -1.0;  // worst IR drop on the reference column / v_read
+  devices::ProgrammingStats stats;
 };
 
 // The per-tile metrics of mapping/simulate.hpp from the currents and the response.
@@ -110,6 +114,83 @@ Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileRe
   return Status::ok();
 }
 
+bool real_devices(const devices::VariationParams& v) {
+  return v.distribution != devices::VariationDistribution::kNone || v.stuck_lrs_rate > 0.0 ||
+         v.stuck_hrs_rate > 0.0 || v.write_verify_tolerance > 0.0;
+}
+
+// Where a correction scheme acts: on the programming side (before the devices: pre-distortion,
+// exact compensation, from the nominal circuit) or on the read side (from the programmed
+// array's measured response: column gains, input scaling).
+enum class Side { kNone, kWrite, kRead };
+Side side_of(corrections::Scheme s) {
+  using corrections::Scheme;
+  if (s == Scheme::kNone) return Side::kNone;
+  return s == Scheme::kPredistortion || s == Scheme::kExactCompensation ? Side::kWrite
+                                                                        : Side::kRead;
+}
+
+corrections::CorrectionParams correction_params(const SimulationOptions& o) {
+  corrections::CorrectionParams p = o.correction;
+  p.v_read = o.device.v_read;  // the calibration reads at the device's read voltage
+  return p;
+}
+
+corrections::TileProblem tile_problem(const TileContext& ctx, const Eigen::MatrixXd& target,
+                                      const SimulationOptions& o) {
+  return {target,
+          ctx.spec.nk,
+          used_columns(ctx.plan, ctx.spec),
+          ctx.weights.g_min(),
+          ctx.weights.g_max(),
+          o.parasitics,
+          o.backend};
+}
+
+// The program stage of one tile: its target, the programming-side correction (into `corr`), and
+// what the devices hold.
+Status program_tile(const TileContext& ctx, const LoweredWeights& lw,
+                    const SimulationOptions& options, const Programmer& programmer,
+                    TileConductances& g, corrections::TileCorrection& corr) {
+  g.target = target_conductances(ctx.plan, lw, ctx.weights, ctx.spec);
+  g.intended = g.target;
+  if (side_of(options.correction.scheme) == Side::kWrite) {
+    StatusOr<corrections::TileCorrection> c =
+        corrections::correct_tile(tile_problem(ctx, g.target, options), correction_params(options));
+    if (!c.is_ok()) return c.status();
+    corr = std::move(c).value();
+    g.intended = corr.programmed;
+  }
+  return programmer.program(ctx, g);
+}
+
+// Adds a tile's correction report to the layer's summary (means are divided at the end).
+void add_correction(const corrections::CorrectionReport& c, CorrectionSummary& s) {
+  s.assumes = c.assumes;
+  s.error_before_mean += c.error_before;
+  s.error_after_mean += c.error_after;
+  s.error_before_worst = std::max(s.error_before_worst, c.error_before);
+  s.error_after_worst = std::max(s.error_after_worst, c.error_after);
+  s.beta_min = std::min(s.beta_min, c.beta);
+  s.iterations_max = std::max(s.iterations_max, c.iterations);
+  s.factorizations += c.factorizations;
+  auto it = std::find_if(s.stop_reasons.begin(), s.stop_reasons.end(),
+                         [&](const auto& r) { return r.first == c.stop_reason; });
+  if (it == s.stop_reasons.end()) {
+    s.stop_reasons.emplace_back(c.stop_reason, 1);
+  } else {
+    ++it->second;
+  }
+  s.cells_at_g_min += c.cells_at_g_min;
+  s.cells_at_g_max += c.cells_at_g_max;
+  s.rows_at_headroom += c.rows_at_headroom;
+  s.calibration_reads += c.calibration_reads;
+  s.extra_columns += c.extra_columns;
+  s.reprogrammed_cells += c.reprogrammed_cells;
+  s.seconds += c.seconds;
+  s.check_seconds += c.check_seconds;
+}
+
 }  // namespace
 
 const core::ParameterTable<SimulationOptions>& simulation_parameters() {
@@ -135,6 +216,9 @@ const core::ParameterTable<SimulationOptions>& simulation_parameters() {
 Status validate(const SimulationOptions& o) {
   if (Status s = validate(o.mapping); !s.is_ok()) return s;
   if (Status s = devices::validate(o.device); !s.is_ok()) return s;
+  if (Status s = devices::validate(o.variation); !s.is_ok()) return s;
+  if (Status s = devices::validate(o.adc); !s.is_ok()) return s;
+  if (Status s = corrections::validate(o.correction); !s.is_ok()) return s;
   if (Status s = netlists::parasitic_parameters().validate(o.parasitics); !s.is_ok()) return s;
   for (const auto& p : netlists::parasitic_parameters().parameters()) {
     const double v = std::get<double>(p.get(o.parasitics));
@@ -172,25 +256,48 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
 }
 
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
-                                    const SimulationOptions& options, const Stages& stages) {
+                                    const SimulationOptions& options, const Stages& stages,
+                                    const Tensor* calibration) {
   const auto t_start = Clock::now();
   if (Status s = validate(options); !s.is_ok()) return s;
   if (Status s = validate_input(layer, input); !s.is_ok()) return s;
+  if (calibration != nullptr) {
+    if (Status s = validate_input(layer, *calibration); !s.is_ok()) {
+      return Status::invalid_argument(fmt::format("the calibration batch: {}", s.message()));
+    }
+  }
+  const bool range_from_batch = options.adc.range == devices::AdcRange::kCalibrated ||
+                                options.adc.range == devices::AdcRange::kPercentile;
+  if (range_from_batch && options.device.adc_bits > 0 && calibration == nullptr) {
+    return Status::invalid_argument(fmt::format(
+        "adc range = '{}' needs a calibration batch (a layer's calibration = file.npy): the ADC "
+        "range is never taken from the evaluated batch itself",
+        devices::to_string(options.adc.range)));
+  }
 
   // ---- plan
   StatusOr<Plan> planned = plan(layer.shape, options.mapping, options.device.sign);
   if (!planned.is_ok()) return planned.status();
   const ExactProgramming exact;
+  const DeviceProgramming devices_programming(options.variation);
   const LinearCircuitResponse linear(options.backend);
   const IdealResponse ideal_arrays;
-  const Programmer& programmer = stages.programmer != nullptr ? *stages.programmer : exact;
+  const devices::VariationParams& var = options.variation;
+  const Programmer& programmer =
+      stages.programmer != nullptr
+          ? *stages.programmer
+          : (real_devices(var) ? static_cast<const Programmer&>(devices_programming) : exact);
   const ResponseModel& response_model =
       stages.response != nullptr
           ? *stages.response
           : (options.ideal_only ? static_cast<const ResponseModel&>(ideal_arrays) : linear);
   const bool ir_map = options.ir_drop && !options.ideal_only;
-  const bool ideal_and_exact =
-      options.ideal_only && stages.programmer == nullptr && stages.response == nullptr;
+  // Ideal arrays holding exactly their target, read in analog without noise: the simulated
+  // currents are the ideal ones (the timing baseline skips the second product).
+  const bool ideal_and_exact = options.ideal_only && stages.programmer == nullptr &&
+                               stages.response == nullptr && !real_devices(var) &&
+                               var.read_noise == 0.0 &&
+                               options.device.input_encoding == devices::InputEncoding::kAnalog;
 
   SimulationResult result;
   LayerReport& rep = result.report;
@@ -235,13 +342,23 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const LoweredWeights lw = lowered_weights(layer, low);
   const std::int64_t rows = pl.options.array.rows;
   const std::int64_t cols = pl.options.array.cols;
-  const Scales sc = scales_of(layer, input);
+  // The input scale comes from the calibration batch when there is one (then it does not
+  // depend on the evaluated batch); the weight scale from the weights.
+  const Scales sc = scales_of(layer, calibration != nullptr ? *calibration : input);
   rep.w_max = sc.w_max;
   rep.x_max = sc.x_max;
+  rep.calibrated = calibration != nullptr;
+  if (calibration != nullptr) {
+    for (double x : input.data) rep.inputs_clipped += std::abs(x) > sc.x_max ? 1 : 0;
+  }
   const devices::WeightMap wmap(options.device, sc.w_max);
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
   const Adc adc{options.device.adc_bits};
+  const std::int64_t n_cal =
+      calibration != nullptr ? calibration->dim(0) * low.positions_per_sample : 0;
+  const Side correction_side = side_of(options.correction.scheme);
+  rep.correction.scheme = corrections::to_string(options.correction.scheme);
   const std::vector<double> bias = bias_per_output(layer, low);
   const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
   rep.input_vectors = n_vec;
@@ -266,10 +383,14 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       const TileContext ctx{pl, spec, t, options.parasitics, options.device, wmap};
       const auto tile_start = Clock::now();
 
-      // ---- program: the target, and what the array holds
+      // ---- program (and correct on the programming side): the target, and what the array holds
       TileConductances g;
-      g.target = target_conductances(pl, lw, wmap, spec);
-      if (tw.status = programmer.program(ctx, g); !tw.status.is_ok()) continue;
+      corrections::TileCorrection corr;
+      const std::vector<Eigen::Index> used = used_columns(pl, spec);
+      if (tw.status = program_tile(ctx, lw, options, programmer, g, corr); !tw.status.is_ok()) {
+        continue;
+      }
+      tw.stats = g.stats;
       tw.program_s = seconds_since(tile_start);
 
       // ---- respond: the programmed circuit (and its IR-drop map, which checks it)
@@ -291,24 +412,95 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       tw.report.health = response.health();
       tw.circuit_s = seconds_since(t_circ);
 
+      // ---- correct, read side: from the array as programmed, measured by calibration reads
+      // (column gains, input scaling)
+      if (correction_side == Side::kRead) {
+        const Eigen::MatrixXd* measured = response.transfer();
+        if (measured == nullptr) {
+          tw.status = Status::invalid_argument(
+              fmt::format("correction scheme '{}' needs the tile's transfer matrix (a linear tile)",
+                          corrections::to_string(options.correction.scheme)));
+          continue;
+        }
+        StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
+            tile_problem(ctx, g.target, options), correction_params(options), measured);
+        if (!c.is_ok()) {
+          tw.status = c.status();
+          continue;
+        }
+        corr = std::move(c).value();
+      }
+      ReadSide side;
+      if (correction_side != Side::kNone) {
+        side.column_gain = corr.column_gain(used);
+        side.row_scale = corr.row_scale.head(spec.nk);
+        tw.report.correction = corr.report;
+      }
+      if (pl.sign == devices::SignScheme::kReference && ir_map) {
+        tw.reference_drop =
+            tw.ir_drop.col(cols - 1).head(spec.nk).maxCoeff() / options.device.v_read;
+      }
+
       // Every input vector of the batch through the tile at once; the ideal from the target.
       const auto t_apply = Clock::now();
-      const std::vector<Eigen::Index> used = used_columns(pl, spec);
       const Eigen::MatrixXd v = tile_voltages(layer, input, low, imap, spec, n_vec);
       Eigen::MatrixXd g_used(spec.nk, static_cast<Eigen::Index>(used.size()));
       for (size_t q = 0; q < used.size(); ++q) {
         g_used.col(static_cast<Eigen::Index>(q)) = g.target.col(used[q]).head(spec.nk);
       }
       const Eigen::MatrixXd i_ideal = v * g_used;
-      // Ideal arrays holding exactly their target: the simulated currents are the ideal ones.
-      const Eigen::MatrixXd i_sim = ideal_and_exact ? i_ideal : response.currents(v, used);
-      tw.apply_s = seconds_since(t_apply);
-      tile_metrics(pl, spec, used, i_sim, i_ideal, g, response, tw);
-
-      // ---- read out, digitise (the ideal reference keeps an ideal ADC)
-      tw.y = read_out(i_sim, pl, spec);
       tw.y_ideal = read_out(i_ideal, pl, spec);
-      adc.apply(tw.y, adc.full_scale(tw.y_ideal));
+
+      // ---- read (the read side's corrections, the input encoding, read noise), read out,
+      // digitise; the ideal reference keeps analog reads and an ideal ADC
+      ReadPerturbation noise;
+      if (var.read_noise > 0.0) {
+        // Per read, from the rows of T of the used columns (devices::read_noise_rms).
+        const Eigen::MatrixXd* t_full = response.transfer();
+        Eigen::MatrixXd coupling(spec.nk, static_cast<Eigen::Index>(used.size()));
+        for (size_t q = 0; q < used.size(); ++q) {
+          coupling.col(static_cast<Eigen::Index>(q)) =
+              t_full != nullptr ? t_full->row(used[q]).head(spec.nk).transpose().eval()
+                                : g.programmed.col(used[q]).head(spec.nk).eval();
+        }
+        noise = [&var, coupling, t](Eigen::MatrixXd& i, const Eigen::MatrixXd& vr, int read) {
+          devices::add_read_noise(i, devices::read_noise_rms(vr, coupling), var,
+                                  devices::combine_streams(static_cast<std::uint64_t>(t),
+                                                           static_cast<std::uint64_t>(read)));
+        };
+      }
+      // The ADC's range: from the array's bound, a fixed value, or the read-outs of the
+      // calibration batch through this tile (noise-free reads), never from the evaluated batch.
+      std::vector<double> cal_read_outs;
+      if (range_from_batch && adc.bits > 0) {
+        const Eigen::MatrixXd vc = tile_voltages(layer, *calibration, low, imap, spec, n_cal);
+        read_tile(pl, spec, response, vc, side, options.device, Adc{}, 0.0, {}, &cal_read_outs);
+      }
+      const bool differential = pl.sign == devices::SignScheme::kDifferential;
+      const double bound = devices::bound_full_scale(
+          spec.nk, options.device.v_read, differential ? wmap.g_min() : wmap.g_ref(), wmap.g_max());
+      StatusOr<double> full_scale = devices::adc_full_scale(options.adc, cal_read_outs, bound);
+      if (adc.bits > 0 && !full_scale.is_ok()) {
+        tw.status = full_scale.status();
+        continue;
+      }
+      tw.full_scale = adc.bits > 0 ? full_scale.value() : 0.0;
+      TileReads reads;
+      if (ideal_and_exact) {
+        reads.current = i_ideal;
+        reads.y = tw.y_ideal;
+        reads.conversions = reads.y.size();
+        reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
+        reads.clipped = adc.apply(reads.y, tw.full_scale);
+      } else {
+        reads = read_tile(pl, spec, response, v, side, options.device, adc, tw.full_scale, noise);
+      }
+      tw.apply_s = seconds_since(t_apply);
+      tile_metrics(pl, spec, used, reads.current, i_ideal, g, response, tw);
+      tw.y = std::move(reads.y);
+      tw.conversions = reads.conversions;
+      tw.clipped = reads.clipped;
+      tw.nonzero = reads.nonzero;
       tw.y *= to_weight_units;
       tw.y_ideal *= to_weight_units;
       tw.report.spec = spec;
@@ -336,7 +528,15 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       rep.seconds.program += tw.program_s;
       rep.seconds.circuit += tw.circuit_s;
       rep.seconds.apply += tw.apply_s;
-      rep.adc_conversions += n_vec * spec.nm;
+      rep.adc_conversions += tw.conversions;
+      rep.adc_clipped += tw.clipped;
+      rep.adc_nonzero += tw.nonzero;
+      rep.adc_full_scale_min =
+          t == 0 ? tw.full_scale : std::min(rep.adc_full_scale_min, tw.full_scale);
+      rep.adc_full_scale_max = std::max(rep.adc_full_scale_max, tw.full_scale);
+      rep.programming_stats += tw.stats;
+      rep.reference_worst_ir_drop = std::max(rep.reference_worst_ir_drop, tw.reference_drop);
+      if (correction_side != Side::kNone) add_correction(tw.report.correction, rep.correction);
       rep.worst_residual = std::max(rep.worst_residual, tw.report.health.residual);
       rep.tiny_shorts += tw.report.health.tiny_shorts;
       rep.worst_transfer_check =
@@ -347,6 +547,17 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       }
       rep.tiles.push_back(tw.report);
     }
+  }
+
+  rep.adc_energy = static_cast<double>(rep.adc_conversions) *
+                   devices::conversion_energy(options.adc, options.device.adc_bits);
+  if (adc.bits > 0 && rep.adc_nonzero > 0 && rep.adc_clipped >= rep.adc_nonzero) {
+    return Status::invalid_argument(fmt::format(
+        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
+        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
+        "'calibrated')",
+        devices::to_string(options.adc.range), rep.adc_full_scale_min, rep.adc_full_scale_max,
+        rep.adc_nonzero));
   }
 
   // ---- stitch: bias, activation, each output to its place; the layer's metrics
@@ -372,6 +583,14 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   for (std::int64_t j = 0; j < cols; ++j) {
     rep.error_by_column[j] = col_ref2(j) > 0.0 ? std::sqrt(col_err2(j) / col_ref2(j)) : 0.0;
   }
+  if (pl.sign == devices::SignScheme::kReference) {
+    rep.reference_current_error =
+        col_ref2(cols - 1) > 0.0 ? std::sqrt(col_err2(cols - 1) / col_ref2(cols - 1)) : 0.0;
+  }
+  if (correction_side != Side::kNone && !rep.tiles.empty()) {
+    rep.correction.error_before_mean /= static_cast<double>(rep.tiles.size());
+    rep.correction.error_after_mean /= static_cast<double>(rep.tiles.size());
+  }
   rep.loss_by_row.resize(static_cast<size_t>(rows));
   for (std::int64_t i = 0; i < rows; ++i) {
     rep.loss_by_row[i] = row_count(i) > 0.0 ? row_loss(i) / row_count(i) : 0.0;
@@ -391,7 +610,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
 
 StatusOr<TileCircuit> tile_circuit(const Layer& layer, const Tensor& input,
                                    const SimulationOptions& options, std::int64_t tile,
-                                   std::int64_t vector) {
+                                   std::int64_t vector, const Tensor* calibration) {
   if (Status s = validate(options); !s.is_ok()) return s;
   if (Status s = validate_input(layer, input); !s.is_ok()) return s;
   StatusOr<Plan> planned = plan(layer.shape, options.mapping, options.device.sign);
@@ -407,22 +626,39 @@ StatusOr<TileCircuit> tile_circuit(const Layer& layer, const Tensor& input,
     return Status::invalid_argument(fmt::format(
         "vector = {}: the batch gives input vectors 0 .. {} per tile", vector, n_vec - 1));
   }
-  const Scales sc = scales_of(layer, input);
+  const Scales sc = scales_of(layer, calibration != nullptr ? *calibration : input);
   const devices::WeightMap wmap(options.device, sc.w_max);
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   TileCircuit tc;
   tc.spec = pl.tiles[tile];
-  // The programmed tile, as simulate() solves it.
+  // The programmed tile, as simulate() solves it (its corrections and devices included).
   const ExactProgramming exact;
+  const DeviceProgramming devices_programming(options.variation);
+  const Programmer& programmer =
+      real_devices(options.variation) ? static_cast<const Programmer&>(devices_programming) : exact;
   TileConductances g;
-  g.target = target_conductances(pl, lowered_weights(layer, pl.lowering), wmap, tc.spec);
+  corrections::TileCorrection corr;
   const TileContext ctx{pl, tc.spec, tile, options.parasitics, options.device, wmap};
-  if (Status s = exact.program(ctx, g); !s.is_ok()) return s;
+  if (Status s =
+          program_tile(ctx, lowered_weights(layer, pl.lowering), options, programmer, g, corr);
+      !s.is_ok()) {
+    return s;
+  }
   tc.xbar = netlists::Crossbar::uniform(g.programmed, options.parasitics);
   tc.inputs = Eigen::MatrixXd::Zero(1, pl.options.array.rows);
   std::vector<double> buf(static_cast<size_t>(tc.spec.nk));
   gather(layer.shape, pl.lowering, input, vector, tc.spec.k0, tc.spec.nk, buf.data());
   for (std::int64_t i = 0; i < tc.spec.nk; ++i) tc.inputs(0, i) = imap.voltage(buf[i]);
+  // Input scaling drives the rows harder: the exported sources are the scaled voltages. (Column
+  // gains act after the read: they are not part of the circuit.)
+  if (options.correction.scheme == corrections::Scheme::kInputScaling) {
+    StatusOr<solver::TransferRun> t = solver::transfer_matrix(tc.xbar, options.backend);
+    if (!t.is_ok()) return t.status();
+    StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
+        tile_problem(ctx, g.target, options), correction_params(options), &t.value().transfer.t);
+    if (!c.is_ok()) return c.status();
+    tc.inputs = tc.inputs * c.value().row_scale.asDiagonal();
+  }
   return tc;
 }
 

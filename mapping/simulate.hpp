@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "corrections/corrections.hpp"
+#include "devices/adc.hpp"
 #include "devices/device.hpp"
+#include "devices/variation.hpp"
 #include "mapping/layer.hpp"
 #include "mapping/plan.hpp"
 #include "mapping/stages.hpp"
@@ -28,6 +31,9 @@ using netlists::Parasitics;
 struct SimulationOptions {
   MappingOptions mapping;
   devices::DeviceParams device;
+  devices::VariationParams variation;  // device-to-device variation, defects, read noise
+  devices::AdcParams adc;              // the ADC's range and energy (its bits: device.adc_bits)
+  corrections::CorrectionParams correction;  // the parasitic-resistance correction of every tile
   Parasitics parasitics;
   solver::Backend backend = solver::Backend::kCholmod;
   int threads = 1;      // OpenMP threads over tiles, capped at the hardware's (core/threads.hpp)
@@ -43,7 +49,26 @@ struct TileReport {
   double mean_ir_drop = 0.0;   // mean of the same over the used cells
   double current_error = 0.0;  // RMS(I - I_ideal) / RMS(I_ideal) over used columns and inputs
   TileHealth health;           // the solver's residual and T against a direct solve
+  corrections::CorrectionReport correction;  // the tile's correction (scheme "none": nothing)
   double seconds = 0.0;
+};
+
+// The tiles' corrections, summed up (corrections/corrections.hpp for each figure).
+struct CorrectionSummary {
+  std::string scheme = "none";
+  std::string assumes;  // what the scheme assumes it knows
+  // The tiles' relative errors of diag(gain) T diag(scale) against the target (their mean and
+  // worst), before and after the correction.
+  double error_before_mean = 0.0, error_before_worst = 0.0;
+  double error_after_mean = 0.0, error_after_worst = 0.0;
+  double beta_min = 1.0;  // the smallest target scale matched (digital gain 1 / beta)
+  int iterations_max = 0;
+  std::int64_t factorizations = 0;
+  std::vector<std::pair<std::string, int>> stop_reasons;  // why each tile stopped: counts
+  std::int64_t cells_at_g_min = 0, cells_at_g_max = 0, rows_at_headroom = 0;
+  std::int64_t calibration_reads = 0, extra_columns = 0, reprogrammed_cells = 0;
+  double seconds = 0.0;        // the schemes themselves, summed over tiles
+  double check_seconds = 0.0;  // solves that only measured their errors
 };
 
 struct PhaseSeconds {
@@ -93,9 +118,23 @@ struct LayerReport {
   Eigen::MatrixXd worst_ir_drop;        // R x C [V] of the worst tile (input: used rows at v_read)
   double worst_ir_drop_fraction = 0.0;  // max over tiles of the tile's worst
   double mean_ir_drop_fraction = 0.0;   // mean over tiles of the tile's mean
-  std::int64_t adc_conversions = 0;     // column outputs digitised, per batch
-  int adc_bits = 0;                     // of those conversions (0 = ideal)
-  std::int64_t input_vectors = 0;       // per tile
+  std::int64_t adc_conversions = 0;     // column outputs digitised, per batch (every read)
+  std::int64_t adc_clipped = 0;         // of those, outside the ADC's range
+  std::int64_t adc_nonzero = 0;         // of those, not exactly 0 A (a read of all-zero rows)
+  double adc_full_scale_min = 0.0;      // A: the ADC range of the tiles (from adc.range)
+  double adc_full_scale_max = 0.0;
+  double adc_energy = 0.0;          // J per batch: conversions x devices::conversion_energy
+  bool calibrated = false;          // input and ADC ranges from a calibration batch
+  std::int64_t inputs_clipped = 0;  // input values beyond the calibration's largest |x|
+  devices::ProgrammingStats programming_stats;  // summed over the tiles
+  CorrectionSummary correction;
+  // Reference-column scheme: the IR drop across the reference column's used cells (worst over
+  // tiles, fraction of v_read, with every used row at v_read) and its current error
+  // RMS(I_ref - I_ref,ideal) / RMS(I_ref,ideal); -1 for differential pairs.
+  double reference_worst_ir_drop = -1.0;
+  double reference_current_error = -1.0;
+  int adc_bits = 0;                // of those conversions (0 = ideal)
+  std::int64_t input_vectors = 0;  // per tile
   PhaseSeconds seconds;
   int threads = 1;     // threads used: options.threads capped at the hardware's
   double w_max = 0.0;  // largest |weight|
@@ -128,8 +167,14 @@ struct Stages {
 double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int64_t out_per_sample,
                                  int threads, bool ideal_only);
 
+// `calibration` (may be null): a batch of the layer's inputs (same shape but the batch size)
+// that fixes the input scale (its largest |x| is the DAC's full scale; larger inputs of `input`
+// are clipped and counted) and, for adc.range 'calibrated' and 'percentile', the ADC's range
+// (from the read-outs the tile produces for it). Without one, the input scale is the batch's own
+// largest |x|, and those two ADC ranges are refused.
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
-                                    const SimulationOptions& options, const Stages& stages = {});
+                                    const SimulationOptions& options, const Stages& stages = {},
+                                    const Tensor* calibration = nullptr);
 
 // The programmed circuit of one tile and the word-line voltages of one input vector, as the
 // simulation builds them (for SPICE export and inspection).
@@ -140,6 +185,6 @@ struct TileCircuit {
 };
 StatusOr<TileCircuit> tile_circuit(const Layer& layer, const Tensor& input,
                                    const SimulationOptions& options, std::int64_t tile,
-                                   std::int64_t vector);
+                                   std::int64_t vector, const Tensor* calibration = nullptr);
 
 }  // namespace xbarnet::mapping

@@ -43,7 +43,14 @@ Eigen::MatrixXd target_conductances(const Plan& plan, const LoweredWeights& lw,
 }
 
 Status ExactProgramming::program(const TileContext& /*tile*/, TileConductances& g) const {
-  g.programmed = g.target;
+  g.programmed = g.intended;
+  return Status::ok();
+}
+
+Status DeviceProgramming::program(const TileContext& tile, TileConductances& g) const {
+  g.programmed =
+      devices::program_conductances(g.intended, tile.weights.g_min(), tile.weights.g_max(),
+                                    variation_, static_cast<std::uint64_t>(tile.index), &g.stats);
   return Status::ok();
 }
 
@@ -278,13 +285,66 @@ Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const
 
 // ----------------------------------------------------------------------------------- digitise
 
-double Adc::full_scale(const Eigen::MatrixXd& ideal_read_out) const {
-  return ideal_read_out.size() == 0 ? 0.0 : ideal_read_out.cwiseAbs().maxCoeff();
+std::int64_t Adc::apply(Eigen::MatrixXd& y, double fs) const {
+  if (bits == 0) return 0;
+  const auto clipped = static_cast<std::int64_t>((y.array().abs() > fs).count());
+  y = y.unaryExpr([&](double v) { return devices::adc(v, bits, fs); });
+  return clipped;
 }
 
-void Adc::apply(Eigen::MatrixXd& y, double fs) const {
-  if (bits == 0) return;
-  y = y.unaryExpr([&](double v) { return devices::adc(v, bits, fs); });
+// ---------------------------------------------------------------------------------------- read
+
+TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
+                    const Eigen::MatrixXd& v, const ReadSide& side,
+                    const devices::DeviceParams& device, const Adc& adc, double full_scale,
+                    const ReadPerturbation& perturb, std::vector<double>* read_outs) {
+  const std::vector<Eigen::Index> used = used_columns(plan, spec);
+  TileReads out;
+  int reads = 0;
+  // One read: the row scale, the response, the column gains, the perturbation.
+  const auto read = [&](const Eigen::MatrixXd& vr) {
+    const Eigen::MatrixXd scaled =
+        side.row_scale.size() == 0 ? vr : (vr * side.row_scale.asDiagonal()).eval();
+    Eigen::MatrixXd i = response.currents(scaled, used);
+    if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
+    if (perturb) perturb(i, scaled, reads);
+    ++reads;
+    return i;
+  };
+  const auto digitise = [&](const Eigen::MatrixXd& i) {
+    Eigen::MatrixXd y = read_out(i, plan, spec);
+    if (read_outs != nullptr) read_outs->insert(read_outs->end(), y.data(), y.data() + y.size());
+    out.nonzero += static_cast<std::int64_t>((y.array() != 0.0).count());
+    out.clipped += adc.apply(y, full_scale);
+    out.conversions += y.size();
+    return y;
+  };
+  if (device.input_encoding == devices::InputEncoding::kAnalog) {
+    out.current = read(v);
+    out.y = digitise(out.current);
+    return out;
+  }
+  const int bits = device.input_bits;
+  const double steps = std::ldexp(1.0, bits) - 1.0;
+  const Eigen::ArrayXXd code = (v.array().abs() / device.v_read * steps).round();
+  out.current = Eigen::MatrixXd::Zero(v.rows(), static_cast<Eigen::Index>(used.size()));
+  out.y = Eigen::MatrixXd::Zero(v.rows(), spec.nm);
+  for (const double sign : {1.0, -1.0}) {
+    const Eigen::ArrayXXd on_side = ((sign * v.array()) > 0.0).cast<double>();
+    if (on_side.sum() == 0.0) continue;
+    for (int p = 0; p < bits; ++p) {
+      const double place = std::ldexp(1.0, p);
+      // Bit p of each code: floor(code / 2^p) mod 2.
+      const Eigen::ArrayXXd bit = ((code / place).floor() - 2.0 * (code / (2.0 * place)).floor());
+      // The magnitude bit at +v_read on the word line; the sign is applied after the ADC.
+      const Eigen::MatrixXd vp = device.v_read * (bit * on_side).matrix();
+      const Eigen::MatrixXd i = read(vp);
+      const double weight = sign * place / steps;
+      out.current += weight * i;
+      out.y += weight * digitise(i);
+    }
+  }
+  return out;
 }
 
 // -------------------------------------------------------------------------------------- merge

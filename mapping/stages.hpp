@@ -21,6 +21,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 
 #include "core/status.hpp"
 #include "devices/device.hpp"
+#include "devices/variation.hpp"
 #include "mapping/layer.hpp"
 #include "mapping/plan.hpp"
 #include "netlists/crossbar.hpp"
@@ -48,8 +50,12 @@ struct TileContext {
 // ------------------------------------------------------------------------------------ program
 
 struct TileConductances {
-  Eigen::MatrixXd target;      // R x C [S]: what the weights ask for (the ideal reference)
+  Eigen::MatrixXd target;  // R x C [S]: what the weights ask for (the ideal reference)
+  // R x C [S]: what the programming-side correction asks the array to hold (pre-distortion,
+  // exact compensation); the target itself without one.
+  Eigen::MatrixXd intended;
   Eigen::MatrixXd programmed;  // R x C [S]: what the array holds (what the circuit is solved with)
+  devices::ProgrammingStats stats;  // what programming did (stuck cells, verify pulses)
 };
 
 // The R x C target conductances of a tile: the mapped weights in the used rows and columns, G_min
@@ -61,16 +67,28 @@ class Programmer {
  public:
   virtual ~Programmer() = default;
   virtual std::string_view name() const = 0;
-  // Sets g.programmed from g.target (g.target is never changed). Called from several threads at
-  // once, on different tiles.
+  // Sets g.programmed (and g.stats) from g.intended (g.target and g.intended are never
+  // changed). Called from several threads at once, on different tiles.
   virtual Status program(const TileContext& tile, TileConductances& g) const = 0;
 };
 
-// The array holds exactly its target.
+// The array holds exactly what it is asked to.
 class ExactProgramming final : public Programmer {
  public:
   std::string_view name() const override { return "exact"; }
   Status program(const TileContext& tile, TileConductances& g) const override;
+};
+
+// Real devices (devices/variation.hpp): device-to-device variation, write-verify, stuck cells.
+// Tile t's cells are drawn from (seed, t): the same whatever the thread count.
+class DeviceProgramming final : public Programmer {
+ public:
+  explicit DeviceProgramming(const devices::VariationParams& variation) : variation_(variation) {}
+  std::string_view name() const override { return "devices (variation, defects)"; }
+  Status program(const TileContext& tile, TileConductances& g) const override;
+
+ private:
+  devices::VariationParams variation_;
 };
 
 // ------------------------------------------------------------------------------------ respond
@@ -160,13 +178,45 @@ Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const
 
 // ----------------------------------------------------------------------------------- digitise
 
-// The per-column ADC of devices::adc (mid-rise, bits = 0 ideal, 1 a sense amplifier). Its full
-// scale is the tile's largest |ideal read-out| over the batch.
+// The per-column ADC of devices::adc (mid-rise, bits = 0 ideal, 1 a sense amplifier) over
+// [-full_scale, full_scale] [A].
 struct Adc {
   int bits = 0;
-  double full_scale(const Eigen::MatrixXd& ideal_read_out) const;
-  void apply(Eigen::MatrixXd& read_out, double full_scale) const;
+  // Digitises every read-out; returns how many lay outside the range (clipped; 0 when ideal).
+  std::int64_t apply(Eigen::MatrixXd& read_out, double full_scale) const;
 };
+
+// ---------------------------------------------------------------------------------------- read
+
+// What the read side adds to a tile's response: the input-side correction scales each row's
+// voltage, the column-gain correction each used column's current.
+struct ReadSide {
+  Eigen::VectorXd row_scale;    // nk, or empty (all 1)
+  Eigen::VectorXd column_gain;  // one per used column (used_columns() order), or empty (all 1)
+};
+
+struct TileReads {
+  Eigen::MatrixXd current;       // K x used columns [A]: what the reads add up to, before the ADC
+  Eigen::MatrixXd y;             // K x nm [A]: the read-outs, digitised, shifted and added
+  std::int64_t conversions = 0;  // ADC conversions (K x nm per read)
+  std::int64_t clipped = 0;      // of those, outside the ADC's range
+  std::int64_t nonzero = 0;      // of those, not exactly 0 A
+};
+
+// Reads K input vectors (K x nk word-line voltages, the DAC applied) through a tile as the chip
+// does: analog inputs in one read per vector; bit-serial inputs (devices::InputEncoding) in one
+// read per bit of the magnitude (bit p: v_read on the rows whose code has it, weight
+// 2^p / (2^bits - 1)) and, when some inputs are negative, per sign; every read is read out and
+// digitised before the shift and add. `perturb` (may be empty) acts on each read's currents (K x
+// used columns) given the word-line voltages of the read, e.g. read noise; its int argument
+// numbers the reads. `read_outs` (may be null) receives every read-out before the ADC (an ADC
+// range calibration).
+using ReadPerturbation =
+    std::function<void(Eigen::MatrixXd& current, const Eigen::MatrixXd& voltage, int read)>;
+TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
+                    const Eigen::MatrixXd& voltage, const ReadSide& side,
+                    const devices::DeviceParams& device, const Adc& adc, double full_scale,
+                    const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr);
 
 // -------------------------------------------------------------------------------------- merge
 

@@ -152,20 +152,32 @@ Tensor matrix(std::int64_t n, std::int64_t k, std::vector<double> v) {
 }
 
 // y = W x, W = [[1, 0.2], [-0.3, 0.6]], inputs [1, 0] and [0, 1]: y = [1, -0.3] and [0.2, 0.6].
-// Full scale = the tile's largest |ideal y| = 1; a 2-bit ADC has steps of 0.5 and levels
-// -0.75, -0.25, 0.25, 0.75: 1 -> 0.75 (clipped), -0.3 -> -0.25, 0.2 -> 0.25, 0.6 -> 0.75.
+// Range 'calibrated' on this same batch (ideal arrays): full scale = the largest |y| = 1; a 2-bit
+// ADC has steps of 0.5 and levels -0.75, -0.25, 0.25, 0.75: 1 -> 0.75 (the top level, not
+// clipped), -0.3 -> -0.25, 0.2 -> 0.25, 0.6 -> 0.75.
+// Range 'bound': full scale = rows x w_max x x_max = 2 x 1 x 1 (in weight x input units: G_max -
+// G_min is w_max, v_read is x_max); steps of 1, levels -1.5, -0.5, 0.5, 1.5: 1 -> 1.5,
+// -0.3 -> -0.5, 0.2 -> 0.5, 0.6 -> 0.5.
 TEST(Oracle, AdcAtLayerLevel) {
   const Tensor x = matrix(2, 2, {1.0, 0.0, 0.0, 1.0});
   const mapping::Layer layer = dense_layer({1.0, 0.2, -0.3, 0.6}, 2, 2, {}, x);
   SimulationOptions o;
   o.mapping.array = {2, 4};
   o.device.adc_bits = 2;
-  auto r = mapping::simulate(layer, x, o);
+  o.adc.range = devices::AdcRange::kCalibrated;
+  auto r = mapping::simulate(layer, x, o, {}, &x);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   const std::vector<double> expected{0.75, -0.25, 0.25, 0.75};
   ASSERT_EQ(r.value().simulated.data.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(r.value().simulated.data[i], expected[i], 1e-12);
   EXPECT_EQ(r.value().report.adc_conversions, 4);
+  EXPECT_EQ(r.value().report.adc_clipped, 0);
+
+  o.adc.range = devices::AdcRange::kBound;
+  auto b = mapping::simulate(layer, x, o);
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  const std::vector<double> bound_expected{1.5, -0.5, 0.5, 0.5};
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(b.value().simulated.data[i], bound_expected[i], 1e-12);
 }
 
 // Input splitting: 12 inputs on 4-row arrays = 3 groups of 4 rows; each group's partial sum y_g
@@ -194,7 +206,8 @@ mapping::SimulationResult simulate_split(const SplitCase& c, mapping::Merge merg
   o.mapping.scheme = mapping::Scheme::kInputSplit;
   o.mapping.merge = merge;
   o.device.adc_bits = adc_bits;
-  auto r = mapping::simulate(layer, x, o);
+  o.adc.range = devices::AdcRange::kCalibrated;  // on this same batch
+  auto r = mapping::simulate(layer, x, o, {}, &x);
   EXPECT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r.value().report.plan.groups, 3);
   return std::move(r).value();
@@ -227,7 +240,8 @@ TEST(Oracle, InputSplitWithMajorityMergeIncludesTheBias) {
 }
 
 // Sum merge with a 1-bit ADC (a sense amplifier): each group gives +-full_scale/2, the full scale
-// being its tile's largest |ideal y_g|; the merge adds the groups and then the bias.
+// being its tile's largest |y_g| over the calibration batch (here the same batch, ideal arrays);
+// the merge adds the groups and then the bias.
 TEST(Oracle, InputSplitWithSumMergeAndASenseAmplifier) {
   const SplitCase c = split_case();
   const mapping::SimulationResult r = simulate_split(c, mapping::Merge::kSum, 1);

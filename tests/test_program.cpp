@@ -88,7 +88,7 @@ TEST(Program, RunsThatWouldExhaustMemoryAreRefusedWithTheEstimate) {
   const fs::path dir = testing::scratch_path("program-huge");
   fs::create_directories(dir);
   const fs::path example = fs::path(kExample).parent_path();
-  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy", "calibration.npy"}) {
     fs::copy_file(example / f, dir / f, fs::copy_options::overwrite_existing);
   }
   std::ifstream in(kExample);
@@ -153,7 +153,7 @@ TEST(Outputs, AFailedRunReplacesNothing) {
 TEST(Outputs, SimulateIsCompleteOrAbsent) {
   const fs::path dir = fresh_dir("simulate");
   const fs::path example = fs::path(kExample).parent_path();
-  for (const char* f : {"weights.npy", "bias.npy", "input.npy"}) {
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy", "calibration.npy"}) {
     fs::copy_file(example / f, dir / f);
   }
   std::string text = slurp(kExample);
