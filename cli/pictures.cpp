@@ -409,10 +409,4 @@ void write_line_plot(const std::filesystem::path& path, PictureFormat format,
   });
 }
 
-void write_line_plot_svg(const std::filesystem::path& path, const std::string& title,
-                         const std::string& x_label, const std::string& y_label,
-                         const std::vector<Series>& series) {
-  write_line_plot(path, PictureFormat::kSvg, title, x_label, y_label, series);
-}
-
 }  // namespace xbarnet::cli

@@ -54,10 +54,4 @@ void write_line_plot(const std::filesystem::path& path, PictureFormat format,
                      const std::string& y_label, const std::vector<Series>& series,
                      bool log_x = false, bool log_y = false);
 
-// Deprecated: write_line_plot(path, PictureFormat::kSvg, ...). Kept while cli/sweep.cpp still
-// calls it; remove once it has moved to write_line_plot.
-void write_line_plot_svg(const std::filesystem::path& path, const std::string& title,
-                         const std::string& x_label, const std::string& y_label,
-                         const std::vector<Series>& series);
-
 }  // namespace xbarnet::cli

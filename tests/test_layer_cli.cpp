@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -12,6 +14,8 @@
 #include "cli/layer_commands.hpp"
 #include "cli/npy.hpp"
 #include "cli/pictures.hpp"
+#include "cli/program.hpp"
+#include "cli/sweep.hpp"
 #include "solver/crossbar_system.hpp"
 #include "temp_dir.hpp"
 #include "validation/spice_check.hpp"
@@ -391,6 +395,183 @@ TEST(LayerCli, ExportedMappedTileAgreesWithNgspice) {
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_export_tile(args, out, err), cli::kExitOk) << err.str();
   EXPECT_NE(slurp(dir / "cli-tile.cir").find("tile 3 of layer 'conv'"), std::string::npos);
+}
+
+// The example in a scratch directory with its data, and `extra` appended to the config.
+fs::path example_copy(const fs::path& dir, const std::string& extra) {
+  for (const char* f : {"weights.npy", "bias.npy", "input.npy", "calibration.npy"}) {
+    fs::copy_file(kExample.parent_path() / f, dir / f);
+  }
+  std::string text = slurp(kExample);
+  text.insert(text.find("[output]"), extra);
+  write(dir / "layer.toml", text);
+  return dir / "layer.toml";
+}
+
+TEST(LayerCli, EveryCorrectionImprovesTheExampleLayer) {
+  const fs::path dir = temp_dir("corrections");
+  const fs::path config = example_copy(dir, "");
+  cli::SweepArgs args;
+  args.config = config.string();
+  args.output_dir = (dir / "out").string();
+  args.vary = {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
+               "parasitics.r_wordline=0,2.5"};
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  const auto report = nlohmann::json::parse(slurp(dir / "out" / "conv.sweep.json"));
+  ASSERT_EQ(report["points"].size(), 10u);
+  std::map<std::string, double> error;
+  for (const auto& p : report["points"]) {
+    error[p["correction.scheme"].get<std::string>() + "@" +
+          p["parasitics.r_wordline"].get<std::string>()] = p["relative_rmse"].get<double>();
+  }
+  for (const char* rw : {"0", "2.5"}) {
+    const double before = error[fmt::format("none@{}", rw)];
+    EXPECT_GT(before, 0.01) << rw;  // bit-line, source and neuron resistance remain
+    // Every scheme at least halves the output error of the example (docs/model.md quotes them).
+    for (const char* scheme :
+         {"column_gain", "predistortion", "exact_compensation", "input_scaling"}) {
+      EXPECT_LT(error[fmt::format("{}@{}", scheme, rw)], 0.5 * before) << scheme << " " << rw;
+    }
+  }
+  EXPECT_TRUE(fs::exists(dir / "out" / "conv.sweep.csv"));
+  EXPECT_EQ(slurp(dir / "out" / "conv.sweep.png").substr(1, 3), "PNG");
+  EXPECT_FALSE(fs::exists(dir / "out" / "conv.sweep.energy.png"));  // ideal ADC: no energy
+}
+
+TEST(LayerCli, NoCorrectionMakesAParasiticFreeLayerWorse) {
+  const fs::path dir = temp_dir("corrections-ideal");
+  const fs::path config = example_copy(dir, "");
+  cli::SweepArgs args;
+  args.config = config.string();
+  args.output_dir = (dir / "out").string();
+  args.vary = {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
+               "parasitics.r_source=0"};
+  std::string text = slurp(config);
+  for (const char* key : {"r_wordline = 2.5", "r_bitline = 2.5", "r_neuron = 10.0"}) {
+    const std::string k(key);
+    text.replace(text.find(k), k.size(), k.substr(0, k.find('=') + 2) + "0.0");
+  }
+  write(config, text);
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  const auto report = nlohmann::json::parse(slurp(dir / "out" / "conv.sweep.json"));
+  for (const auto& p : report["points"]) {
+    EXPECT_LT(p["relative_rmse"].get<double>(), 1e-12) << p["correction.scheme"];
+  }
+}
+
+TEST(LayerCli, SweepTablePlotsAndTrends) {
+  const fs::path dir = temp_dir("sweep");
+  const fs::path config = example_copy(dir, "");
+  cli::SweepArgs args;
+  args.config = config.string();
+  args.output_dir = (dir / "out").string();
+  args.vary = {"device.adc_bits=2,4,8"};
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  const std::string csv = slurp(dir / "out" / "conv.sweep.csv");
+  EXPECT_EQ(csv.substr(0, csv.find(',')), "device.adc_bits");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+  EXPECT_EQ(slurp(dir / "out" / "conv.sweep.energy.png").substr(1, 3), "PNG");
+  const auto report = nlohmann::json::parse(slurp(dir / "out" / "conv.sweep.json"));
+  const auto& pts = report["points"];
+  // More bits: less error, more energy (flash: 3, 15, 255 comparators per conversion).
+  EXPECT_GT(pts[0]["relative_rmse"].get<double>(), pts[2]["relative_rmse"].get<double>());
+  EXPECT_NEAR(pts[2]["adc_energy_J"].get<double>() / pts[0]["adc_energy_J"].get<double>(),
+              255.0 / 3.0, 1e-9);
+  // The error grows toward the far column (word-line resistance alone).
+  args.vary = {"parasitics.r_wordline=3"};
+  std::string text = slurp(config);
+  for (const char* key : {"r_source = 10.0", "r_bitline = 2.5", "r_neuron = 10.0"}) {
+    const std::string k(key);
+    text.replace(text.find(k), k.size(), k.substr(0, k.find('=') + 2) + "0.0");
+  }
+  write(config, text);
+  args.output_dir = (dir / "out2").string();
+  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  const auto wl = nlohmann::json::parse(slurp(dir / "out2" / "conv.sweep.json"))["points"][0];
+  EXPECT_GT(wl["far_column_error"].get<double>(), 2.0 * wl["near_column_error"].get<double>());
+}
+
+TEST(LayerCli, BadSweepsAndDeviceValuesAreRefusedAndWriteNothing) {
+  const fs::path dir = temp_dir("sweep-bad");
+  const fs::path config = example_copy(dir, "");
+  const auto run = [&](std::vector<std::string> vary) {
+    cli::SweepArgs args;
+    args.config = config.string();
+    args.output_dir = (dir / "out").string();
+    args.vary = std::move(vary);
+    std::ostringstream out, err;
+    try {
+      cli::run_sweep(args, out, err);
+    } catch (const cli::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(run({"variation.stuck_lrs_rate=0.1,1.5"})
+                .find("stuck_lrs_rate = 1.5: must be finite and in 0 .. 1"),
+            std::string::npos)
+      << run({"variation.stuck_lrs_rate=0.1,1.5"});
+  EXPECT_NE(run({"variation.sigma_lrs=-0.1"}).find("sigma_lrs = -0.1"), std::string::npos);
+  EXPECT_NE(run({"device.adc_bits=17"}).find("adc_bits = 17 bit: must be an integer in 0 .. 16"),
+            std::string::npos);
+  EXPECT_NE(run({"parasitics.r_wire=1"}).find("[parasitics] has no parameter 'r_wire'"),
+            std::string::npos);
+  EXPECT_NE(run({"nonsense"}).find("must be table.key=v1,v2"), std::string::npos);
+  EXPECT_NE(run({"correction.scheme=magic"}).find("scheme = 'magic': must be one of"),
+            std::string::npos);
+  EXPECT_NE(run({"a.b=1", "c.d=2", "e.f=3"}).find("one or two parameters"), std::string::npos);
+  // Both stuck rates in range but together above 1.
+  std::string text = slurp(config);
+  text.insert(text.find("[output]"), "[variation]\nstuck_lrs_rate = 0.6\nstuck_hrs_rate = 0.6\n\n");
+  write(dir / "stuck.toml", text);
+  cli::SimulateArgs sim;
+  sim.config = (dir / "stuck.toml").string();
+  sim.output_dir = (dir / "out").string();
+  std::ostringstream out, err;
+  try {
+    cli::run_simulate(sim, out, err);
+    ADD_FAILURE() << "stuck rates summing to 1.2 were accepted";
+  } catch (const cli::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("stuck_lrs_rate + stuck_hrs_rate = 0.6 + 0.6 = 1.2"),
+              std::string::npos)
+        << e.what();
+  }
+  // A fixed ADC range that clips every output: refused, and no output written.
+  text = slurp(config);
+  text.replace(text.find("adc_bits = 0"), 12, "adc_bits = 4");
+  text.replace(text.find("range = \"calibrated\""), 20, "range = \"fixed\"\nfull_scale = 1e-15");
+  write(dir / "clip.toml", text);
+  sim.config = (dir / "clip.toml").string();
+  const std::string out_dir = sim.output_dir;
+  const std::array<const char*, 5> argv{"xbarnet", "simulate", sim.config.c_str(), "-o",
+                                        out_dir.c_str()};
+  EXPECT_EQ(cli::run_program(5, argv.data(), out, err), cli::kExitInputError);
+  EXPECT_NE(err.str().find("clips every one"), std::string::npos) << err.str();
+  EXPECT_FALSE(fs::exists(dir / "out" / "report.json"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "conv.sweep.csv"));
+}
+
+TEST(LayerCli, TheReferenceColumnsIrDropIsReported) {
+  const fs::path dir = temp_dir("reference");
+  const fs::path config = example_copy(dir, "");
+  std::string text = slurp(config);
+  text.replace(text.find("sign = \"differential\""), 21, "sign = \"reference\"");
+  write(config, text);
+  cli::SimulateArgs args;
+  args.config = config.string();
+  args.output_dir = (dir / "out").string();
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_simulate(args, out, err), cli::kExitOk) << err.str();
+  const auto layer = nlohmann::json::parse(slurp(dir / "out" / "report.json"))["layers"][0];
+  const auto& ref = layer["reference_column"];
+  // The reference column is the farthest from the drivers: its cells see the largest drop.
+  EXPECT_GT(ref["worst_ir_drop_fraction_of_v_read"].get<double>(),
+            0.5 * layer["ir_drop"]["worst_fraction_of_v_read"].get<double>());
+  EXPECT_GT(ref["current_error"].get<double>(), 0.0);
+  EXPECT_NE(out.str().find("reference    column C-1"), std::string::npos);
 }
 
 }  // namespace
