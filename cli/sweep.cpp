@@ -105,18 +105,24 @@ struct Metric {
   std::function<double(const mapping::LayerReport&)> get;
 };
 
-// Mean of v over the index range [lo, hi) of the columns a layer's tiles used.
-double mean_of(const std::vector<double>& v, size_t lo, size_t hi) {
-  double s = 0.0;
-  for (size_t i = lo; i < hi; ++i) s += v[i];
-  return hi > lo ? s / static_cast<double>(hi - lo) : 0.0;
+// The errors of the array columns the layer's tiles used (error_by_column is 0 elsewhere; a
+// used column without error adds nothing to either end), nearest the drivers first.
+std::vector<double> used_column_errors(const mapping::LayerReport& r) {
+  std::vector<double> used;
+  for (double e : r.error_by_column) {
+    if (e > 0.0) used.push_back(e);
+  }
+  return used;
 }
 
-// The used array columns: those with a reference current (error_by_column is 0 elsewhere).
-size_t used_column_count(const mapping::LayerReport& r) {
-  size_t n = r.error_by_column.size();
-  while (n > 0 && r.error_by_column[n - 1] == 0.0) --n;
-  return n;
+// Mean error of the first (near) or last (far) quarter of the used columns.
+double quarter_error(const mapping::LayerReport& r, bool far) {
+  const std::vector<double> used = used_column_errors(r);
+  const size_t q = (used.size() + 3) / 4;
+  if (q == 0) return 0.0;
+  double s = 0.0;
+  for (size_t k = 0; k < q; ++k) s += used[far ? used.size() - 1 - k : k];
+  return s / static_cast<double>(q);
 }
 
 std::vector<Metric> metrics() {
@@ -127,13 +133,8 @@ std::vector<Metric> metrics() {
       {"mac_rmse", [](const auto& r) { return r.mac_rmse; }},
       {"worst_ir_drop_fraction", [](const auto& r) { return r.worst_ir_drop_fraction; }},
       // The first and last quarter of the used array columns: near and far from the drivers.
-      {"near_column_error",
-       [](const auto& r) { return mean_of(r.error_by_column, 0, (used_column_count(r) + 3) / 4); }},
-      {"far_column_error",
-       [](const auto& r) {
-         const size_t n = used_column_count(r);
-         return mean_of(r.error_by_column, n - (n + 3) / 4, n);
-       }},
+      {"near_column_error", [](const auto& r) { return quarter_error(r, false); }},
+      {"far_column_error", [](const auto& r) { return quarter_error(r, true); }},
       {"adc_conversions", [](const auto& r) { return static_cast<double>(r.adc_conversions); }},
       {"adc_clipped_fraction",
        [](const auto& r) {
@@ -283,7 +284,7 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
                              const std::string& single) {
     std::vector<Series> all;
     for (const std::string& v2 : a2.values) {
-      Series s{n2.empty() ? single : fmt::format("{} = {}", n2, v2), {}, {}};
+      Series s{n2.empty() ? single : v2, {}, {}};
       for (const Point& p : points) {
         if (p.v2 != v2) continue;
         s.x.push_back(a1.numeric ? *parse_number<double>(p.v1) : static_cast<double>(s.x.size()));
@@ -304,6 +305,7 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
     }
     return lo > 0.0 && hi > 30.0 * lo;
   };
+  const std::string by = n2.empty() ? std::string() : fmt::format(", by {}", n2);
   const std::string x_label =
       a1.numeric ? n1 : fmt::format("{} ({})", n1, fmt::join(a1.values, ", "));
   OutputSet outputs;
@@ -319,7 +321,7 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
   const std::vector<Series> error_series =
       series_of([](const mapping::LayerReport& r) { return r.relative_rmse; }, "relative RMSE");
   write_line_plot(outputs.stage(plot_path), PictureFormat::kPng,
-                  fmt::format("{}: output error against ideal arrays", e.name), x_label,
+                  fmt::format("{}: output error against ideal arrays{}", e.name, by), x_label,
                   "relative RMSE of the outputs [1]", error_series, false, wide(error_series));
   std::vector<std::string> plots{plot_path.string()};
   const bool any_energy = std::any_of(points.begin(), points.end(),
@@ -328,8 +330,8 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
     const std::vector<Series> energy_series =
         series_of([](const mapping::LayerReport& r) { return r.adc_energy; }, "ADC energy");
     write_line_plot(outputs.stage(energy_path), PictureFormat::kPng,
-                    fmt::format("{}: ADC energy per batch", e.name), x_label, "ADC energy [J]",
-                    energy_series, false, wide(energy_series));
+                    fmt::format("{}: ADC energy per batch{}", e.name, by), x_label,
+                    "ADC energy [J]", energy_series, false, wide(energy_series));
     plots.push_back(energy_path.string());
   }
   const std::vector<std::string> replaced = outputs.commit();
