@@ -233,7 +233,8 @@ Status validate(const SimulationOptions& o) {
 }
 
 double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int64_t out_per_sample,
-                                 int threads, bool ideal_only) {
+                                 int threads, bool ideal_only, bool correction_system,
+                                 std::int64_t calibration_vectors) {
   const Lowering& low = plan.lowering;
   const auto r = static_cast<double>(plan.options.array.rows);
   const auto c = static_cast<double>(plan.options.array.cols);
@@ -250,7 +251,15 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
   const double system = ideal_only ? 0.0
                                    : solver::estimate_system_bytes(
                                          plan.options.array.rows, plan.options.array.cols, 1, true);
-  const double per_tile = system + 8.0 * 6.0 * r * c + 8.0 * vectors * (r + 2.0 * c);
+  // A programming-side correction solves its own system of the tile; a calibration batch adds
+  // its voltages and read-outs.
+  const double correction = correction_system
+                                ? solver::estimate_system_bytes(plan.options.array.rows,
+                                                                plan.options.array.cols, 1, false)
+                                : 0.0;
+  const double per_tile =
+      system + correction + 8.0 * 6.0 * r * c +
+      8.0 * (vectors + static_cast<double>(calibration_vectors)) * (r + 2.0 * c);
   const double kept = 2.0 * concurrent * 8.0 * vectors * c;
   return lowered + accumulators + tensors + concurrent * per_tile + kept;
 }
@@ -325,9 +334,10 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       for (std::int64_t d : output_shape(layer.shape, 1)) n *= d;
       return n;
     }();
-    const double need =
-        estimate_simulation_bytes(pl, input.dim(0), out_per_sample,
-                                  core::capped_threads(options.threads), options.ideal_only);
+    const double need = estimate_simulation_bytes(
+        pl, input.dim(0), out_per_sample, core::capped_threads(options.threads), options.ideal_only,
+        side_of(options.correction.scheme) == Side::kWrite,
+        calibration != nullptr ? calibration->dim(0) * pl.lowering.positions_per_sample : 0);
     const double limit = core::effective_memory_limit(options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(

@@ -163,9 +163,11 @@ struct Stages {
 
 // Bytes a layer run needs, from its plan, its batch and its thread count (before anything is
 // allocated): the lowered weights, the accumulators and output tensors, and per tile solved at
-// once its circuit system (solver::estimate_system_bytes) and its batch matrices.
+// once its circuit system (solver::estimate_system_bytes), the system of a programming-side
+// correction, and its batch matrices (the calibration batch's too).
 double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int64_t out_per_sample,
-                                 int threads, bool ideal_only);
+                                 int threads, bool ideal_only, bool correction_system = false,
+                                 std::int64_t calibration_vectors = 0);
 
 // `calibration` (may be null): a batch of the layer's inputs (same shape but the batch size)
 // that fixes the input scale (its largest |x| is the DAC's full scale; larger inputs of `input`
