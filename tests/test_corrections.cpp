@@ -165,30 +165,57 @@ TEST(Corrections, ParasiticFreeTileStaysExact) {
   }
 }
 
-// A target the bounds allow by construction: T of an array programmed within [3e-5, 7e-5] S,
-// scaled so that its largest entry is 0.8 G_max. Exact compensation must reach < 0.1 % in at
-// most 10 factorizations with the brief's parasitics (R_s = R_n = 100 ohm, r_w = r_b = 2.5 ohm).
-// NOT MET YET (disabled): measured 0.664 -> 0.074 in 7 factorizations, stopped as bounds_bind
-// with 12113 cells wanting more than G_max at beta 0.422 (the beta search does not find the
-// beta ~ 1 / 2.7 that the construction guarantees). Enable when the beta search is fixed.
-TEST(Corrections, ExactCompensationMeetsTargetOnA256Tile) {
-  TileProblem p = make_problem(256, 3e-5, 7e-5, kHeavy, 5);
-  const Eigen::MatrixXd t_true = exact_t(p.target, p.parasitics);
-  p.target = t_true.transpose() * (0.8 * kGMax / t_true.maxCoeff());
+// The target: a tile with heavy parasitics (R_s = R_n = 100 ohm, r_w = r_b = 2.5 ohm)
+// compensated to below 0.1 % in at most 10 factorizations, whenever the bounds allow it. The
+// count is every numeric factorization the scheme runs: the solve of the uncorrected tile
+// (error_before) included; there is no separate check solve (error_after is the exact error of
+// the best iterate, re-checked here by the independent oracle).
+void meets_target(const char* label, const TileProblem& p, bool reachable) {
   CorrectionParams cp;
   cp.scheme = Scheme::kExactCompensation;
-  cp.tolerance = 1e-4;
+  cp.tolerance = 1e-3;
   auto c = corrections::correct_tile(p, cp);
   ASSERT_TRUE(c.is_ok()) << c.status().to_string();
   const auto& r = c.value().report;
-  print("256 reachable", r);
+  print(label, r);
   EXPECT_EQ(r.stop_reason, "converged");
   EXPECT_LE(r.factorizations, 10);
+  EXPECT_EQ(r.iterations + 1, r.factorizations);
   EXPECT_LT(r.error_after, 1e-3);
-  EXPECT_GT(r.error_before, 0.5);
+  EXPECT_EQ(r.cells_at_g_min + r.cells_at_g_max, 0);
   expect_physical(p, c.value(), cp.driver_headroom);
   EXPECT_LT(oracle_error(p, c.value(), exact_t(c.value().programmed, p.parasitics)), 1e-3);
-  EXPECT_DOUBLE_EQ(c.value().column_gain(0), 1.0 / r.beta);
+  EXPECT_DOUBLE_EQ(c.value().column_gain(p.used_cols.front()), 1.0 / r.beta);
+  EXPECT_LE(r.beta, 1.0);
+  if (reachable) {
+    EXPECT_GT(r.error_before, 0.5);
+  }
+}
+
+// A target the bounds allow by construction: T of an array programmed within [3e-5, 7e-5] S
+// (inside [G_min, G_max] = [1e-5, 1e-4]), scaled so that its largest entry is 0.8 G_max; so an
+// exact solution exists at beta = 1 / that scale (~0.37 for 256). Measured (Release): 256:
+// 0.664 -> 7.9e-4 in 8 factorizations, beta 0.377, ~2 s; 128: see the printed line.
+TileProblem reachable(Eigen::Index n, unsigned seed) {
+  TileProblem p = make_problem(n, 3e-5, 7e-5, kHeavy, seed);
+  const Eigen::MatrixXd t_true = exact_t(p.target, p.parasitics);
+  p.target = t_true.transpose() * (0.8 * kGMax / t_true.maxCoeff());
+  return p;
+}
+TEST(Corrections, ExactCompensationMeetsTargetOnA256Tile) {
+  meets_target("256 reachable", reachable(256, 5), true);
+}
+TEST(Corrections, ExactCompensationMeetsTargetOnA128Tile) {
+  meets_target("128 reachable", reachable(128, 6), true);
+}
+
+// The example's devices (r_lrs = 100 kohm, r_hrs = 1 Mohm: G in [1e-6, 1e-5] S), a random
+// target over the middle of that range, the same heavy parasitics.
+TEST(Corrections, ExactCompensationMeetsTargetWithTheExampleDevices) {
+  TileProblem p = make_problem(256, 2e-6, 8e-6, kHeavy, 8);
+  p.g_min = 1e-6;
+  p.g_max = 1e-5;
+  meets_target("256 example devices", p, false);
 }
 
 // Full-range random targets with heavy parasitics cannot be met: the report says which bound

@@ -27,17 +27,9 @@ namespace fs = std::filesystem;
 
 const fs::path kExample = fs::path(XBARNET_SOURCE_DIR) / "examples" / "default" / "layer.toml";
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path d = testing::scratch_path(name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return testing::fresh_scratch_dir(name); }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using testing::slurp;
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 

@@ -7,6 +7,7 @@
 
 #include "mapping/simulate.hpp"
 #include "mapping/stages.hpp"
+#include "mapping_util.hpp"
 #include "test_util.hpp"
 
 namespace xbarnet {
@@ -19,13 +20,7 @@ using mapping::Scheme;
 using mapping::SimulationOptions;
 using mapping::Tensor;
 
-Tensor random_tensor(std::mt19937_64& rng, std::vector<std::int64_t> shape, double lo, double hi) {
-  Tensor t;
-  t.shape = std::move(shape);
-  t.data.resize(static_cast<size_t>(t.size()));
-  for (double& v : t.data) v = testing::uniform(rng, lo, hi);
-  return t;
-}
+using testing::random_tensor;
 
 struct Case {
   LayerKind kind;

@@ -32,16 +32,10 @@ using cli::InputError;
 using cli::Series;
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = testing::scratch_path(fmt::format("pictures-{}", name));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  return testing::fresh_scratch_dir(fmt::format("pictures-{}", name));
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using testing::slurp;
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;

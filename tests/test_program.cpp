@@ -101,10 +101,7 @@ TEST(Program, RunsThatWouldExhaustMemoryAreRefusedWithTheEstimate) {
   EXPECT_NE(r.err.find("1 tiles of 65536 x 65536 cells"), std::string::npos) << r.err;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using testing::slurp;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = testing::scratch_path("program-" + name);

@@ -7,6 +7,7 @@
 
 #include "mapping/experiments.hpp"
 #include "mapping/simulate.hpp"
+#include "mapping_util.hpp"
 #include "test_util.hpp"
 
 namespace xbarnet {
@@ -15,13 +16,7 @@ namespace {
 using mapping::SimulationOptions;
 using mapping::Tensor;
 
-Tensor random_tensor(std::mt19937_64& rng, std::vector<std::int64_t> shape, double lo, double hi) {
-  Tensor t;
-  t.shape = std::move(shape);
-  t.data.resize(static_cast<size_t>(t.size()));
-  for (double& v : t.data) v = testing::uniform(rng, lo, hi);
-  return t;
-}
+using testing::random_tensor;
 
 // A dense layer of 40 outputs on 100 inputs (one 128 x 128 array), a batch of `batch`.
 struct DenseCase {
