@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -119,9 +117,7 @@ const core::ParameterTable<CorrectionParams>& correction_parameters() {
                 "target_scaling: beta is this fraction of the largest beta the bounds allow")
           .integer("anderson_depth", &CorrectionParams::anderson_depth, "", Range::between(0, 10),
                    "exact_compensation: iterates remembered by the Anderson acceleration",
-                   "0 = plain fixed point")
-          .real("v_read", &CorrectionParams::v_read, "V", Range::between(1e-6, 1e3),
-                "calibration read voltage of the used rows (column_gain, full-scale read)");
+                   "0 = plain fixed point");
   return kTable;
 }
 
@@ -443,112 +439,78 @@ StatusOr<TileCorrection> exact_compensation(const TileProblem& p, const Correcti
   StatusOr<TileSolver> made = TileSolver::make(p);
   if (!made.is_ok()) return made.status();
   TileSolver& solver = made.value();
-  const char* env_space = std::getenv("XC_SPACE");
-  const char* env_start = std::getenv("XC_START");
-  const bool rho_space = env_space != nullptr && env_space[0] == 'r';
-  const bool model_start = env_start != nullptr && env_start[0] == 'm';
 
+  // The used cells as vectors (column-major over used_cols x used rows); T read transposed.
   const Index nk = p.used_rows;
   const Index n = nk * static_cast<Index>(p.used_cols.size());
-  auto to_vec = [&](const Eigen::MatrixXd& m) {
+  auto cells = [&](const Eigen::MatrixXd& m, bool transposed) {
     Eigen::VectorXd v(n);
     Index k = 0;
     for (Index j : p.used_cols)
-      for (Index i = 0; i < nk; ++i) v(k++) = m(i, j);
+      for (Index i = 0; i < nk; ++i) v(k++) = transposed ? m(j, i) : m(i, j);
     return v;
   };
-  auto t_vec = [&](const Eigen::MatrixXd& t) {
-    Eigen::VectorXd v(n);
+  const Eigen::VectorXd g_target = cells(p.target, false);
+  const double g_norm = g_target.norm();
+
+  // The model asked for beta q (q > 0 per used cell): beta from the model's bounds (bisection,
+  // as kPredistortion) and the model's G', clipped to the bounds.
+  TileProblem model_problem = p;
+  auto programme = [&](const Eigen::VectorXd& log_q, double& beta) {
     Index k = 0;
     for (Index j : p.used_cols)
-      for (Index i = 0; i < nk; ++i) v(k++) = t(j, i);
-    return v;
-  };
-  const Eigen::VectorXd g_target = to_vec(p.target);
-  // Unknowns x: rho = 1/G' or z = log G'.
-  auto enc = [&](double g) { return rho_space ? 1.0 / g : std::log(g); };
-  auto dec = [&](double x) { return rho_space ? 1.0 / x : std::exp(x); };
-  const double x_lo = std::min(enc(p.g_min), enc(p.g_max));
-  const double x_hi = std::max(enc(p.g_min), enc(p.g_max));
-  auto clip = [&](const Eigen::VectorXd& x) { return x.cwiseMax(x_lo).cwiseMin(x_hi).eval(); };
-  auto to_g = [&](const Eigen::VectorXd& x) {
-    Eigen::MatrixXd g = p.target;
-    Index k = 0;
-    for (Index j : p.used_cols)
-      for (Index i = 0; i < nk; ++i) g(i, j) = dec(std::clamp(x(k++), x_lo, x_hi));
-    return g;
-  };
-  // The error of a measured T with the best scalar digital gain 1/beta (beta <= 1).
-  auto fit = [&](const Eigen::VectorXd& tv, double& beta_out) {
-    const double tt = tv.squaredNorm(), tg = tv.dot(g_target);
-    double beta_fit = tg > 0.0 ? tt / tg : 1.0;
-    if (!params.target_scaling) beta_fit = 1.0;
-    beta_fit = std::min(beta_fit, 1.0);
-    beta_out = beta_fit;
-    return (tv / beta_fit - g_target).norm() / g_target.norm();
-  };
-  // The fixed-point map: from G' and its measured T, every cell's measured series resistance
-  // R = 1/T - 1/G', the beta that fits the bounds, and 1/G'_wanted = 1/(beta G) - R.
-  auto map = [&](const Eigen::VectorXd& g_prog, const Eigen::VectorXd& tv, double& beta_out) {
-    const Eigen::ArrayXd r_eq = tv.array().inverse() - g_prog.array().inverse();
-    double beta = 1.0;
+      for (Index i = 0; i < nk; ++i) model_problem.target(i, j) = std::exp(log_q(k++));
+    beta = 1.0;
     if (params.target_scaling) {
-      const double largest =
-          (g_target.array() * (r_eq + 1.0 / p.g_max)).inverse().minCoeff();
+      const double largest = largest_feasible_beta(model_problem);
       beta = largest >= 1.0 ? 1.0 : params.beta_margin * largest;
     }
-    beta_out = beta;
-    const Eigen::ArrayXd rho = (beta * g_target.array()).inverse() - r_eq;  // may be <= 0
-    return rho.eval();
-  };
-  auto want_x = [&](const Eigen::ArrayXd& rho) {
-    Eigen::VectorXd w(n);
-    for (Index k = 0; k < n; ++k) {
-      const double r = rho(k);
-      if (rho_space) w(k) = r;
-      else w(k) = r > 0.0 ? -std::log(r) : std::numeric_limits<double>::infinity();
-    }
-    return w;
+    const ModelState m = predistortion_model(model_problem, beta, kModelSweeps);
+    Eigen::MatrixXd g = p.target;
+    for (Index j : p.used_cols)
+      for (Index i = 0; i < nk; ++i) g(i, j) = std::clamp(m.g(i, j), p.g_min, p.g_max);
+    return g;
   };
 
+  // The uncorrected tile: error_before, and the fallback (a correction never returns worse).
   StatusOr<Eigen::MatrixXd> t_target = solver.transfer(p.target);
   if (!t_target.is_ok()) return t_target.status();
   const double error_before = relative_error(t_target.value(), unit_gain(p), unit_scale(p), p);
-  Eigen::ArrayXd best_rho_want;  // the wanted 1/G' of the best iterate (binding bounds)
-  double beta_next = 1.0;
-  Eigen::VectorXd x;
-  {
-    const Eigen::ArrayXd rho0 = map(g_target, t_vec(t_target.value()), beta_next);
-    best_rho_want = rho0;
-    x = clip(want_x(rho0));
-    if (model_start) {
-      const Predistorted pd = predistort(p, params, params.target_scaling ? 0.0 : 1.0);
-      x = to_vec(pd.pg.g).unaryExpr(enc);
-    }
-  }
+
+  Eigen::VectorXd log_q = g_target.array().log();  // q = G: the kPredistortion start
   Eigen::MatrixXd best_g = p.target;
   double best_err = error_before, best_beta = 1.0;
+  Eigen::VectorXd best_e, best_gv, last_e, last_gv;  // log(beta G / T) and G' (bound report)
   int iterations = 0, no_progress = 0;
   std::string stop = error_before < params.tolerance ? "converged" : "max_refactorizations";
-  std::deque<Eigen::VectorXd> dx, dres;
-  Eigen::VectorXd x_prev, res_prev;
-  const bool trace = std::getenv("XC_TRACE") != nullptr;
+  std::deque<Eigen::VectorXd> d_iter, d_res;  // Anderson history: differences of log q, residuals
+  Eigen::VectorXd q_prev, res_prev;
   while (stop != "converged" && solver.factorizations() < params.max_refactorizations) {
-    const Eigen::MatrixXd g_mat = to_g(x);
-    StatusOr<Eigen::MatrixXd> t = solver.transfer(g_mat);
+    double beta = 1.0;
+    const Eigen::MatrixXd g_prog = programme(log_q, beta);
+    StatusOr<Eigen::MatrixXd> t = solver.transfer(g_prog);
     if (!t.is_ok()) return t.status();
     ++iterations;
-    const Eigen::VectorXd tv = t_vec(t.value());
-    const Eigen::VectorXd gv = to_vec(g_mat);
-    double beta_fit = 1.0;
-    const double err = fit(tv, beta_fit);
-    double beta_map = 1.0;
-    const Eigen::ArrayXd rho = map(gv, tv, beta_map);
-    if (trace)
-      std::fprintf(stderr, "  it %d err %.4g beta_fit %.5f beta_map %.5f\n", iterations, err,
-                   beta_fit, beta_map);
+    const Eigen::VectorXd tv = cells(t.value(), true);
+    const Eigen::VectorXd gv = cells(g_prog, false);
+    // The error with the gain 1/beta, or with the least-squares scalar gain when that is lower
+    // (beta is a digital knob chosen after the measured T; it stays <= 1).
+    double err = (tv / beta - g_target).norm() / g_norm;
+    double err_beta = beta;
+    if (params.target_scaling) {
+      const double fit = std::min(1.0, tv.squaredNorm() / tv.dot(g_target));
+      const double err_fit = (tv / fit - g_target).norm() / g_norm;
+      if (err_fit < err) err = err_fit, err_beta = fit;
+    }
+    // What each cell still needs, in log: the model input q moves by it (the model, not the
+    // cell, absorbs the attenuation and the coupling through the shared lines).
+    const Eigen::VectorXd e = (beta * g_target.array() / tv.array()).log().matrix();
+    last_e = e;
+    last_gv = gv;
     no_progress = err < best_err * 0.99 ? 0 : no_progress + 1;
-    if (err < best_err) best_err = err, best_g = g_mat, best_beta = beta_fit, best_rho_want = rho;
+    if (err < best_err) {
+      best_err = err, best_g = g_prog, best_beta = err_beta, best_e = e, best_gv = gv;
+    }
     if (err < params.tolerance) {
       stop = "converged";
       break;
@@ -557,25 +519,31 @@ StatusOr<TileCorrection> exact_compensation(const TileProblem& p, const Correcti
       stop = "stalled";
       break;
     }
-    const Eigen::VectorXd fx = clip(want_x(rho));
-    const Eigen::VectorXd res = fx - x;
-    Eigen::VectorXd next = fx;
-    if (params.anderson_depth > 0 && x_prev.size() == n) {
-      dx.push_back(x - x_prev);
-      dres.push_back(res - res_prev);
-      while (static_cast<int>(dx.size()) > params.anderson_depth) dx.pop_front(), dres.pop_front();
-      const Index m = static_cast<Index>(dx.size());
-      Eigen::MatrixXd d_res(n, m), d_x(n, m);
-      for (Index k = 0; k < m; ++k) {
-        d_res.col(k) = dres[static_cast<std::size_t>(k)];
-        d_x.col(k) = dx[static_cast<std::size_t>(k)];
+    if (solver.factorizations() >= params.max_refactorizations) break;
+    // Projected residual: a cell on a bound that asks to go beyond it stays put.
+    Eigen::VectorXd res = e;
+    for (Index k = 0; k < n; ++k)
+      if ((gv(k) <= p.g_min && e(k) < 0.0) || (gv(k) >= p.g_max && e(k) > 0.0)) res(k) = 0.0;
+    Eigen::VectorXd next = log_q + res;
+    if (params.anderson_depth > 0 && q_prev.size() == n) {
+      d_iter.push_back(log_q - q_prev);
+      d_res.push_back(res - res_prev);
+      while (static_cast<int>(d_iter.size()) > params.anderson_depth) {
+        d_iter.pop_front();
+        d_res.pop_front();
       }
-      const Eigen::VectorXd gamma = d_res.colPivHouseholderQr().solve(res);
-      next = x + res - (d_x + d_res) * gamma;
+      const Index m = static_cast<Index>(d_iter.size());
+      Eigen::MatrixXd dr(n, m), dq(n, m);
+      for (Index k = 0; k < m; ++k) {
+        dr.col(k) = d_res[static_cast<std::size_t>(k)];
+        dq.col(k) = d_iter[static_cast<std::size_t>(k)];
+      }
+      const Eigen::VectorXd gamma = dr.colPivHouseholderQr().solve(res);
+      next = log_q + res - (dq + dr) * gamma;
     }
-    x_prev = x;
+    q_prev = log_q;
     res_prev = res;
-    x = clip(next);
+    log_q = next;
   }
 
   TileCorrection out{best_g, gain_for_beta(p, best_beta), unit_scale(p), {}};
@@ -586,9 +554,12 @@ StatusOr<TileCorrection> exact_compensation(const TileProblem& p, const Correcti
   rep.beta = best_beta;
   rep.iterations = iterations;
   rep.factorizations = solver.factorizations();
-  for (Index k = 0; k < n; ++k) {
-    if (best_rho_want(k) < 1.0 / p.g_max) ++rep.cells_at_g_max;
-    if (best_rho_want(k) > 1.0 / p.g_min) ++rep.cells_at_g_min;
+  // Binding cells: on a bound while the measured read asks to go beyond it (of the best iterate,
+  // or of the last one when none beat the uncorrected tile).
+  if (best_e.size() != n) best_e = last_e, best_gv = last_gv;
+  for (Index k = 0; k < best_e.size(); ++k) {
+    if (best_gv(k) >= p.g_max && best_e(k) > 0.0) ++rep.cells_at_g_max;
+    if (best_gv(k) <= p.g_min && best_e(k) < 0.0) ++rep.cells_at_g_min;
   }
   if (stop != "converged" && rep.cells_at_g_min + rep.cells_at_g_max > 0) stop = "bounds_bind";
   rep.stop_reason = stop;

@@ -38,13 +38,13 @@ const core::ParameterTable<AdcParams>& adc_parameters() {
                              AdcRange::kPercentile},
                   "ADC full scale: 'bound' = rows * v_read * (G_max - G_min), the largest "
                   "read-out the array can produce (never clips); 'fixed' = full_scale; "
-                  "'calibrated' = the largest |ideal read-out| of the calibration batch; "
-                  "'percentile' = that percentile of |ideal read-out| over the calibration batch")
+                  "'calibrated' = the largest |read-out| of the calibration batch; "
+                  "'percentile' = that percentile of |read-out| over the calibration batch")
           .real("full_scale", &AdcParams::full_scale, "A", Range::at_least(0),
                 "range 'fixed': the ADC converts read-outs in [-full_scale, full_scale)",
                 "must be > 0 with range 'fixed'")
           .real("percentile", &AdcParams::percentile, "", Range{0.0, false, 100.0, true},
-                "range 'percentile': the nearest-rank percentile of |ideal read-out| taken as "
+                "range 'percentile': the nearest-rank percentile of |read-out| taken as "
                 "full scale (100 = 'calibrated')")
           .choice("energy_model", &AdcParams::energy_model,
                   std::array{AdcEnergyModel::kFlash, AdcEnergyModel::kWalden},
@@ -105,7 +105,7 @@ StatusOr<double> adc_full_scale(const AdcParams& p, std::span<const double> cali
     case AdcRange::kPercentile: {
       if (calibration.empty()) {
         return Status::invalid_argument(fmt::format(
-            "range = '{}' with an empty calibration batch: needs ideal read-outs to calibrate on",
+            "range = '{}' with an empty calibration batch: needs read-outs to calibrate on",
             to_string(p.range)));
       }
       const double fs =

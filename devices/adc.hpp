@@ -32,8 +32,9 @@ namespace xbarnet::devices {
 // bound:      the largest read-out the array can produce, rows * v_read * (G_max - G_min): never
 //             clips, wastes resolution on read-outs that never occur;
 // fixed:      full_scale given;
-// calibrated: the largest |ideal read-out| over a calibration batch;
-// percentile: that percentile (nearest rank) of |ideal read-out| over the calibration batch.
+// calibrated: the largest |read-out| over a calibration batch (the layer pipeline reads it
+//             through the programmed tile, noise-free, as a chip would measure it);
+// percentile: that percentile (nearest rank) of |read-out| over the calibration batch.
 enum class AdcRange { kBound, kFixed, kCalibrated, kPercentile };
 enum class AdcEnergyModel { kFlash, kWalden };
 
@@ -73,8 +74,9 @@ double percentile_abs(std::span<const double> values, double percentile);
 double bound_full_scale(std::int64_t rows, double v_read, double g_min, double g_max);
 
 // The full scale (A) the range rule gives: `bound` for 'bound' (see bound_full_scale), p's
-// full_scale for 'fixed', max or percentile of |calibration| (ideal read-outs) for 'calibrated'
-// and 'percentile'. An error when the calibration is empty or gives a full scale of 0.
+// full_scale for 'fixed', max or percentile of |calibration| (the read-outs of a calibration batch)
+// for 'calibrated' and 'percentile'. An error when the calibration is empty or gives a full scale
+// of 0.
 StatusOr<double> adc_full_scale(const AdcParams& p, std::span<const double> calibration,
                                 double bound);
 

@@ -303,8 +303,10 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
   int reads = 0;
   // One read: the row scale, the response, the column gains, the perturbation.
   const auto read = [&](const Eigen::MatrixXd& vr) {
-    const Eigen::MatrixXd scaled =
-        side.row_scale.size() == 0 ? vr : (vr * side.row_scale.asDiagonal()).eval();
+    // (No copy of the voltages without a row scale: a layer's batch block can be large.)
+    Eigen::MatrixXd scaled_storage;
+    if (side.row_scale.size() != 0) scaled_storage = vr * side.row_scale.asDiagonal();
+    const Eigen::MatrixXd& scaled = side.row_scale.size() != 0 ? scaled_storage : vr;
     Eigen::MatrixXd i = response.currents(scaled, used);
     if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
     if (perturb) perturb(i, scaled, reads);
