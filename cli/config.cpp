@@ -152,6 +152,7 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
   r.only({"name", "kind", "weights", "bias", "input", "calibration", "correction", "stride",
           "padding", "activation", "in_channels", "out_channels", "kernel", "input_size"});
   LayerEntry e;
+  e.index = index;
   e.name = r.text("name", name_default);
   // The name becomes part of output file names: a plain file-name component only, so that no
   // output can land outside the output directory or hide itself.
@@ -238,6 +239,7 @@ mapping::SimulationOptions layer_options(const mapping::SimulationOptions& optio
                                          const LayerEntry& layer) {
   mapping::SimulationOptions o = options;
   if (layer.correction) o.correction.scheme = *layer.correction;
+  o.variation.seed += static_cast<std::int64_t>(layer.index);
   return o;
 }
 

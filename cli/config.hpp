@@ -13,6 +13,7 @@
 namespace xbarnet::cli {
 
 struct LayerEntry {
+  std::size_t index = 0;  // its place in the config
   std::string name;
   mapping::LayerShape shape;             // from the weights and input when they are given
   std::optional<mapping::Layer> layer;   // when weights (and input) are given
@@ -24,7 +25,8 @@ struct LayerEntry {
   std::optional<corrections::Scheme> correction;
 };
 
-// The options of one layer: the config's, with the layer's own correction scheme.
+// The options of one layer: the config's, with the layer's own correction scheme, and the
+// variation seed + the layer's index (the layers of one config draw independent devices).
 mapping::SimulationOptions layer_options(const mapping::SimulationOptions& options,
                                          const LayerEntry& layer);
 

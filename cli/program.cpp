@@ -118,7 +118,7 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
   sweep_cmd
       ->add_option("--vary", sweep.vary,
                    "table.key=v1,v2,... (once or twice), e.g. parasitics.r_wordline=0.5,1,2 or "
-                   "correction.scheme=none,exact")
+                   "correction.scheme=none,exact_compensation")
       ->required()
       ->allow_extra_args(false);
   sweep_cmd->add_option("--layer", sweep.layer, "layer name or index (default: the first)");

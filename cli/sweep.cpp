@@ -201,16 +201,20 @@ void set_option(mapping::SimulationOptions& o, const std::string& table, const s
 
 int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
   if (args.vary.empty() || args.vary.size() > 2) {
-    throw InputError(
-        fmt::format("--vary: give one or two parameters to sweep (given {}), e.g. --vary "
-                    "parasitics.r_wordline=0.5,1,2 --vary correction.scheme=none,exact",
-                    args.vary.size()));
+    throw InputError(fmt::format(
+        "--vary: give one or two parameters to sweep (given {}), e.g. --vary "
+        "parasitics.r_wordline=0.5,1,2 --vary correction.scheme=none,exact_compensation",
+        args.vary.size()));
   }
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
   const LayerEntry& e = find_layer(c, args.layer);
   std::vector<SweepAxis> axes;
   for (const std::string& v : args.vary) axes.push_back(parse_sweep_axis(v));
+  if (axes.size() == 2 && axes[0].table == axes[1].table && axes[0].key == axes[1].key) {
+    throw InputError(fmt::format("--vary {}.{} is given twice: sweep two different parameters",
+                                 axes[0].table, axes[0].key));
+  }
   const SweepAxis none{"", "", {""}, false};
   const SweepAxis& a1 = axes[0];
   const SweepAxis& a2 = axes.size() > 1 ? axes[1] : none;

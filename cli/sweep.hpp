@@ -3,7 +3,7 @@
 // parameter), written as a table (CSV and JSON) and plots of the error and the ADC energy.
 //
 //   xbarnet sweep layer.toml --vary parasitics.r_wordline=0.5,1,2,3
-//                            --vary correction.scheme=none,column_gain,exact
+//                            --vary correction.scheme=none,column_gain,exact_compensation
 //
 // A parameter is named "table.key" as in the layer config (docs/config.md): [mapping] array
 // takes one size n for n x n arrays; the values are checked by the parameter's declared rule

@@ -280,6 +280,22 @@ Eigen::MatrixXd equivalent_series_resistance(const TileProblem& p, double beta) 
 
 namespace {
 
+// The smallest target scale a write-side scheme accepts: below it the digital gain 1/beta would
+// amplify everything after the read beyond use (and beta = 0 would make it infinite).
+constexpr double kSmallestBeta = 1e-6;
+
+Status check_beta(double beta, const TileProblem& p) {
+  if (beta >= kSmallestBeta) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "no target scale beta in [{:g}, 1] fits under G_max = {:g} S (beta = {:g}): with r_source "
+      "= {:g} ohm, r_wordline = {:g} ohm, r_bitline = {:g} ohm, r_neuron = {:g} ohm the lines "
+      "lose too much of the cells' current for any programmed conductance to make it up "
+      "(use target_scaling = false to keep beta = 1 and let cells sit on their bounds, or "
+      "smaller parasitic resistances)",
+      kSmallestBeta, p.g_max, beta, p.parasitics.r_source, p.parasitics.r_wordline,
+      p.parasitics.r_bitline, p.parasitics.r_neuron));
+}
+
 struct Predistorted {
   Programmed pg;
   double beta = 1.0;
@@ -404,6 +420,7 @@ StatusOr<TileCorrection> predistortion(const TileProblem& p, const CorrectionPar
   if (Status s = validate(p); !s.is_ok()) return s;
   if (Status s = validate(params); !s.is_ok()) return s;
   const Predistorted pd = predistort(p, params);
+  if (Status s = check_beta(pd.beta, p); !s.is_ok()) return s;
   const Programmed& pg = pd.pg;
   const double beta = pd.beta;
   TileCorrection out{pg.g, gain_for_beta(p, beta), unit_scale(p), {}};
@@ -436,6 +453,9 @@ StatusOr<TileCorrection> exact_compensation(const TileProblem& p, const Correcti
   auto t0 = Clock::now();
   if (Status s = validate(p); !s.is_ok()) return s;
   if (Status s = validate(params); !s.is_ok()) return s;
+  if (params.target_scaling) {
+    if (Status s = check_beta(largest_feasible_beta(p), p); !s.is_ok()) return s;
+  }
   StatusOr<TileSolver> made = TileSolver::make(p);
   if (!made.is_ok()) return made.status();
   TileSolver& solver = made.value();
@@ -463,7 +483,7 @@ StatusOr<TileCorrection> exact_compensation(const TileProblem& p, const Correcti
     beta = 1.0;
     if (params.target_scaling) {
       const double largest = largest_feasible_beta(model_problem);
-      beta = largest >= 1.0 ? 1.0 : params.beta_margin * largest;
+      beta = std::max(kSmallestBeta, largest >= 1.0 ? 1.0 : params.beta_margin * largest);
     }
     const ModelState m = predistortion_model(model_problem, beta, kModelSweeps);
     Eigen::MatrixXd g = p.target;

@@ -111,9 +111,10 @@ const core::ParameterTable<VariationParams>& variation_parameters() {
                 "a drawn conductance is clipped below at g_floor_ratio * G_min, so that no "
                 "cell is ever programmed to a zero or negative conductance (illustrative "
                 "default)")
-          .integer("seed", &VariationParams::seed, "", Range{},
+          .integer("seed", &VariationParams::seed, "", Range::between(0, 9007199254740992.0),
                    "seed of the variation, defect and read-noise draws; a cell's draws depend "
-                   "only on (seed, tile, row, column)");
+                   "only on (seed, tile, row, column); layer k of a config draws with seed + k",
+                   "at most 2^53");
   return kTable;
 }
 

@@ -16,10 +16,11 @@
 // Reproducibility: every random number is a counter-based draw, a hash (splitmix64) of (seed,
 // purpose, stream, row, column, draw index). The conductance of cell (i, j) of tile `stream`
 // therefore depends only on (seed, stream, i, j) and on its own target, never on the thread
-// count, on the order in which tiles are programmed or on the other cells. Programming the (+)
-// and (-) arrays of a differential pair with the same stream gives them identical relative
-// deviations (inter-array correlation 1, PAPERS.md 3.6); different streams give independent
-// arrays. Partial correlations are not modelled.
+// count, on the order in which tiles are programmed or on the other cells. Two arrays
+// programmed with the same stream and the same targets get identical relative deviations
+// (inter-array correlation 1, PAPERS.md 3.6); different streams give independent arrays. (The
+// layer pipeline programs the (+) and (-) columns of a differential pair in one tile, on
+// different columns: independent draws.) Partial correlations are not modelled.
 //
 // The model of one cell with target G_t (G_min <= G_t <= G_max expected; others are allowed and
 // use the sigma of the nearer end):

@@ -219,6 +219,12 @@ Status validate(const SimulationOptions& o) {
   if (Status s = devices::validate(o.variation); !s.is_ok()) return s;
   if (Status s = devices::validate(o.adc); !s.is_ok()) return s;
   if (Status s = corrections::validate(o.correction); !s.is_ok()) return s;
+  if (o.ideal_only && side_of(o.correction.scheme) == Side::kWrite) {
+    return Status::invalid_argument(fmt::format(
+        "correction scheme '{}' with ideal_only: a programming-side correction undoes the "
+        "parasitics, which ideal arrays do not have (it would only make them wrong)",
+        corrections::to_string(o.correction.scheme)));
+  }
   if (Status s = netlists::parasitic_parameters().validate(o.parasitics); !s.is_ok()) return s;
   for (const auto& p : netlists::parasitic_parameters().parameters()) {
     const double v = std::get<double>(p.get(o.parasitics));
@@ -359,7 +365,16 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.x_max = sc.x_max;
   rep.calibrated = calibration != nullptr;
   if (calibration != nullptr) {
-    for (double x : input.data) rep.inputs_clipped += std::abs(x) > sc.x_max ? 1 : 0;
+    if (!(sc.x_max > 0.0)) {
+      return Status::invalid_argument(
+          "the calibration batch is all zeros: it gives no input scale (its largest |x| must be "
+          "> 0)");
+    }
+    // Inputs the DAC cannot represent: beyond the calibration's largest |x|, and negative ones
+    // when the calibration batch has none (its DAC is unsigned).
+    for (double x : input.data) {
+      rep.inputs_clipped += (std::abs(x) > sc.x_max || (x < 0.0 && !sc.signed_inputs)) ? 1 : 0;
+    }
   }
   const devices::WeightMap wmap(options.device, sc.w_max);
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
@@ -441,10 +456,27 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
         corr = std::move(c).value();
       }
       ReadSide side;
-      if (correction_side != Side::kNone) {
+      if (correction_side == Side::kWrite) {
+        // The target scale beta, undone after the ADC (its gain is uniform over the columns).
+        const Eigen::VectorXd gain = corr.column_gain(used);
+        XBARNET_ASSERT((gain.array() == gain(0)).all(),
+                       "a write-side correction's gain is one scalar per tile");
+        side.digital_gain = gain(0);
+        tw.report.correction = corr.report;
+      } else if (correction_side == Side::kRead) {
         side.column_gain = corr.column_gain(used);
         side.row_scale = corr.row_scale.head(spec.nk);
         tw.report.correction = corr.report;
+      } else if (const Eigen::MatrixXd* t_now = response.transfer(); t_now != nullptr) {
+        // No correction: the same figure of the tile as it is, for comparison.
+        const corrections::TileProblem problem = tile_problem(ctx, g.target, options);
+        const double e = corrections::relative_error(*t_now, Eigen::VectorXd::Ones(cols),
+                                                     Eigen::VectorXd::Ones(rows), problem);
+        tw.report.correction.scheme = "none";
+        tw.report.correction.error_before = e;
+        tw.report.correction.error_after = e;
+        tw.report.correction.stop_reason = "none";
+        tw.report.correction.assumes = "nothing";
       }
       if (pl.sign == devices::SignScheme::kReference && ir_map) {
         tw.reference_drop =
@@ -485,6 +517,10 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       if (range_from_batch && adc.bits > 0) {
         const Eigen::MatrixXd vc = tile_voltages(layer, *calibration, low, imap, spec, n_cal);
         read_tile(pl, spec, response, vc, side, options.device, Adc{}, 0.0, {}, &cal_read_outs);
+        if (options.device.input_encoding == devices::InputEncoding::kBitSerial) {
+          // The reads of unset bits are exact zeros: they would pull a percentile down.
+          std::erase(cal_read_outs, 0.0);
+        }
       }
       const bool differential = pl.sign == devices::SignScheme::kDifferential;
       const double bound = devices::bound_full_scale(
@@ -546,7 +582,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       rep.adc_full_scale_max = std::max(rep.adc_full_scale_max, tw.full_scale);
       rep.programming_stats += tw.stats;
       rep.reference_worst_ir_drop = std::max(rep.reference_worst_ir_drop, tw.reference_drop);
-      if (correction_side != Side::kNone) add_correction(tw.report.correction, rep.correction);
+      add_correction(tw.report.correction, rep.correction);
       rep.worst_residual = std::max(rep.worst_residual, tw.report.health.residual);
       rep.tiny_shorts += tw.report.health.tiny_shorts;
       rep.worst_transfer_check =
@@ -580,6 +616,14 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   result.simulated = stitch(layer, pl, acc, bias, input.dim(0), outputs_are_macs ? nullptr : &pre);
   result.ideal =
       stitch(layer, pl, acc_ideal, bias, input.dim(0), outputs_are_macs ? nullptr : &pre_ideal);
+  for (double y : result.simulated.data) {
+    if (!std::isfinite(y)) {
+      return Status::invalid_argument(fmt::format(
+          "a simulated output is {}: refused rather than reported (the parameters drive the "
+          "arrays outside what double precision holds)",
+          y));
+    }
+  }
   const OutputErrors out = compare_outputs(result.simulated, result.ideal);
   const OutputErrors mac = outputs_are_macs ? out : compare_outputs(pre, pre_ideal);
   rep.rmse = out.rmse;
@@ -597,7 +641,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
     rep.reference_current_error =
         col_ref2(cols - 1) > 0.0 ? std::sqrt(col_err2(cols - 1) / col_ref2(cols - 1)) : 0.0;
   }
-  if (correction_side != Side::kNone && !rep.tiles.empty()) {
+  if (!rep.tiles.empty()) {
     rep.correction.error_before_mean /= static_cast<double>(rep.tiles.size());
     rep.correction.error_after_mean /= static_cast<double>(rep.tiles.size());
   }

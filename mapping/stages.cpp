@@ -308,8 +308,9 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
     if (side.row_scale.size() != 0) scaled_storage = vr * side.row_scale.asDiagonal();
     const Eigen::MatrixXd& scaled = side.row_scale.size() != 0 ? scaled_storage : vr;
     Eigen::MatrixXd i = response.currents(scaled, used);
-    if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
+    // The cells' read noise, then the neuron's gain (which amplifies it).
     if (perturb) perturb(i, scaled, reads);
+    if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
     ++reads;
     return i;
   };
@@ -319,11 +320,13 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
     out.nonzero += static_cast<std::int64_t>((y.array() != 0.0).count());
     out.clipped += adc.apply(y, full_scale);
     out.conversions += y.size();
+    if (side.digital_gain != 1.0) y *= side.digital_gain;
     return y;
   };
   if (device.input_encoding == devices::InputEncoding::kAnalog) {
     out.current = read(v);
     out.y = digitise(out.current);
+    if (side.digital_gain != 1.0) out.current *= side.digital_gain;  // what the y stand for
     return out;
   }
   const int bits = device.input_bits;
@@ -346,6 +349,7 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
       out.y += weight * digitise(i);
     }
   }
+  if (side.digital_gain != 1.0) out.current *= side.digital_gain;
   return out;
 }
 

@@ -189,10 +189,14 @@ struct Adc {
 // ---------------------------------------------------------------------------------------- read
 
 // What the read side adds to a tile's response: the input-side correction scales each row's
-// voltage, the column-gain correction each used column's current.
+// voltage (at the driver), the column-gain correction each used column's current (an analog gain
+// at the neuron, before the read-out's subtraction and the ADC), and a write-side correction's
+// target scale beta is undone by a digital gain 1/beta after the ADC (so that it amplifies the
+// read noise and the ADC's error, as it would on a chip).
 struct ReadSide {
   Eigen::VectorXd row_scale;    // nk, or empty (all 1)
   Eigen::VectorXd column_gain;  // one per used column (used_columns() order), or empty (all 1)
+  double digital_gain = 1.0;    // on the digitised read-outs
 };
 
 struct TileReads {

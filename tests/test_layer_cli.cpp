@@ -417,6 +417,13 @@ TEST(LayerCli, EveryCorrectionImprovesTheExampleLayer) {
     error[p["correction.scheme"].get<std::string>() + "@" +
           p["parasitics.r_wordline"].get<std::string>()] = p["relative_rmse"].get<double>();
   }
+  // The uncorrected points report the tiles' T error too (the others' "before").
+  for (const auto& p : report["points"]) {
+    if (p["correction.scheme"] == "none") {
+      EXPECT_GT(p["correction_tile_error_before"].get<double>(), 0.01);
+      EXPECT_EQ(p["correction_tile_error_after"], p["correction_tile_error_before"]);
+    }
+  }
   for (const char* rw : {"0", "2.5"}) {
     const double before = error[fmt::format("none@{}", rw)];
     EXPECT_GT(before, 0.01) << rw;  // bit-line, source and neuron resistance remain
@@ -515,6 +522,8 @@ TEST(LayerCli, BadSweepsAndDeviceValuesAreRefusedAndWriteNothing) {
   EXPECT_NE(run({"correction.scheme=magic"}).find("scheme = 'magic': must be one of"),
             std::string::npos);
   EXPECT_NE(run({"a.b=1", "c.d=2", "e.f=3"}).find("one or two parameters"), std::string::npos);
+  EXPECT_NE(run({"parasitics.r_wordline=1,2", "parasitics.r_wordline=3"}).find("given twice"),
+            std::string::npos);
   // Both stuck rates in range but together above 1.
   std::string text = slurp(config);
   text.insert(text.find("[output]"), "[variation]\nstuck_lrs_rate = 0.6\nstuck_hrs_rate = 0.6\n\n");

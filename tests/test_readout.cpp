@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "corrections/corrections.hpp"
 #include "mapping/experiments.hpp"
 #include "mapping/simulate.hpp"
 #include "mapping_util.hpp"
@@ -241,6 +242,96 @@ TEST(Readout, RealDevicesAreReproducibleAndIndependentOfTheThreadCount) {
   EXPECT_NE(other.value().simulated.data, one.value().simulated.data);
   // The ideal reference never sees the devices.
   EXPECT_EQ(one.value().ideal.data, base.value().ideal.data);
+}
+
+TEST(Readout, TheCalibrationBatchFixesTheInputScaleAndCountsWhatItCannotHold) {
+  const DenseCase c = dense_case(13, 4, -1.0);  // signed inputs
+  DenseCase cal = dense_case(14, 4);            // a calibration batch without negative inputs
+  for (double& x : cal.input.data) x *= 0.5;    // and half the range
+  SimulationOptions o;
+  o.mapping.array = {128, 128};
+  o.device.input_bits = 4;
+  auto r = mapping::simulate(c.layer, c.input, o, {}, &cal.input);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  // Every input below 0 or above the calibration's largest |x| is counted.
+  std::int64_t expected = 0;
+  double x_max = 0.0;
+  for (double x : cal.input.data) x_max = std::max(x_max, std::abs(x));
+  for (double x : c.input.data) expected += (x < 0.0 || x > x_max) ? 1 : 0;
+  EXPECT_GT(expected, 100);
+  EXPECT_EQ(r.value().report.inputs_clipped, expected);
+  EXPECT_EQ(r.value().report.x_max, x_max);
+  // An all-zero calibration batch gives no scale: refused.
+  for (double& x : cal.input.data) x = 0.0;
+  auto zero = mapping::simulate(c.layer, c.input, o, {}, &cal.input);
+  ASSERT_FALSE(zero.is_ok());
+  EXPECT_NE(zero.status().message().find("calibration batch is all zeros"), std::string::npos);
+}
+
+TEST(Readout, CorrectionsThatCannotApplyAreRefused) {
+  const DenseCase c = dense_case(15, 2);
+  SimulationOptions o = parasitic_options();
+  // Drivers so weak that no programmed conductance makes up the loss: refused, never NaN.
+  o.parasitics.r_source = 1e6;
+  o.device.r_lrs = 1e3;
+  o.device.r_hrs = 1e4;
+  for (const corrections::Scheme s :
+       {corrections::Scheme::kPredistortion, corrections::Scheme::kExactCompensation}) {
+    o.correction.scheme = s;
+    auto r = mapping::simulate(c.layer, c.input, o);
+    ASSERT_FALSE(r.is_ok()) << corrections::to_string(s);
+    EXPECT_NE(r.status().message().find("no target scale beta"), std::string::npos)
+        << r.status().message();
+  }
+  // A programming-side correction on ideal arrays would only make them wrong.
+  o = parasitic_options();
+  o.ideal_only = true;
+  o.correction.scheme = corrections::Scheme::kPredistortion;
+  auto ideal = mapping::simulate(c.layer, c.input, o);
+  ASSERT_FALSE(ideal.is_ok());
+  EXPECT_NE(ideal.status().message().find("ideal_only"), std::string::npos);
+}
+
+TEST(Readout, AWriteSideCorrectionsGainAmplifiesTheReadNoise) {
+  // The target scale beta < 1 is undone by 1/beta after the read: the read noise of the cells
+  // (before the gain) comes out amplified by 1/beta, relative to the signal.
+  const DenseCase c = dense_case(16, 8);
+  SimulationOptions o = parasitic_options();
+  o.parasitics = {500.0, 2.5, 2.5, 500.0};  // a drop large enough for beta < 1
+  o.correction.scheme = corrections::Scheme::kPredistortion;
+  auto quiet = mapping::simulate(c.layer, c.input, o);
+  o.variation.read_noise = 0.05;
+  auto noisy = mapping::simulate(c.layer, c.input, o);
+  ASSERT_TRUE(quiet.is_ok() && noisy.is_ok()) << noisy.status().to_string();
+  const double beta = noisy.value().report.correction.beta_min;
+  ASSERT_LT(beta, 0.7);  // (0.66 here: the gain 1/beta is 1.5)
+  // The noise's share of the outputs: RMS(noisy - quiet) / RMS(ideal).
+  double d2 = 0.0, ref2 = 0.0;
+  for (size_t i = 0; i < quiet.value().simulated.data.size(); ++i) {
+    const double d = noisy.value().simulated.data[i] - quiet.value().simulated.data[i];
+    d2 += d * d;
+    ref2 += quiet.value().ideal.data[i] * quiet.value().ideal.data[i];
+  }
+  // Without a gain it would be about read_noise x RMS(sqrt(sum (G v)^2)) / RMS(sum G v), which
+  // for 100 rows of similar terms is ~0.05 / sqrt(100) x (a factor of order 1); amplified by
+  // 1/beta it is larger than that bound by the gain. Check against the same run uncorrected.
+  o.correction.scheme = corrections::Scheme::kNone;
+  auto plain_quiet = mapping::simulate(c.layer, c.input, o);
+  o.variation.read_noise = 0.0;
+  auto plain = mapping::simulate(c.layer, c.input, o);
+  ASSERT_TRUE(plain_quiet.is_ok() && plain.is_ok());
+  double p2 = 0.0;
+  for (size_t i = 0; i < plain.value().simulated.data.size(); ++i) {
+    const double d = plain_quiet.value().simulated.data[i] - plain.value().simulated.data[i];
+    p2 += d * d;
+  }
+  // Uncorrected, the noise rides on the attenuated currents (scaled by about beta); corrected,
+  // the gain 1/beta brings signal and noise back together: the noise in output units grows by
+  // about 1/beta.
+  const double ratio = std::sqrt(d2 / p2);
+  EXPECT_GT(ratio, 0.85 / beta) << "beta " << beta;
+  EXPECT_LT(ratio, 1.15 / beta) << "ratio " << ratio;
+  EXPECT_GT(ref2, 0.0);
 }
 
 }  // namespace

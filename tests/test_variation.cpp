@@ -347,8 +347,13 @@ TEST(Variation, ValidationNamesKeyValueAndRule) {
                 .message()
                 .find("distribution = 'gauss': must be one of 'none', 'normal', 'lognormal'"),
             std::string::npos);
-  EXPECT_TRUE(table.set(q, "seed", core::Value(std::int64_t{-7})).is_ok());
-  EXPECT_EQ(q.seed, -7);
+  EXPECT_TRUE(table.set(q, "seed", core::Value(std::int64_t{7})).is_ok());
+  EXPECT_EQ(q.seed, 7);
+  // Seeds are in 0 .. 2^53 (layer k adds k to its config's seed: it never overflows).
+  EXPECT_NE(table.set(q, "seed", core::Value(std::int64_t{-7}))
+                .message()
+                .find("seed = -7: must be an integer in 0 .. 9007199254740992"),
+            std::string::npos);
 }
 
 TEST(AdcModel, QuantizationStepAndClipFlag) {
