@@ -348,8 +348,10 @@ void write_line_plot(const std::filesystem::path& path, PictureFormat format,
   const bool empty = !(x_lo <= x_hi);
   if (empty) x_lo = x_hi = y_lo = y_hi = 0.0;
   // Log axes pad in decades; an all-equal axis gets +-10 % (or +-1 around 0, +-1/2 decade).
-  const auto [wx0, wx1] = log_x ? padded(x_lo, x_hi, 0.04, 0.0) : padded(x_lo, x_hi, 0.04, 0.1);
-  const auto [wy0, wy1] = log_y ? padded(y_lo, y_hi, 0.06, 0.0) : padded(y_lo, y_hi, 0.06, 0.1);
+  // (Plain variables, not structured bindings: clang 14 cannot capture those in a lambda.)
+  const auto wx = log_x ? padded(x_lo, x_hi, 0.04, 0.0) : padded(x_lo, x_hi, 0.04, 0.1);
+  const auto wy = log_y ? padded(y_lo, y_hi, 0.06, 0.0) : padded(y_lo, y_hi, 0.06, 0.1);
+  const double wx0 = wx.first, wx1 = wx.second, wy0 = wy.first, wy1 = wy.second;
 
   render(path, format, 880, 560, [&](plstream& pls) {
     set_cmap0(pls);
