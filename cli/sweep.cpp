@@ -279,7 +279,7 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
     text += fmt::format(
         "{:>22} {:>16} {:>8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g} {:>9.3f}\n", p.v1,
         p.v2, rep.plan.arrays, rep.relative_rmse, rep.max_rel_error, rep.worst_ir_drop_fraction,
-        ms[5].get(rep), ms[6].get(rep), rep.seconds.total);
+        quarter_error(rep, false), quarter_error(rep, true), rep.seconds.total);
   }
 
   // One series per value of the second parameter; x is the first parameter's value (or its

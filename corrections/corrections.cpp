@@ -72,6 +72,20 @@ Eigen::VectorXd gain_for_beta(const TileProblem& p, double beta) {
 
 }  // namespace
 
+Side side_of(Scheme s) {
+  switch (s) {
+    case Scheme::kNone:
+      return Side::kNone;
+    case Scheme::kPredistortion:
+    case Scheme::kExactCompensation:
+      return Side::kProgramming;
+    case Scheme::kColumnGain:
+    case Scheme::kInputScaling:
+      return Side::kRead;
+  }
+  return Side::kNone;
+}
+
 std::string_view to_string(Scheme s) {
   switch (s) {
     case Scheme::kNone:
@@ -331,10 +345,11 @@ Predistorted predistort(const TileProblem& p, const CorrectionParams& params,
 
 }  // namespace
 
-StatusOr<TileCorrection> column_gain(const TileProblem& p, const Eigen::MatrixXd& measured_t,
-                                     const CorrectionParams& params,
-                                     const Eigen::MatrixXd& calibration_inputs) {
-  const auto t0 = Clock::now();
+namespace {
+
+// The inputs of a read-side scheme: the tile, the parameters, and a measured T of C x R.
+Status validate_read_side(const TileProblem& p, const CorrectionParams& params,
+                          const Eigen::MatrixXd& measured_t) {
   if (Status s = validate(p); !s.is_ok()) return s;
   if (Status s = validate(params); !s.is_ok()) return s;
   const Index r = p.target.rows(), c = p.target.cols();
@@ -342,6 +357,17 @@ StatusOr<TileCorrection> column_gain(const TileProblem& p, const Eigen::MatrixXd
     return Status::invalid_argument(fmt::format("measured T is {} x {}: must be C x R = {} x {}",
                                                 measured_t.rows(), measured_t.cols(), c, r));
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+StatusOr<TileCorrection> column_gain(const TileProblem& p, const Eigen::MatrixXd& measured_t,
+                                     const CorrectionParams& params,
+                                     const Eigen::MatrixXd& calibration_inputs) {
+  const auto t0 = Clock::now();
+  if (Status s = validate_read_side(p, params, measured_t); !s.is_ok()) return s;
+  const Index r = p.target.rows();
   Eigen::MatrixXd x = calibration_inputs;
   if (x.size() == 0) {
     x = Eigen::MatrixXd::Zero(1, r);
@@ -380,13 +406,7 @@ StatusOr<TileCorrection> column_gain(const TileProblem& p, const Eigen::MatrixXd
 StatusOr<TileCorrection> input_scaling(const TileProblem& p, const Eigen::MatrixXd& measured_t,
                                        const CorrectionParams& params) {
   const auto t0 = Clock::now();
-  if (Status s = validate(p); !s.is_ok()) return s;
-  if (Status s = validate(params); !s.is_ok()) return s;
-  const Index r = p.target.rows(), c = p.target.cols();
-  if (measured_t.rows() != c || measured_t.cols() != r) {
-    return Status::invalid_argument(fmt::format("measured T is {} x {}: must be C x R = {} x {}",
-                                                measured_t.rows(), measured_t.cols(), c, r));
-  }
+  if (Status s = validate_read_side(p, params, measured_t); !s.is_ok()) return s;
   TileCorrection out{p.target, unit_gain(p), unit_scale(p), {}};
   CorrectionReport& rep = out.report;
   for (Index i = 0; i < p.used_rows; ++i) {

@@ -93,6 +93,12 @@ enum class Scheme { kNone, kColumnGain, kPredistortion, kExactCompensation, kInp
 inline constexpr std::array kAllSchemes{Scheme::kNone, Scheme::kColumnGain, Scheme::kPredistortion,
                                         Scheme::kExactCompensation, Scheme::kInputScaling};
 
+// Where a scheme acts: on the programming side, before the devices, from the target and the
+// nominal circuit (predistortion, exact compensation), or on the read side, from the measured T
+// of the array as programmed (column gain, input scaling).
+enum class Side { kNone, kProgramming, kRead };
+Side side_of(Scheme s);
+
 // "none", "column_gain", "predistortion", "exact_compensation", "input_scaling".
 std::string_view to_string(Scheme s);
 StatusOr<Scheme> parse_scheme(std::string_view text);

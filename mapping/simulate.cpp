@@ -119,16 +119,8 @@ bool real_devices(const devices::VariationParams& v) {
          v.stuck_hrs_rate > 0.0 || v.write_verify_tolerance > 0.0;
 }
 
-// Where a correction scheme acts: on the programming side (before the devices: pre-distortion,
-// exact compensation, from the nominal circuit) or on the read side (from the programmed
-// array's measured response: column gains, input scaling).
-enum class Side { kNone, kWrite, kRead };
-Side side_of(corrections::Scheme s) {
-  using corrections::Scheme;
-  if (s == Scheme::kNone) return Side::kNone;
-  return s == Scheme::kPredistortion || s == Scheme::kExactCompensation ? Side::kWrite
-                                                                        : Side::kRead;
-}
+using corrections::Side;
+using corrections::side_of;
 
 corrections::CorrectionParams correction_params(const SimulationOptions& o) {
   corrections::CorrectionParams p = o.correction;
@@ -154,7 +146,7 @@ Status program_tile(const TileContext& ctx, const LoweredWeights& lw,
                     TileConductances& g, corrections::TileCorrection& corr) {
   g.target = target_conductances(ctx.plan, lw, ctx.weights, ctx.spec);
   g.intended = g.target;
-  if (side_of(options.correction.scheme) == Side::kWrite) {
+  if (side_of(options.correction.scheme) == Side::kProgramming) {
     StatusOr<corrections::TileCorrection> c =
         corrections::correct_tile(tile_problem(ctx, g.target, options), correction_params(options));
     if (!c.is_ok()) return c.status();
@@ -219,7 +211,7 @@ Status validate(const SimulationOptions& o) {
   if (Status s = devices::validate(o.variation); !s.is_ok()) return s;
   if (Status s = devices::validate(o.adc); !s.is_ok()) return s;
   if (Status s = corrections::validate(o.correction); !s.is_ok()) return s;
-  if (o.ideal_only && side_of(o.correction.scheme) == Side::kWrite) {
+  if (o.ideal_only && side_of(o.correction.scheme) == Side::kProgramming) {
     return Status::invalid_argument(fmt::format(
         "correction scheme '{}' with ideal_only: a programming-side correction undoes the "
         "parasitics, which ideal arrays do not have (it would only make them wrong)",
@@ -334,6 +326,8 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   }
   const Plan& pl = rep.plan;
   const Lowering& low = pl.lowering;
+  const std::int64_t n_cal =
+      calibration != nullptr ? calibration->dim(0) * low.positions_per_sample : 0;
   {
     const std::int64_t out_per_sample = [&] {
       std::int64_t n = 1;
@@ -342,8 +336,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
     }();
     const double need = estimate_simulation_bytes(
         pl, input.dim(0), out_per_sample, core::capped_threads(options.threads), options.ideal_only,
-        side_of(options.correction.scheme) == Side::kWrite,
-        calibration != nullptr ? calibration->dim(0) * pl.lowering.positions_per_sample : 0);
+        side_of(options.correction.scheme) == Side::kProgramming, n_cal);
     const double limit = core::effective_memory_limit(options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(
@@ -380,8 +373,6 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
   const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
   const Adc adc{options.device.adc_bits};
-  const std::int64_t n_cal =
-      calibration != nullptr ? calibration->dim(0) * low.positions_per_sample : 0;
   const Side correction_side = side_of(options.correction.scheme);
   rep.correction.scheme = corrections::to_string(options.correction.scheme);
   const std::vector<double> bias = bias_per_output(layer, low);
@@ -438,25 +429,29 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       tw.circuit_s = seconds_since(t_circ);
 
       // ---- correct, read side: from the array as programmed, measured by calibration reads
-      // (column gains, input scaling)
-      if (correction_side == Side::kRead) {
+      // (column gains, input scaling); without a correction, the same report of the tile's T
+      // error as it is, for comparison
+      if (correction_side != Side::kProgramming) {
         const Eigen::MatrixXd* measured = response.transfer();
-        if (measured == nullptr) {
+        if (measured == nullptr && correction_side == Side::kRead) {
           tw.status = Status::invalid_argument(
               fmt::format("correction scheme '{}' needs the tile's transfer matrix (a linear tile)",
                           corrections::to_string(options.correction.scheme)));
           continue;
         }
-        StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
-            tile_problem(ctx, g.target, options), correction_params(options), measured);
-        if (!c.is_ok()) {
-          tw.status = c.status();
-          continue;
+        if (measured != nullptr) {
+          StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
+              tile_problem(ctx, g.target, options), correction_params(options), measured);
+          if (!c.is_ok()) {
+            tw.status = c.status();
+            continue;
+          }
+          corr = std::move(c).value();
+          tw.report.correction = corr.report;
         }
-        corr = std::move(c).value();
       }
       ReadSide side;
-      if (correction_side == Side::kWrite) {
+      if (correction_side == Side::kProgramming) {
         // The target scale beta, undone after the ADC (its gain is uniform over the columns).
         const Eigen::VectorXd gain = corr.column_gain(used);
         XBARNET_ASSERT((gain.array() == gain(0)).all(),
@@ -466,17 +461,6 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
       } else if (correction_side == Side::kRead) {
         side.column_gain = corr.column_gain(used);
         side.row_scale = corr.row_scale.head(spec.nk);
-        tw.report.correction = corr.report;
-      } else if (const Eigen::MatrixXd* t_now = response.transfer(); t_now != nullptr) {
-        // No correction: the same figure of the tile as it is, for comparison.
-        const corrections::TileProblem problem = tile_problem(ctx, g.target, options);
-        const double e = corrections::relative_error(*t_now, Eigen::VectorXd::Ones(cols),
-                                                     Eigen::VectorXd::Ones(rows), problem);
-        tw.report.correction.scheme = "none";
-        tw.report.correction.error_before = e;
-        tw.report.correction.error_after = e;
-        tw.report.correction.stop_reason = "none";
-        tw.report.correction.assumes = "nothing";
       }
       if (pl.sign == devices::SignScheme::kReference && ir_map) {
         tw.reference_drop =

@@ -400,14 +400,33 @@ fs::path example_copy(const fs::path& dir, const std::string& extra) {
   return dir / "layer.toml";
 }
 
+// Sets the example config's parasitic resistances `keys` ("r_source = 10.0", as the file has
+// them) to 0.
+void zero_parasitics(const fs::path& config, std::initializer_list<const char*> keys) {
+  std::string text = slurp(config);
+  for (const char* key : keys) {
+    const std::string k(key);
+    text.replace(text.find(k), k.size(), k.substr(0, k.find('=') + 2) + "0.0");
+  }
+  write(config, text);
+}
+
+cli::SweepArgs sweep_args(const fs::path& config, const fs::path& out,
+                          std::vector<std::string> vary) {
+  cli::SweepArgs args;
+  args.config = config.string();
+  args.output_dir = out.string();
+  args.vary = std::move(vary);
+  return args;
+}
+
 TEST(LayerCli, EveryCorrectionImprovesTheExampleLayer) {
   const fs::path dir = temp_dir("corrections");
   const fs::path config = example_copy(dir, "");
-  cli::SweepArgs args;
-  args.config = config.string();
-  args.output_dir = (dir / "out").string();
-  args.vary = {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
-               "parasitics.r_wordline=0,2.5"};
+  const cli::SweepArgs args = sweep_args(
+      config, dir / "out",
+      {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
+       "parasitics.r_wordline=0,2.5"});
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
   const auto report = nlohmann::json::parse(slurp(dir / "out" / "conv.sweep.json"));
@@ -441,17 +460,11 @@ TEST(LayerCli, EveryCorrectionImprovesTheExampleLayer) {
 TEST(LayerCli, NoCorrectionMakesAParasiticFreeLayerWorse) {
   const fs::path dir = temp_dir("corrections-ideal");
   const fs::path config = example_copy(dir, "");
-  cli::SweepArgs args;
-  args.config = config.string();
-  args.output_dir = (dir / "out").string();
-  args.vary = {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
-               "parasitics.r_source=0"};
-  std::string text = slurp(config);
-  for (const char* key : {"r_wordline = 2.5", "r_bitline = 2.5", "r_neuron = 10.0"}) {
-    const std::string k(key);
-    text.replace(text.find(k), k.size(), k.substr(0, k.find('=') + 2) + "0.0");
-  }
-  write(config, text);
+  const cli::SweepArgs args = sweep_args(
+      config, dir / "out",
+      {"correction.scheme=none,column_gain,predistortion,exact_compensation,input_scaling",
+       "parasitics.r_source=0"});
+  zero_parasitics(config, {"r_wordline = 2.5", "r_bitline = 2.5", "r_neuron = 10.0"});
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
   const auto report = nlohmann::json::parse(slurp(dir / "out" / "conv.sweep.json"));
@@ -463,12 +476,10 @@ TEST(LayerCli, NoCorrectionMakesAParasiticFreeLayerWorse) {
 TEST(LayerCli, SweepTablePlotsAndTrends) {
   const fs::path dir = temp_dir("sweep");
   const fs::path config = example_copy(dir, "");
-  cli::SweepArgs args;
-  args.config = config.string();
-  args.output_dir = (dir / "out").string();
-  args.vary = {"device.adc_bits=2,4,8"};
   std::ostringstream out, err;
-  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  ASSERT_EQ(cli::run_sweep(sweep_args(config, dir / "out", {"device.adc_bits=2,4,8"}), out, err),
+            cli::kExitOk)
+      << err.str();
   const std::string csv = slurp(dir / "out" / "conv.sweep.csv");
   EXPECT_EQ(csv.substr(0, csv.find(',')), "device.adc_bits");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
@@ -480,15 +491,10 @@ TEST(LayerCli, SweepTablePlotsAndTrends) {
   EXPECT_NEAR(pts[2]["adc_energy_J"].get<double>() / pts[0]["adc_energy_J"].get<double>(),
               255.0 / 3.0, 1e-9);
   // The error grows toward the far column (word-line resistance alone).
-  args.vary = {"parasitics.r_wordline=3"};
-  std::string text = slurp(config);
-  for (const char* key : {"r_source = 10.0", "r_bitline = 2.5", "r_neuron = 10.0"}) {
-    const std::string k(key);
-    text.replace(text.find(k), k.size(), k.substr(0, k.find('=') + 2) + "0.0");
-  }
-  write(config, text);
-  args.output_dir = (dir / "out2").string();
-  ASSERT_EQ(cli::run_sweep(args, out, err), cli::kExitOk) << err.str();
+  zero_parasitics(config, {"r_source = 10.0", "r_bitline = 2.5", "r_neuron = 10.0"});
+  ASSERT_EQ(cli::run_sweep(sweep_args(config, dir / "out2", {"parasitics.r_wordline=3"}), out, err),
+            cli::kExitOk)
+      << err.str();
   const auto wl = nlohmann::json::parse(slurp(dir / "out2" / "conv.sweep.json"))["points"][0];
   EXPECT_GT(wl["far_column_error"].get<double>(), 2.0 * wl["near_column_error"].get<double>());
 }
@@ -497,13 +503,9 @@ TEST(LayerCli, BadSweepsAndDeviceValuesAreRefusedAndWriteNothing) {
   const fs::path dir = temp_dir("sweep-bad");
   const fs::path config = example_copy(dir, "");
   const auto run = [&](std::vector<std::string> vary) {
-    cli::SweepArgs args;
-    args.config = config.string();
-    args.output_dir = (dir / "out").string();
-    args.vary = std::move(vary);
     std::ostringstream out, err;
     try {
-      cli::run_sweep(args, out, err);
+      cli::run_sweep(sweep_args(config, dir / "out", std::move(vary)), out, err);
     } catch (const cli::InputError& e) {
       return std::string(e.what());
     }
