@@ -50,67 +50,28 @@ Eigen::MatrixXd tile_voltages(const Layer& layer, const Tensor& input, const Low
   return v;
 }
 
-// What one tile contributes, computed in parallel and merged in tile order.
-struct TileWork {
-  Status status;
-  Eigen::MatrixXd y, y_ideal;          // K x nm digitised read-outs, weight x input units
-  Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
-  Eigen::VectorXd row_loss;            // R, NaN for unused rows
-  Eigen::MatrixXd ir_drop;             // R x C [V]
-  TileReport report;
-  double program_s = 0.0, circuit_s = 0.0, apply_s = 0.0;
-  std::int64_t conversions = 0, clipped = 0, nonzero = 0;  // ADC conversions of its reads
-  double full_scale = 0.0;                                 // A, of its ADC
-  double reference_drop = -1.0;  // worst IR drop on the reference column / v_read
-  devices::ProgrammingStats stats;
-};
-
-// The per-tile metrics of mapping/simulate.hpp from the currents and the response.
-// i_sim, i_ideal: K x used columns (in used_columns() order).
-void tile_metrics(const Plan& plan, const TileSpec& spec, const std::vector<Eigen::Index>& used,
-                  const Eigen::MatrixXd& i_sim, const Eigen::MatrixXd& i_ideal,
-                  const TileConductances& g, const TileResponse& response, TileWork& tw) {
-  const std::int64_t rows = plan.options.array.rows;
-  const std::int64_t cols = plan.options.array.cols;
-  tw.col_err2 = Eigen::VectorXd::Zero(cols);
-  tw.col_ref2 = Eigen::VectorXd::Zero(cols);
-  for (size_t q = 0; q < used.size(); ++q) {
-    const auto c = static_cast<Eigen::Index>(q);
-    tw.col_err2(used[q]) = (i_sim.col(c) - i_ideal.col(c)).squaredNorm();
-    tw.col_ref2(used[q]) = i_ideal.col(c).squaredNorm();
-  }
-  const double err = std::sqrt(tw.col_err2.sum()), ref = std::sqrt(tw.col_ref2.sum());
-  tw.report.current_error = ref > 0.0 ? err / ref : 0.0;
-  tw.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
-  if (const Eigen::MatrixXd* t = response.transfer(); t != nullptr) {
-    for (std::int64_t i = 0; i < spec.nk; ++i) {
-      const double gsum = g.programmed.row(i).sum();
-      tw.row_loss(i) = gsum > 0.0 ? 1.0 - t->col(i).sum() / gsum : 0.0;
-    }
-  }
-}
-
 // The IR-drop map of a tile for the full-scale input (used rows at v_read, the others at 0 V),
-// over its used cells; the solve is also the tile's health check.
+// over its used cells (into `drop`, R x C [V], and the tile's report); the solve is also the
+// tile's health check.
 Status ir_drop_map(const Plan& plan, const TileSpec& spec, double v_read, TileResponse& response,
-                   TileWork& tw) {
+                   Eigen::MatrixXd& ir_drop, TileReport& report) {
   const std::int64_t rows = plan.options.array.rows;
   Eigen::MatrixXd v = Eigen::MatrixXd::Zero(1, rows);
   v.leftCols(spec.nk).setConstant(v_read);
   StatusOr<solver::CrossbarSolution> op = response.operating_point(v);
   if (!op.is_ok()) return op.status();
   const Eigen::MatrixXd drop = op.value().ir_drop(0, v);
-  tw.ir_drop.topRows(spec.nk) = drop.topRows(spec.nk);  // unused rows (at 0 V) stay 0
+  ir_drop.topRows(spec.nk) = drop.topRows(spec.nk);  // unused rows (at 0 V) stay 0
   double worst = 0.0, sum = 0.0;
   const std::vector<Eigen::Index> used = used_columns(plan, spec);
   for (std::int64_t i = 0; i < spec.nk; ++i) {
     for (Eigen::Index j : used) {
-      worst = std::max(worst, tw.ir_drop(i, j));
-      sum += tw.ir_drop(i, j);
+      worst = std::max(worst, ir_drop(i, j));
+      sum += ir_drop(i, j);
     }
   }
-  tw.report.worst_ir_drop = worst / v_read;
-  tw.report.mean_ir_drop = sum / static_cast<double>(spec.nk * used.size()) / v_read;
+  report.worst_ir_drop = worst / v_read;
+  report.mean_ir_drop = sum / static_cast<double>(spec.nk * used.size()) / v_read;
   return Status::ok();
 }
 
@@ -259,23 +220,182 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
       system + correction + 8.0 * 6.0 * r * c +
       8.0 * (vectors + static_cast<double>(calibration_vectors)) * (r + 2.0 * c);
   const double kept = 2.0 * concurrent * 8.0 * vectors * c;
-  return lowered + accumulators + tensors + concurrent * per_tile + kept;
+  // Every tile keeps its transfer matrix, its target's used cells and its read-noise coupling
+  // for the batches (PreparedLayer).
+  const double prepared = static_cast<double>(plan.tiles.size()) * 3.0 * 8.0 * r * c;
+  return lowered + accumulators + tensors + concurrent * per_tile + kept + prepared;
 }
 
-StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
-                                    const SimulationOptions& options, const Stages& stages,
-                                    const Tensor* calibration) {
+namespace {
+
+// What every tile's setup reads: the layer, its plan and maps, and the stages chosen.
+struct LayerSetup {
+  const Layer& layer;
+  const SimulationOptions& options;
+  const Plan& plan;
+  const LoweredWeights& lw;
+  const devices::WeightMap& wmap;
+  const devices::InputMap& imap;
+  const Programmer& programmer;
+  const ResponseModel& response_model;
+  const Tensor* adc_calibration;  // the batch the ADC's range is calibrated on (may be null)
+  bool ir_map;
+};
+
+bool range_from_batch(const SimulationOptions& o) {
+  return o.device.adc_bits > 0 && (o.adc.range == devices::AdcRange::kCalibrated ||
+                                   o.adc.range == devices::AdcRange::kPercentile);
+}
+
+// The setup of one tile, everything that does not depend on the evaluated batch: program (and
+// correct on the programming side), respond (T, and the IR-drop map that checks it), correct on
+// the read side, the ADC's range. `ir_drop` receives the tile's IR-drop map (R x C [V]).
+Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
+                  Eigen::MatrixXd& ir_drop) {
+  const auto tile_start = Clock::now();
+  const Plan& pl = ls.plan;
+  const SimulationOptions& options = ls.options;
+  const TileSpec& spec = pl.tiles[t];
+  const TileContext ctx{pl, spec, t, options.parasitics, options.device, ls.wmap};
+  const std::int64_t rows = pl.options.array.rows;
+  const std::int64_t cols = pl.options.array.cols;
+  const Side correction_side = side_of(options.correction.scheme);
+  pt.report.spec = spec;
+  pt.used = used_columns(pl, spec);
+  const std::vector<Eigen::Index>& used = pt.used;
+  const auto n_used = static_cast<Eigen::Index>(used.size());
+
+  // ---- program (and correct on the programming side): the target, and what the array holds
+  TileConductances g;
+  corrections::TileCorrection corr;
+  if (Status s = program_tile(ctx, ls.lw, options, ls.programmer, g, corr); !s.is_ok()) return s;
+  pt.stats = g.stats;
+  pt.program_s = seconds_since(tile_start);
+
+  // ---- respond: the programmed circuit (and its IR-drop map, which checks it)
+  const auto t_circ = Clock::now();
+  StatusOr<std::unique_ptr<TileResponse>> prepared = ls.response_model.prepare(
+      netlists::Crossbar::uniform(g.programmed, options.parasitics), ctx, ls.ir_map);
+  if (!prepared.is_ok()) return prepared.status();
+  TileResponse& response = *prepared.value();
+  ir_drop = Eigen::MatrixXd::Zero(rows, cols);
+  if (ls.ir_map) {
+    if (Status s = ir_drop_map(pl, spec, options.device.v_read, response, ir_drop, pt.report);
+        !s.is_ok()) {
+      return s;
+    }
+  }
+  pt.report.health = response.health();
+  pt.circuit_s = seconds_since(t_circ);
+
+  // ---- correct, read side: from the array as programmed, measured by calibration reads (column
+  // gains, input scaling); without a correction, the same report of the tile's T error as it
+  // is, for comparison
+  const Eigen::MatrixXd* measured = response.transfer();
+  if (correction_side != Side::kProgramming) {
+    if (measured == nullptr && correction_side == Side::kRead) {
+      return Status::invalid_argument(
+          fmt::format("correction scheme '{}' needs the tile's transfer matrix (a linear tile)",
+                      corrections::to_string(options.correction.scheme)));
+    }
+    if (measured != nullptr) {
+      StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
+          tile_problem(ctx, g.target, options), correction_params(options), measured);
+      if (!c.is_ok()) return c.status();
+      corr = std::move(c).value();
+    }
+  }
+  pt.report.correction = corr.report;
+  if (correction_side == Side::kProgramming) {
+    // The target scale beta, undone after the ADC (its gain is uniform over the columns).
+    const Eigen::VectorXd gain = corr.column_gain(used);
+    XBARNET_ASSERT((gain.array() == gain(0)).all(),
+                   "a write-side correction's gain is one scalar per tile");
+    pt.side.digital_gain = gain(0);
+  } else if (correction_side == Side::kRead) {
+    pt.side.column_gain = corr.column_gain(used);
+    pt.side.row_scale = corr.row_scale.head(spec.nk);
+  }
+  if (pl.sign == devices::SignScheme::kReference && ls.ir_map) {
+    pt.reference_drop = ir_drop.col(cols - 1).head(spec.nk).maxCoeff() / options.device.v_read;
+  }
+
+  // The ideal reads' conductances (the target), and the fraction of each row's ideal current
+  // that does not reach the neurons (exact, from T and what the row holds).
+  pt.target_used.resize(spec.nk, n_used);
+  for (Eigen::Index q = 0; q < n_used; ++q) {
+    pt.target_used.col(q) = g.target.col(used[q]).head(spec.nk);
+  }
+  pt.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
+  if (measured != nullptr) {
+    for (std::int64_t i = 0; i < spec.nk; ++i) {
+      const double gsum = g.programmed.row(i).sum();
+      pt.row_loss(i) = gsum > 0.0 ? 1.0 - measured->col(i).sum() / gsum : 0.0;
+    }
+  }
+  // Read noise: per read, from the rows of T of the used columns (devices::read_noise_rms).
+  if (options.variation.read_noise > 0.0) {
+    pt.noise_coupling.resize(spec.nk, n_used);
+    for (Eigen::Index q = 0; q < n_used; ++q) {
+      pt.noise_coupling.col(q) = measured != nullptr
+                                     ? measured->row(used[q]).head(spec.nk).transpose().eval()
+                                     : g.programmed.col(used[q]).head(spec.nk).eval();
+    }
+  }
+
+  // ---- the ADC's range: from the array's bound, a fixed value, or the read-outs of the
+  // calibration batch through this tile (noise-free reads), never from the evaluated batch
+  std::vector<double> cal_read_outs;
+  if (range_from_batch(options)) {
+    const std::int64_t n_cal = ls.adc_calibration->dim(0) * pl.lowering.positions_per_sample;
+    const Eigen::MatrixXd vc =
+        tile_voltages(ls.layer, *ls.adc_calibration, pl.lowering, ls.imap, spec, n_cal);
+    read_tile(pl, spec, response, vc, pt.side, options.device, Adc{}, 0.0, {}, &cal_read_outs);
+    if (options.device.input_encoding == devices::InputEncoding::kBitSerial) {
+      // The reads of unset bits are exact zeros: they would pull a percentile down.
+      std::erase(cal_read_outs, 0.0);
+    }
+  }
+  const bool differential = pl.sign == devices::SignScheme::kDifferential;
+  const double bound =
+      devices::bound_full_scale(spec.nk, options.device.v_read,
+                                differential ? ls.wmap.g_min() : ls.wmap.g_ref(), ls.wmap.g_max());
+  if (options.device.adc_bits > 0) {
+    StatusOr<double> full_scale = devices::adc_full_scale(options.adc, cal_read_outs, bound);
+    if (!full_scale.is_ok()) return full_scale.status();
+    pt.full_scale = full_scale.value();
+  }
+
+  // Keep what the reads need (T); the solver's system goes back to its pool.
+  pt.response = kept_response(response);
+  if (pt.response == nullptr) {
+    return Status::invalid_argument(
+        fmt::format("the response '{}' gives no transfer matrix: a layer runs on linear tiles",
+                    ls.response_model.name()));
+  }
+  pt.report.seconds = seconds_since(tile_start);
+  return Status::ok();
+}
+
+// A tile's prefix for a message.
+std::string tile_prefix(const TileSpec& spec, std::int64_t t) {
+  return fmt::format("tile {} (rows {}..{}, outputs {}..{})", t, spec.k0, spec.k0 + spec.nk - 1,
+                     spec.m0, spec.m0 + spec.nm - 1);
+}
+
+// The whole setup; `scale_batch` sets the input scale, `adc_calibration` (may be null) the ADC's
+// range; `batch` (the evaluated batch size, 0 for the calibration's) sizes the memory check.
+StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& options,
+                                const Stages& stages, const Tensor& scale_batch,
+                                const Tensor* adc_calibration, std::int64_t batch) {
   const auto t_start = Clock::now();
   if (Status s = validate(options); !s.is_ok()) return s;
-  if (Status s = validate_input(layer, input); !s.is_ok()) return s;
-  if (calibration != nullptr) {
-    if (Status s = validate_input(layer, *calibration); !s.is_ok()) {
+  if (adc_calibration != nullptr) {
+    if (Status s = validate_input(layer, *adc_calibration); !s.is_ok()) {
       return Status::invalid_argument(fmt::format("the calibration batch: {}", s.message()));
     }
   }
-  const bool range_from_batch = options.adc.range == devices::AdcRange::kCalibrated ||
-                                options.adc.range == devices::AdcRange::kPercentile;
-  if (range_from_batch && options.device.adc_bits > 0 && calibration == nullptr) {
+  if (range_from_batch(options) && adc_calibration == nullptr) {
     return Status::invalid_argument(fmt::format(
         "adc range = '{}' needs a calibration batch (a layer's calibration = file.npy): the ADC "
         "range is never taken from the evaluated batch itself",
@@ -299,15 +419,16 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
           ? *stages.response
           : (options.ideal_only ? static_cast<const ResponseModel&>(ideal_arrays) : linear);
   const bool ir_map = options.ir_drop && !options.ideal_only;
+
+  PreparedLayer p;
+  p.layer = layer;
+  p.options = options;
   // Ideal arrays holding exactly their target, read in analog without noise: the simulated
   // currents are the ideal ones (the timing baseline skips the second product).
-  const bool ideal_and_exact = options.ideal_only && stages.programmer == nullptr &&
-                               stages.response == nullptr && !real_devices(var) &&
-                               var.read_noise == 0.0 &&
-                               options.device.input_encoding == devices::InputEncoding::kAnalog;
-
-  SimulationResult result;
-  LayerReport& rep = result.report;
+  p.ideal_and_exact = options.ideal_only && stages.programmer == nullptr &&
+                      stages.response == nullptr && !real_devices(var) && var.read_noise == 0.0 &&
+                      options.device.input_encoding == devices::InputEncoding::kAnalog;
+  LayerReport& rep = p.report;
   rep.plan = planned.value();
   rep.programming = programmer.name();
   rep.response = response_model.name();
@@ -327,15 +448,16 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const Plan& pl = rep.plan;
   const Lowering& low = pl.lowering;
   const std::int64_t n_cal =
-      calibration != nullptr ? calibration->dim(0) * low.positions_per_sample : 0;
+      adc_calibration != nullptr ? adc_calibration->dim(0) * low.positions_per_sample : 0;
   {
     const std::int64_t out_per_sample = [&] {
       std::int64_t n = 1;
       for (std::int64_t d : output_shape(layer.shape, 1)) n *= d;
       return n;
     }();
+    const std::int64_t b = batch > 0 ? batch : scale_batch.dim(0);
     const double need = estimate_simulation_bytes(
-        pl, input.dim(0), out_per_sample, core::capped_threads(options.threads), options.ideal_only,
+        pl, b, out_per_sample, core::capped_threads(options.threads), options.ideal_only,
         side_of(options.correction.scheme) == Side::kProgramming, n_cal);
     const double limit = core::effective_memory_limit(options.memory_limit);
     if (need > limit) {
@@ -344,286 +466,77 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
           "{} thread(s)), more than the memory limit of {:.3g} GB (memory_limit; 0 = half of "
           "the machine's memory): use smaller arrays, a smaller batch or fewer threads",
           need / 1e9, pl.tiles.size(), pl.options.array.rows, pl.options.array.cols,
-          input.dim(0) * low.positions_per_sample, core::capped_threads(options.threads),
-          limit / 1e9));
+          b * low.positions_per_sample, core::capped_threads(options.threads), limit / 1e9));
     }
   }
   const LoweredWeights lw = lowered_weights(layer, low);
-  const std::int64_t rows = pl.options.array.rows;
-  const std::int64_t cols = pl.options.array.cols;
   // The input scale comes from the calibration batch when there is one (then it does not
   // depend on the evaluated batch); the weight scale from the weights.
-  const Scales sc = scales_of(layer, calibration != nullptr ? *calibration : input);
+  const Scales sc = scales_of(layer, scale_batch);
+  p.w_max = sc.w_max;
+  p.x_max = sc.x_max;
+  p.signed_inputs = sc.signed_inputs;
   rep.w_max = sc.w_max;
   rep.x_max = sc.x_max;
-  rep.calibrated = calibration != nullptr;
-  if (calibration != nullptr) {
-    if (!(sc.x_max > 0.0)) {
-      return Status::invalid_argument(
-          "the calibration batch is all zeros: it gives no input scale (its largest |x| must be "
-          "> 0)");
-    }
-    // Inputs the DAC cannot represent: beyond the calibration's largest |x|, and negative ones
-    // when the calibration batch has none (its DAC is unsigned).
-    for (double x : input.data) {
-      rep.inputs_clipped += (std::abs(x) > sc.x_max || (x < 0.0 && !sc.signed_inputs)) ? 1 : 0;
-    }
+  rep.calibrated = adc_calibration != nullptr;
+  if (rep.calibrated && !(sc.x_max > 0.0)) {
+    return Status::invalid_argument(
+        "the calibration batch is all zeros: it gives no input scale (its largest |x| must be > "
+        "0)");
   }
   const devices::WeightMap wmap(options.device, sc.w_max);
   const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
-  const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
-  const Adc adc{options.device.adc_bits};
-  const Side correction_side = side_of(options.correction.scheme);
   rep.correction.scheme = corrections::to_string(options.correction.scheme);
-  const std::vector<double> bias = bias_per_output(layer, low);
-  const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
-  rep.input_vectors = n_vec;
+  p.bias = bias_per_output(layer, low);
   rep.seconds.map = seconds_since(t_start);
 
-  Eigen::MatrixXd acc = Eigen::MatrixXd::Zero(n_vec, low.outputs);
-  Eigen::MatrixXd acc_ideal = Eigen::MatrixXd::Zero(n_vec, low.outputs);
-  Eigen::VectorXd col_err2 = Eigen::VectorXd::Zero(cols), col_ref2 = Eigen::VectorXd::Zero(cols);
-  Eigen::VectorXd row_loss = Eigen::VectorXd::Zero(rows), row_count = Eigen::VectorXd::Zero(rows);
-
+  // ---- every tile, in parallel
+  const std::int64_t rows = pl.options.array.rows;
   const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
   const int threads = core::capped_threads(options.threads);
   rep.threads = threads;
-  const std::int64_t wave = std::int64_t{threads} * 2;
-  for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
-    const std::int64_t t1 = std::min(n_tiles, t0 + wave);
-    std::vector<TileWork> work(static_cast<size_t>(t1 - t0));
+  p.tiles.resize(static_cast<size_t>(n_tiles));
+  std::vector<Status> status(static_cast<size_t>(n_tiles));
+  std::vector<Eigen::MatrixXd> ir_drop(static_cast<size_t>(n_tiles));
+  const LayerSetup ls{layer,          options,         pl,    lw, wmap, imap, programmer,
+                      response_model, adc_calibration, ir_map};
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (std::int64_t t = t0; t < t1; ++t) {
-      TileWork& tw = work[t - t0];
-      const TileSpec& spec = pl.tiles[t];
-      const TileContext ctx{pl, spec, t, options.parasitics, options.device, wmap};
-      const auto tile_start = Clock::now();
+  for (std::int64_t t = 0; t < n_tiles; ++t) {
+    status[t] = setup_tile(ls, t, p.tiles[t], ir_drop[t]);
+    if (!status[t].is_ok()) ir_drop[t].resize(0, 0);
+  }
 
-      // ---- program (and correct on the programming side): the target, and what the array holds
-      TileConductances g;
-      corrections::TileCorrection corr;
-      const std::vector<Eigen::Index> used = used_columns(pl, spec);
-      if (tw.status = program_tile(ctx, lw, options, programmer, g, corr); !tw.status.is_ok()) {
-        continue;
-      }
-      tw.stats = g.stats;
-      tw.program_s = seconds_since(tile_start);
-
-      // ---- respond: the programmed circuit (and its IR-drop map, which checks it)
-      const auto t_circ = Clock::now();
-      StatusOr<std::unique_ptr<TileResponse>> prepared = response_model.prepare(
-          netlists::Crossbar::uniform(g.programmed, options.parasitics), ctx, ir_map);
-      if (!prepared.is_ok()) {
-        tw.status = prepared.status();
-        continue;
-      }
-      TileResponse& response = *prepared.value();
-      tw.ir_drop = Eigen::MatrixXd::Zero(rows, cols);
-      if (ir_map) {
-        if (tw.status = ir_drop_map(pl, spec, options.device.v_read, response, tw);
-            !tw.status.is_ok()) {
-          continue;
-        }
-      }
-      tw.report.health = response.health();
-      tw.circuit_s = seconds_since(t_circ);
-
-      // ---- correct, read side: from the array as programmed, measured by calibration reads
-      // (column gains, input scaling); without a correction, the same report of the tile's T
-      // error as it is, for comparison
-      if (correction_side != Side::kProgramming) {
-        const Eigen::MatrixXd* measured = response.transfer();
-        if (measured == nullptr && correction_side == Side::kRead) {
-          tw.status = Status::invalid_argument(
-              fmt::format("correction scheme '{}' needs the tile's transfer matrix (a linear tile)",
-                          corrections::to_string(options.correction.scheme)));
-          continue;
-        }
-        if (measured != nullptr) {
-          StatusOr<corrections::TileCorrection> c = corrections::correct_tile(
-              tile_problem(ctx, g.target, options), correction_params(options), measured);
-          if (!c.is_ok()) {
-            tw.status = c.status();
-            continue;
-          }
-          corr = std::move(c).value();
-          tw.report.correction = corr.report;
-        }
-      }
-      ReadSide side;
-      if (correction_side == Side::kProgramming) {
-        // The target scale beta, undone after the ADC (its gain is uniform over the columns).
-        const Eigen::VectorXd gain = corr.column_gain(used);
-        XBARNET_ASSERT((gain.array() == gain(0)).all(),
-                       "a write-side correction's gain is one scalar per tile");
-        side.digital_gain = gain(0);
-        tw.report.correction = corr.report;
-      } else if (correction_side == Side::kRead) {
-        side.column_gain = corr.column_gain(used);
-        side.row_scale = corr.row_scale.head(spec.nk);
-      }
-      if (pl.sign == devices::SignScheme::kReference && ir_map) {
-        tw.reference_drop =
-            tw.ir_drop.col(cols - 1).head(spec.nk).maxCoeff() / options.device.v_read;
-      }
-
-      // Every input vector of the batch through the tile at once; the ideal from the target.
-      const auto t_apply = Clock::now();
-      const Eigen::MatrixXd v = tile_voltages(layer, input, low, imap, spec, n_vec);
-      Eigen::MatrixXd g_used(spec.nk, static_cast<Eigen::Index>(used.size()));
-      for (size_t q = 0; q < used.size(); ++q) {
-        g_used.col(static_cast<Eigen::Index>(q)) = g.target.col(used[q]).head(spec.nk);
-      }
-      const Eigen::MatrixXd i_ideal = v * g_used;
-      tw.y_ideal = read_out(i_ideal, pl, spec);
-
-      // ---- read (the read side's corrections, the input encoding, read noise), read out,
-      // digitise; the ideal reference keeps analog reads and an ideal ADC
-      ReadPerturbation noise;
-      if (var.read_noise > 0.0) {
-        // Per read, from the rows of T of the used columns (devices::read_noise_rms).
-        const Eigen::MatrixXd* t_full = response.transfer();
-        Eigen::MatrixXd coupling(spec.nk, static_cast<Eigen::Index>(used.size()));
-        for (size_t q = 0; q < used.size(); ++q) {
-          coupling.col(static_cast<Eigen::Index>(q)) =
-              t_full != nullptr ? t_full->row(used[q]).head(spec.nk).transpose().eval()
-                                : g.programmed.col(used[q]).head(spec.nk).eval();
-        }
-        noise = [&var, coupling, t](Eigen::MatrixXd& i, const Eigen::MatrixXd& vr, int read) {
-          devices::add_read_noise(i, devices::read_noise_rms(vr, coupling), var,
-                                  devices::combine_streams(static_cast<std::uint64_t>(t),
-                                                           static_cast<std::uint64_t>(read)));
-        };
-      }
-      // The ADC's range: from the array's bound, a fixed value, or the read-outs of the
-      // calibration batch through this tile (noise-free reads), never from the evaluated batch.
-      std::vector<double> cal_read_outs;
-      if (range_from_batch && adc.bits > 0) {
-        const Eigen::MatrixXd vc = tile_voltages(layer, *calibration, low, imap, spec, n_cal);
-        read_tile(pl, spec, response, vc, side, options.device, Adc{}, 0.0, {}, &cal_read_outs);
-        if (options.device.input_encoding == devices::InputEncoding::kBitSerial) {
-          // The reads of unset bits are exact zeros: they would pull a percentile down.
-          std::erase(cal_read_outs, 0.0);
-        }
-      }
-      const bool differential = pl.sign == devices::SignScheme::kDifferential;
-      const double bound = devices::bound_full_scale(
-          spec.nk, options.device.v_read, differential ? wmap.g_min() : wmap.g_ref(), wmap.g_max());
-      StatusOr<double> full_scale = devices::adc_full_scale(options.adc, cal_read_outs, bound);
-      if (adc.bits > 0 && !full_scale.is_ok()) {
-        tw.status = full_scale.status();
-        continue;
-      }
-      tw.full_scale = adc.bits > 0 ? full_scale.value() : 0.0;
-      TileReads reads;
-      if (ideal_and_exact) {
-        reads.current = i_ideal;
-        reads.y = tw.y_ideal;
-        reads.conversions = reads.y.size();
-        reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
-        reads.clipped = adc.apply(reads.y, tw.full_scale);
-      } else {
-        reads = read_tile(pl, spec, response, v, side, options.device, adc, tw.full_scale, noise);
-      }
-      tw.apply_s = seconds_since(t_apply);
-      tile_metrics(pl, spec, used, reads.current, i_ideal, g, response, tw);
-      tw.y = std::move(reads.y);
-      tw.conversions = reads.conversions;
-      tw.clipped = reads.clipped;
-      tw.nonzero = reads.nonzero;
-      tw.y *= to_weight_units;
-      tw.y_ideal *= to_weight_units;
-      tw.report.spec = spec;
-      tw.report.seconds = seconds_since(tile_start);
+  // ---- the tiles' reports, in tile order
+  Eigen::VectorXd row_loss = Eigen::VectorXd::Zero(rows), row_count = Eigen::VectorXd::Zero(rows);
+  for (std::int64_t t = 0; t < n_tiles; ++t) {
+    const PreparedTile& pt = p.tiles[t];
+    if (!status[t].is_ok()) {
+      return Status(status[t].code(),
+                    fmt::format("{}: {}", tile_prefix(pl.tiles[t], t), status[t].message()));
     }
-    // ---- merge, in tile order: the result does not depend on the thread count
-    for (std::int64_t t = t0; t < t1; ++t) {
-      TileWork& tw = work[t - t0];
-      const TileSpec& spec = pl.tiles[t];
-      if (!tw.status.is_ok()) {
-        return Status(tw.status.code(), fmt::format("tile {} (rows {}..{}, outputs {}..{}): {}", t,
-                                                    spec.k0, spec.k0 + spec.nk - 1, spec.m0,
-                                                    spec.m0 + spec.nm - 1, tw.status.message()));
+    for (std::int64_t i = 0; i < rows; ++i) {
+      if (!std::isnan(pt.row_loss(i))) {
+        row_loss(i) += pt.row_loss(i);
+        row_count(i) += 1.0;
       }
-      merge_tile(pl, spec, tw.y, bias, acc);
-      merge_tile(pl, spec, tw.y_ideal, bias, acc_ideal);
-      col_err2 += tw.col_err2;
-      col_ref2 += tw.col_ref2;
-      for (std::int64_t i = 0; i < rows; ++i) {
-        if (!std::isnan(tw.row_loss(i))) {
-          row_loss(i) += tw.row_loss(i);
-          row_count(i) += 1.0;
-        }
-      }
-      rep.seconds.program += tw.program_s;
-      rep.seconds.circuit += tw.circuit_s;
-      rep.seconds.apply += tw.apply_s;
-      rep.adc_conversions += tw.conversions;
-      rep.adc_clipped += tw.clipped;
-      rep.adc_nonzero += tw.nonzero;
-      rep.adc_full_scale_min =
-          t == 0 ? tw.full_scale : std::min(rep.adc_full_scale_min, tw.full_scale);
-      rep.adc_full_scale_max = std::max(rep.adc_full_scale_max, tw.full_scale);
-      rep.programming_stats += tw.stats;
-      rep.reference_worst_ir_drop = std::max(rep.reference_worst_ir_drop, tw.reference_drop);
-      add_correction(tw.report.correction, rep.correction);
-      rep.worst_residual = std::max(rep.worst_residual, tw.report.health.residual);
-      rep.tiny_shorts += tw.report.health.tiny_shorts;
-      rep.worst_transfer_check =
-          std::max(rep.worst_transfer_check, tw.report.health.transfer_check);
-      if (rep.worst_tile < 0 || tw.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {
-        rep.worst_tile = t;
-        rep.worst_ir_drop = tw.ir_drop;
-      }
-      rep.tiles.push_back(tw.report);
     }
-  }
-
-  rep.adc_energy = static_cast<double>(rep.adc_conversions) *
-                   devices::conversion_energy(options.adc, options.device.adc_bits);
-  if (adc.bits > 0 && rep.adc_nonzero > 0 && rep.adc_clipped >= rep.adc_nonzero) {
-    return Status::invalid_argument(fmt::format(
-        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
-        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
-        "'calibrated')",
-        devices::to_string(options.adc.range), rep.adc_full_scale_min, rep.adc_full_scale_max,
-        rep.adc_nonzero));
-  }
-
-  // ---- stitch: bias, activation, each output to its place; the layer's metrics
-  const auto t_stitch = Clock::now();
-  // Without an activation (and without a majority merge) the outputs are the pre-activations.
-  const bool outputs_are_macs =
-      layer.activation == Activation::kNone &&
-      !(pl.options.scheme == Scheme::kInputSplit && pl.options.merge == Merge::kMajority);
-  Tensor pre, pre_ideal;
-  result.simulated = stitch(layer, pl, acc, bias, input.dim(0), outputs_are_macs ? nullptr : &pre);
-  result.ideal =
-      stitch(layer, pl, acc_ideal, bias, input.dim(0), outputs_are_macs ? nullptr : &pre_ideal);
-  for (double y : result.simulated.data) {
-    if (!std::isfinite(y)) {
-      return Status::invalid_argument(fmt::format(
-          "a simulated output is {}: refused rather than reported (the parameters drive the "
-          "arrays outside what double precision holds)",
-          y));
+    rep.seconds.program += pt.program_s;
+    rep.seconds.circuit += pt.circuit_s;
+    rep.adc_full_scale_min =
+        t == 0 ? pt.full_scale : std::min(rep.adc_full_scale_min, pt.full_scale);
+    rep.adc_full_scale_max = std::max(rep.adc_full_scale_max, pt.full_scale);
+    rep.programming_stats += pt.stats;
+    rep.reference_worst_ir_drop = std::max(rep.reference_worst_ir_drop, pt.reference_drop);
+    add_correction(pt.report.correction, rep.correction);
+    rep.worst_residual = std::max(rep.worst_residual, pt.report.health.residual);
+    rep.tiny_shorts += pt.report.health.tiny_shorts;
+    rep.worst_transfer_check = std::max(rep.worst_transfer_check, pt.report.health.transfer_check);
+    if (rep.worst_tile < 0 || pt.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {
+      rep.worst_tile = t;
+      rep.worst_ir_drop = std::move(ir_drop[t]);
     }
-  }
-  const OutputErrors out = compare_outputs(result.simulated, result.ideal);
-  const OutputErrors mac = outputs_are_macs ? out : compare_outputs(pre, pre_ideal);
-  rep.rmse = out.rmse;
-  rep.ideal_rms = out.ideal_rms;
-  rep.relative_rmse = out.ideal_rms > 0.0 ? out.rmse / out.ideal_rms : 0.0;
-  rep.max_abs_error = out.max_abs;
-  rep.max_rel_error = out.max_relative;
-  rep.mac_rmse = mac.rmse;
-  rep.mac_max_rel_error = mac.max_relative;
-  rep.error_by_column.resize(static_cast<size_t>(cols));
-  for (std::int64_t j = 0; j < cols; ++j) {
-    rep.error_by_column[j] = col_ref2(j) > 0.0 ? std::sqrt(col_err2(j) / col_ref2(j)) : 0.0;
-  }
-  if (pl.sign == devices::SignScheme::kReference) {
-    rep.reference_current_error =
-        col_ref2(cols - 1) > 0.0 ? std::sqrt(col_err2(cols - 1) / col_ref2(cols - 1)) : 0.0;
+    ir_drop[t].resize(0, 0);
+    rep.tiles.push_back(pt.report);
   }
   if (!rep.tiles.empty()) {
     rep.correction.error_before_mean /= static_cast<double>(rep.tiles.size());
@@ -640,8 +553,267 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   }
   rep.mean_ir_drop_fraction =
       rep.tiles.empty() ? 0.0 : mean_drop / static_cast<double>(rep.tiles.size());
-  rep.seconds.stitch = seconds_since(t_stitch);
   if (&response_model == &linear) rep.analyses = linear.analyses();
+  p.setup_seconds = seconds_since(t_start);
+  return p;
+}
+
+// What one tile adds to a batch.
+struct TileRun {
+  Status status;
+  Eigen::MatrixXd y, y_ideal;          // K x nm digitised read-outs, weight x input units
+  Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
+  double current_error = 0.0;          // of its used columns (with the ideal)
+  std::int64_t conversions = 0, clipped = 0, nonzero = 0;  // ADC conversions of its reads
+  double apply_s = 0.0;
+};
+
+TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
+                 const devices::InputMap& imap, double to_weight_units, bool with_ideal,
+                 std::int64_t first_vector) {
+  const auto t_apply = Clock::now();
+  const Plan& pl = p.report.plan;
+  const PreparedTile& pt = p.tiles[t];
+  const TileSpec& spec = pl.tiles[t];
+  const SimulationOptions& options = p.options;
+  const devices::VariationParams& var = options.variation;
+  const std::int64_t n_vec = input.dim(0) * pl.lowering.positions_per_sample;
+  TileRun tr;
+  // Every input vector of the batch through the tile at once; the ideal from the target.
+  const Eigen::MatrixXd v = tile_voltages(p.layer, input, pl.lowering, imap, spec, n_vec);
+  Eigen::MatrixXd i_ideal;
+  if (with_ideal || p.ideal_and_exact) {
+    i_ideal = v * pt.target_used;
+    tr.y_ideal = read_out(i_ideal, pl, spec);
+  }
+  // ---- read (the read side's corrections, the input encoding, read noise), read out,
+  // digitise; the ideal reference keeps analog reads and an ideal ADC
+  ReadPerturbation noise;
+  if (var.read_noise > 0.0) {
+    noise = [&var, &pt, t, first_vector](Eigen::MatrixXd& i, const Eigen::MatrixXd& vr, int read) {
+      devices::add_read_noise(
+          i, devices::read_noise_rms(vr, pt.noise_coupling), var,
+          devices::combine_streams(static_cast<std::uint64_t>(t), static_cast<std::uint64_t>(read)),
+          first_vector);
+    };
+  }
+  const Adc adc{options.device.adc_bits};
+  TileReads reads;
+  if (p.ideal_and_exact) {
+    reads.current = i_ideal;
+    reads.y = tr.y_ideal;
+    reads.conversions = reads.y.size();
+    reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
+    reads.clipped = adc.apply(reads.y, pt.full_scale);
+  } else {
+    reads =
+        read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise);
+  }
+  if (with_ideal) {
+    const std::int64_t cols = pl.options.array.cols;
+    tr.col_err2 = Eigen::VectorXd::Zero(cols);
+    tr.col_ref2 = Eigen::VectorXd::Zero(cols);
+    for (size_t q = 0; q < pt.used.size(); ++q) {
+      const auto c = static_cast<Eigen::Index>(q);
+      tr.col_err2(pt.used[q]) = (reads.current.col(c) - i_ideal.col(c)).squaredNorm();
+      tr.col_ref2(pt.used[q]) = i_ideal.col(c).squaredNorm();
+    }
+    const double err = std::sqrt(tr.col_err2.sum()), ref = std::sqrt(tr.col_ref2.sum());
+    tr.current_error = ref > 0.0 ? err / ref : 0.0;
+    tr.y_ideal *= to_weight_units;
+  } else {
+    tr.y_ideal.resize(0, 0);
+  }
+  tr.y = std::move(reads.y);
+  tr.y *= to_weight_units;
+  tr.conversions = reads.conversions;
+  tr.clipped = reads.clipped;
+  tr.nonzero = reads.nonzero;
+  tr.apply_s = seconds_since(t_apply);
+  return tr;
+}
+
+// A batch through every tile, merged in tile order (the result does not depend on the thread
+// count).
+struct BatchTotals {
+  Eigen::MatrixXd acc, acc_ideal;      // K x M
+  Eigen::VectorXd col_err2, col_ref2;  // C
+  std::vector<double> current_error;   // per tile (with the ideal)
+  std::int64_t conversions = 0, clipped = 0, nonzero = 0, inputs_clipped = 0;
+  double apply_s = 0.0;
+};
+
+Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
+                 std::int64_t first_sample, BatchTotals& out) {
+  const Plan& pl = p.report.plan;
+  const Lowering& low = pl.lowering;
+  const SimulationOptions& options = p.options;
+  const devices::WeightMap wmap(options.device, p.w_max);
+  const devices::InputMap imap(options.device, p.x_max, p.signed_inputs);
+  const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
+  const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
+  const std::int64_t first_vector = first_sample * low.positions_per_sample;
+  const std::int64_t cols = pl.options.array.cols;
+  out.acc = Eigen::MatrixXd::Zero(n_vec, low.outputs);
+  if (with_ideal) out.acc_ideal = Eigen::MatrixXd::Zero(n_vec, low.outputs);
+  out.col_err2 = Eigen::VectorXd::Zero(cols);
+  out.col_ref2 = Eigen::VectorXd::Zero(cols);
+  if (p.report.calibrated) {
+    // Inputs the DAC cannot represent: beyond the calibration's largest |x|, and negative ones
+    // when the calibration batch has none (its DAC is unsigned).
+    for (double x : input.data) {
+      out.inputs_clipped += (std::abs(x) > p.x_max || (x < 0.0 && !p.signed_inputs)) ? 1 : 0;
+    }
+  }
+  const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
+  const int threads = core::capped_threads(options.threads);
+  const std::int64_t wave = std::int64_t{threads} * 2;
+  for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
+    const std::int64_t t1 = std::min(n_tiles, t0 + wave);
+    std::vector<TileRun> work(static_cast<size_t>(t1 - t0));
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+    for (std::int64_t t = t0; t < t1; ++t) {
+      work[t - t0] = run_tile(p, t, input, imap, to_weight_units, with_ideal, first_vector);
+    }
+    for (std::int64_t t = t0; t < t1; ++t) {
+      TileRun& tr = work[t - t0];
+      const TileSpec& spec = pl.tiles[t];
+      if (!tr.status.is_ok()) {
+        return Status(tr.status.code(),
+                      fmt::format("{}: {}", tile_prefix(spec, t), tr.status.message()));
+      }
+      merge_tile(pl, spec, tr.y, p.bias, out.acc);
+      if (with_ideal) {
+        merge_tile(pl, spec, tr.y_ideal, p.bias, out.acc_ideal);
+        out.col_err2 += tr.col_err2;
+        out.col_ref2 += tr.col_ref2;
+      }
+      out.current_error.push_back(tr.current_error);
+      out.conversions += tr.conversions;
+      out.clipped += tr.clipped;
+      out.nonzero += tr.nonzero;
+      out.apply_s += tr.apply_s;
+    }
+  }
+  if (options.device.adc_bits > 0 && out.nonzero > 0 && out.clipped >= out.nonzero) {
+    return Status::invalid_argument(fmt::format(
+        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
+        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
+        "'calibrated')",
+        devices::to_string(options.adc.range), p.report.adc_full_scale_min,
+        p.report.adc_full_scale_max, out.nonzero));
+  }
+  return Status::ok();
+}
+
+Status refuse_non_finite(const Tensor& simulated) {
+  for (double y : simulated.data) {
+    if (!std::isfinite(y)) {
+      return Status::invalid_argument(fmt::format(
+          "a simulated output is {}: refused rather than reported (the parameters drive the "
+          "arrays outside what double precision holds)",
+          y));
+    }
+  }
+  return Status::ok();
+}
+
+// Without an activation (and without a majority merge) the outputs are the pre-activations.
+bool outputs_are_macs(const Layer& layer, const Plan& pl) {
+  return layer.activation == Activation::kNone &&
+         !(pl.options.scheme == Scheme::kInputSplit && pl.options.merge == Merge::kMajority);
+}
+
+}  // namespace
+
+StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOptions& options,
+                                      const Tensor& calibration, const Stages& stages) {
+  return prepare(layer, options, stages, calibration, &calibration, 0);
+}
+
+StatusOr<LayerRun> run_layer(const PreparedLayer& prepared, const Tensor& input, bool with_ideal,
+                             std::int64_t first_sample) {
+  const auto t_start = Clock::now();
+  if (Status s = validate_input(prepared.layer, input); !s.is_ok()) return s;
+  BatchTotals totals;
+  if (Status s = run_tiles(prepared, input, with_ideal, first_sample, totals); !s.is_ok()) {
+    return s;
+  }
+  const Plan& pl = prepared.report.plan;
+  LayerRun run;
+  run.simulated = stitch(prepared.layer, pl, totals.acc, prepared.bias, input.dim(0), nullptr);
+  if (Status s = refuse_non_finite(run.simulated); !s.is_ok()) return s;
+  if (with_ideal) {
+    run.ideal = stitch(prepared.layer, pl, totals.acc_ideal, prepared.bias, input.dim(0), nullptr);
+  }
+  run.adc_conversions = totals.conversions;
+  run.adc_clipped = totals.clipped;
+  run.adc_nonzero = totals.nonzero;
+  run.inputs_clipped = totals.inputs_clipped;
+  run.seconds = seconds_since(t_start);
+  return run;
+}
+
+StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
+                                    const SimulationOptions& options, const Stages& stages,
+                                    const Tensor* calibration) {
+  const auto t_start = Clock::now();
+  if (Status s = validate(options); !s.is_ok()) return s;
+  if (Status s = validate_input(layer, input); !s.is_ok()) return s;
+  StatusOr<PreparedLayer> prepared =
+      prepare(layer, options, stages, calibration != nullptr ? *calibration : input, calibration,
+              input.dim(0));
+  if (!prepared.is_ok()) return prepared.status();
+  const PreparedLayer& p = prepared.value();
+  BatchTotals totals;
+  if (Status s = run_tiles(p, input, true, 0, totals); !s.is_ok()) return s;
+
+  SimulationResult result;
+  LayerReport& rep = result.report;
+  rep = p.report;
+  const Plan& pl = rep.plan;
+  const std::int64_t cols = pl.options.array.cols;
+  for (size_t t = 0; t < rep.tiles.size(); ++t) {
+    rep.tiles[t].current_error = totals.current_error[t];
+  }
+  rep.seconds.apply = totals.apply_s;
+  rep.adc_conversions = totals.conversions;
+  rep.adc_clipped = totals.clipped;
+  rep.adc_nonzero = totals.nonzero;
+  rep.inputs_clipped = totals.inputs_clipped;
+  rep.input_vectors = input.dim(0) * pl.lowering.positions_per_sample;
+  rep.adc_energy = static_cast<double>(rep.adc_conversions) *
+                   devices::conversion_energy(options.adc, options.device.adc_bits);
+
+  // ---- stitch: bias, activation, each output to its place; the layer's metrics
+  const auto t_stitch = Clock::now();
+  const bool macs = outputs_are_macs(layer, pl);
+  Tensor pre, pre_ideal;
+  result.simulated = stitch(layer, pl, totals.acc, p.bias, input.dim(0), macs ? nullptr : &pre);
+  result.ideal =
+      stitch(layer, pl, totals.acc_ideal, p.bias, input.dim(0), macs ? nullptr : &pre_ideal);
+  if (Status s = refuse_non_finite(result.simulated); !s.is_ok()) return s;
+  const OutputErrors out = compare_outputs(result.simulated, result.ideal);
+  const OutputErrors mac = macs ? out : compare_outputs(pre, pre_ideal);
+  rep.rmse = out.rmse;
+  rep.ideal_rms = out.ideal_rms;
+  rep.relative_rmse = out.ideal_rms > 0.0 ? out.rmse / out.ideal_rms : 0.0;
+  rep.max_abs_error = out.max_abs;
+  rep.max_rel_error = out.max_relative;
+  rep.mac_rmse = mac.rmse;
+  rep.mac_max_rel_error = mac.max_relative;
+  rep.error_by_column.resize(static_cast<size_t>(cols));
+  for (std::int64_t j = 0; j < cols; ++j) {
+    rep.error_by_column[j] =
+        totals.col_ref2(j) > 0.0 ? std::sqrt(totals.col_err2(j) / totals.col_ref2(j)) : 0.0;
+  }
+  if (pl.sign == devices::SignScheme::kReference) {
+    rep.reference_current_error =
+        totals.col_ref2(cols - 1) > 0.0
+            ? std::sqrt(totals.col_err2(cols - 1) / totals.col_ref2(cols - 1))
+            : 0.0;
+  }
+  rep.seconds.stitch = seconds_since(t_stitch);
   rep.seconds.total = seconds_since(t_start);
   return result;
 }

@@ -11,6 +11,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,61 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
 StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
                                     const SimulationOptions& options, const Stages& stages = {},
                                     const Tensor* calibration = nullptr);
+
+// ------------------------------------------------------------ a layer set up once, run often
+
+// One tile as programmed and solved: all that a batch needs from it.
+struct PreparedTile {
+  TileReport report;                             // spec, IR drop, health, correction, setup seconds
+  std::vector<Eigen::Index> used;                // used_columns()
+  std::unique_ptr<const TileResponse> response;  // T of the tile (its solver system released)
+  Eigen::MatrixXd target_used;      // nk x used [S]: the target conductances (the ideal reads)
+  Eigen::MatrixXd noise_coupling;   // nk x used [S]: what the read noise sees; empty without it
+  ReadSide side;                    // the read side's corrections
+  double full_scale = 0.0;          // A: the ADC's range (0: an ideal ADC)
+  devices::ProgrammingStats stats;  // what programming did
+  Eigen::VectorXd row_loss;         // R: the row's lost current share, NaN for unused rows
+  double reference_drop = -1.0;     // worst IR drop on the reference column / v_read
+  double program_s = 0.0, circuit_s = 0.0;
+};
+
+// A layer programmed onto its arrays once, ready for any number of batches: the per-tile work of
+// simulate() that does not depend on the evaluated batch (plan, program, respond, correct, the
+// ADC's range from the calibration batch) done once and kept, so that a batch only reads
+// (voltages, reads, ADC, merge, stitch). Networks (networks/) hold one per weighted layer.
+struct PreparedLayer {
+  Layer layer;
+  SimulationOptions options;
+  double w_max = 0.0;  // the weight map's scale (largest |weight|)
+  double x_max = 0.0;  // the input map's scale (largest |x| of the calibration batch)
+  bool signed_inputs = false;
+  bool ideal_and_exact = false;  // ideal arrays read exactly: the reads are the ideal ones
+  std::vector<double> bias;      // per lowered output
+  std::vector<PreparedTile> tiles;
+  // The setup's part of the report: plan, stages, tiles, IR drop, corrections, health,
+  // programming, ADC ranges, seconds (map, program, circuit); nothing of a batch.
+  LayerReport report;
+  double setup_seconds = 0.0;  // wall time of the setup
+};
+
+// Sets a layer up on its arrays; `calibration` (a batch of the layer's inputs) fixes the input
+// scale (its largest |x|) and, for adc.range 'calibrated' / 'percentile', the ADC's range.
+StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOptions& options,
+                                      const Tensor& calibration, const Stages& stages = {});
+
+struct LayerRun {
+  Tensor simulated;
+  Tensor ideal;  // with_ideal: the same mapping on ideal arrays, an ideal ADC (target conductances)
+  std::int64_t adc_conversions = 0, adc_clipped = 0, adc_nonzero = 0;
+  std::int64_t inputs_clipped = 0;  // input values beyond the calibration's range
+  double seconds = 0.0;
+};
+
+// One batch through a prepared layer. `first_sample`: the index of the batch's first sample in
+// the whole data set, so that read noise draws per sample, not per place in the batch (an
+// output does not depend on the batch it is in).
+StatusOr<LayerRun> run_layer(const PreparedLayer& prepared, const Tensor& input,
+                             bool with_ideal = false, std::int64_t first_sample = 0);
 
 // The programmed circuit of one tile and the word-line voltages of one input vector, as the
 // simulation builds them (for SPICE export and inspection).

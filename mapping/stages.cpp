@@ -227,6 +227,24 @@ class IdealTile final : public TransferTile {
 
 }  // namespace
 
+namespace {
+// A tile kept for its reads: T only.
+class KeptTile final : public TransferTile {
+ public:
+  using TransferTile::TransferTile;
+  StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd&) override {
+    return Status::invalid_argument(
+        "a prepared tile keeps its transfer matrix only: no operating point");
+  }
+};
+}  // namespace
+
+std::unique_ptr<const TileResponse> kept_response(const TileResponse& response) {
+  const Eigen::MatrixXd* t = response.transfer();
+  if (t == nullptr) return nullptr;
+  return std::make_unique<KeptTile>(*t, response.health());
+}
+
 LinearCircuitResponse::LinearCircuitResponse(solver::Backend backend)
     : pool_(std::make_shared<Pool>(backend)) {}
 LinearCircuitResponse::~LinearCircuitResponse() = default;

@@ -166,6 +166,10 @@ class IdealResponse final : public ResponseModel {
                                                   bool ir_map) const override;
 };
 
+// What a batch needs of a prepared tile: its transfer matrix alone (a linear tile; the solver's
+// system is released), or nullptr when the response has none.
+std::unique_ptr<const TileResponse> kept_response(const TileResponse& response);
+
 // ----------------------------------------------------------------------------------- read out
 
 // The array columns a tile uses, in this order: 0 .. 2nm-1 (output q on the pair 2q, 2q+1), or
