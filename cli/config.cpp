@@ -137,6 +137,23 @@ class Reader {
   const toml::table* t_;
 };
 
+// A layer's name becomes part of output file names: a plain file-name component only, so that no
+// output can land outside the output directory or hide itself.
+void check_plain_name(const Reader& r, const std::string& name) {
+  const bool plain =
+      !name.empty() && name.size() <= 100 &&
+      std::isalnum(static_cast<unsigned char>(name.front())) &&
+      std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+      });
+  if (!plain) {
+    r.fail("name", fmt::format("'{}' is not a plain name: it must start with a letter or digit and "
+                               "hold only letters, digits, '_', '-' and '.' (at most 100 "
+                               "characters), since it names the layer's output files",
+                               name));
+  }
+}
+
 mapping::Tensor read_tensor(const fs::path& p) {
   NpyArray a = read_npy(p);
   mapping::Tensor t;
@@ -154,20 +171,7 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
   LayerEntry e;
   e.index = index;
   e.name = r.text("name", name_default);
-  // The name becomes part of output file names: a plain file-name component only, so that no
-  // output can land outside the output directory or hide itself.
-  const bool plain =
-      !e.name.empty() && e.name.size() <= 100 &&
-      std::isalnum(static_cast<unsigned char>(e.name.front())) &&
-      std::all_of(e.name.begin(), e.name.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
-      });
-  if (!plain) {
-    r.fail("name", fmt::format("'{}' is not a plain name: it must start with a letter or digit and "
-                               "hold only letters, digits, '_', '-' and '.' (at most 100 "
-                               "characters), since it names the layer's output files",
-                               e.name));
-  }
+  check_plain_name(r, e.name);
   const mapping::LayerKind kind = r.check(mapping::parse_layer_kind(r.text("kind", "")), "kind");
   const std::int64_t stride = r.integer("stride", 1);
   const std::int64_t padding = r.integer("padding", 0);
@@ -223,6 +227,27 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
   }
   if (Status st = mapping::validate(s); !st.is_ok()) r.fail("shape", st.message());
   return e;
+}
+
+// The simulation tables shared by layer and network configs.
+void read_simulation_tables(const toml::table& root, const fs::path& path,
+                            mapping::SimulationOptions& o, OutputOptions& output) {
+  const auto table = [&](const char* name) {
+    return root.get(name) ? root.get(name)->as_table() : nullptr;
+  };
+  Reader(path, "mapping", table("mapping")).read(mapping::mapping_parameters(), o.mapping);
+  Reader(path, "device", table("device")).read(devices::device_parameters(), o.device);
+  Reader(path, "variation", table("variation")).read(devices::variation_parameters(), o.variation);
+  Reader(path, "adc", table("adc")).read(devices::adc_parameters(), o.adc);
+  Reader(path, "correction", table("correction"))
+      .read(corrections::correction_parameters(), o.correction);
+  Reader(path, "parasitics", table("parasitics"))
+      .read(netlists::parasitic_parameters(), o.parasitics);
+  Reader(path, "simulation", table("simulation")).read(mapping::simulation_parameters(), o);
+  Reader(path, "output", table("output")).read(output_parameters(), output);
+  if (Status s = mapping::validate(o); !s.is_ok()) {
+    throw InputError(fmt::format("{}: {}", path.string(), s.message()));
+  }
 }
 
 }  // namespace
@@ -299,23 +324,163 @@ Config parse_config(std::string_view text, const fs::path& path, bool need_value
     }
   }
 
-  mapping::SimulationOptions& o = c.options;
-  Reader(path, "mapping", root["mapping"].as_table())
-      .read(mapping::mapping_parameters(), o.mapping);
-  Reader(path, "device", root["device"].as_table()).read(devices::device_parameters(), o.device);
-  Reader(path, "variation", root["variation"].as_table())
-      .read(devices::variation_parameters(), o.variation);
-  Reader(path, "adc", root["adc"].as_table()).read(devices::adc_parameters(), o.adc);
-  Reader(path, "correction", root["correction"].as_table())
-      .read(corrections::correction_parameters(), o.correction);
-  Reader(path, "parasitics", root["parasitics"].as_table())
-      .read(netlists::parasitic_parameters(), o.parasitics);
-  Reader(path, "simulation", root["simulation"].as_table())
-      .read(mapping::simulation_parameters(), o);
-  Reader(path, "output", root["output"].as_table()).read(output_parameters(), c.output);
-  if (Status s = mapping::validate(o); !s.is_ok()) {
-    throw InputError(fmt::format("{}: {}", path.string(), s.message()));
+  read_simulation_tables(root, path, c.options, c.output);
+  return c;
+}
+
+// ------------------------------------------------------------------------------- networks
+
+const core::ParameterTable<DataOptions>& data_parameters() {
+  static const auto kTable =
+      core::ParameterTable<DataOptions>("data")
+          .text("dir", &DataOptions::dir,
+                "folder of the data set's IDX files (t10k-*/train-*-idx?-ubyte, gzip'd or not; "
+                "relative to the config file); Debian's dataset-fashion-mnist installs them")
+          .integer("images", &DataOptions::images, "", core::Range::at_least(0),
+                   "test images evaluated (the first ones)", "0 = all")
+          .integer("calibration_images", &DataOptions::calibration_images, "",
+                   core::Range::at_least(1),
+                   "training images of the calibration pass (fix every layer's input scale and "
+                   "ADC range)")
+          .integer("batch", &DataOptions::batch, "", core::Range::at_least(1),
+                   "images per batch through the arrays (results do not depend on it)");
+  return kTable;
+}
+
+namespace {
+
+networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::size_t index,
+                             const mapping::MappingOptions& network_mapping) {
+  Reader r(file, fmt::format("layer {}", index), &t);
+  r.only({"name", "kind", "weights", "bias", "stride", "padding", "activation", "kernel", "from",
+          "mapping"});
+  networks::StepSpec s;
+  s.kind = r.text("kind", "");
+  if (s.kind.empty()) r.fail("kind", "is required");
+  s.name = r.text("name", fmt::format("{}{}", s.kind, index));
+  check_plain_name(r, s.name);
+  Reader named(file, fmt::format("layer {} '{}'", index, s.name), &t);
+  const bool weighted =
+      s.kind == "conv" || s.kind == "depthwise" || s.kind == "pointwise" || s.kind == "dense";
+  const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
+  const auto refuse = [&](std::initializer_list<const char*> keys, const char* only_for) {
+    for (const char* k : keys) {
+      if (named.has(k)) named.fail(k, fmt::format("is a key of {} layers only", only_for));
+    }
+  };
+  if (!weighted) refuse({"weights", "bias", "padding", "activation", "mapping"}, "weighted");
+  if (!pool) refuse({"kernel"}, "pooling");
+  if (!weighted && !pool) refuse({"stride"}, "weighted and pooling");
+  if (s.kind != "add") refuse({"from"}, "add");
+  if (weighted) {
+    const fs::path w = named.file("weights");
+    if (w.empty()) named.fail("weights", "is required (a .npy file, relative to the config file)");
+    try {
+      s.weights = read_tensor(w);
+      if (const fs::path b = named.file("bias"); !b.empty()) s.bias = read_tensor(b).data;
+    } catch (const InputError& e) {
+      throw InputError(
+          fmt::format("{}: [layer {} '{}']: {}", file.string(), index, s.name, e.what()));
+    }
+    s.stride = named.integer("stride", 1);
+    s.padding = named.integer("padding", 0);
+    s.activation =
+        named.check(mapping::parse_activation(named.text("activation", "none")), "activation");
+    if (named.has("mapping")) {
+      const toml::table* m = t.get("mapping")->as_table();
+      if (m == nullptr) named.fail("mapping", "must be a table, e.g. { scheme = \"subimage\" }");
+      const Reader mr(file, fmt::format("layer {} '{}' mapping", index, s.name), m);
+      mr.only(mapping::mapping_parameters().names());
+      mapping::MappingOptions own = network_mapping;
+      for (const auto& [k, v] : *m) {
+        const std::string key(k.str());
+        core::Value value = mr.value(key);
+        if (Status st = mapping::mapping_parameters().set(own, key, value); !st.is_ok()) {
+          mr.fail_rule(st.message());
+        }
+        s.mapping.emplace_back(key, std::move(value));
+      }
+      if (Status st = mapping::mapping_parameters().validate(own); !st.is_ok())
+        mr.fail_rule(st.message());
+    }
+  } else if (pool) {
+    s.kernel = named.integer("kernel", 0);
+    if (s.kernel < 1) named.fail("kernel", "is required: the pooling window's side (>= 1)");
+    s.pool_stride = named.integer("stride", s.kernel);
+    if (s.pool_stride < 1) named.fail("stride", "must be >= 1");
+  } else if (s.kind == "add") {
+    s.from = named.text("from", "");
+    if (s.from.empty()) named.fail("from", "is required: the earlier layer added (residual)");
   }
+  return s;
+}
+
+}  // namespace
+
+NetworkConfig load_network_config(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_network_config(text, path);
+}
+
+NetworkConfig parse_network_config(std::string_view text, const fs::path& path) {
+  NetworkConfig c;
+  c.path = path;
+  toml::table root;
+  try {
+    root = toml::parse(text, path.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}:{}: not a valid TOML file: {}", path.string(),
+                                 e.source().begin.line, e.source().begin.column, e.description()));
+  }
+  for (const auto& [k, v] : root) {
+    const std::string key(k.str());
+    if (key != "network" && key != "layer" && key != "data" && key != "mapping" &&
+        key != "device" && key != "variation" && key != "adc" && key != "correction" &&
+        key != "parasitics" && key != "simulation" && key != "output") {
+      throw InputError(fmt::format(
+          "{}: unknown table [{}] (known: [network], [[layer]], [data], [mapping], [device], "
+          "[variation], [adc], [correction], [parasitics], [simulation], [output])",
+          path.string(), key));
+    }
+  }
+  const toml::table* net = root.get("network") ? root.get("network")->as_table() : nullptr;
+  if (net == nullptr) {
+    throw InputError(
+        fmt::format("{}: no [network] table: a network config names its input shape and classes "
+                    "(docs/networks.md)",
+                    path.string()));
+  }
+  read_simulation_tables(root, path, c.options, c.output);
+  const toml::table* data = root.get("data") ? root.get("data")->as_table() : nullptr;
+  Reader(path, "data", data).read(data_parameters(), c.data);
+  c.data_dir =
+      fs::path(c.data.dir).is_absolute() ? fs::path(c.data.dir) : path.parent_path() / c.data.dir;
+  Reader n(path, "network", net);
+  n.only({"name", "input", "classes"});
+  const std::string name = n.text("name", path.stem().string());
+  const std::vector<std::int64_t> input = n.integers("input");
+  if (input.empty()) n.fail("input", "is required: one image's [channels, height, width]");
+  const std::int64_t classes = n.integer("classes", 0);
+  const toml::array* layers = root.get("layer") ? root.get("layer")->as_array() : nullptr;
+  if (layers == nullptr || layers->empty()) {
+    throw InputError(
+        fmt::format("{}: no [[layer]] table: describe the network's layers", path.string()));
+  }
+  std::vector<networks::StepSpec> steps;
+  for (std::size_t i = 0; i < layers->size(); ++i) {
+    const toml::table* t = (*layers)[i].as_table();
+    if (t == nullptr)
+      throw InputError(fmt::format("{}: layer {} is not a table", path.string(), i));
+    steps.push_back(read_step(path, *t, i, c.options.mapping));
+  }
+  StatusOr<networks::Network> built =
+      networks::make_network(name, input, classes, std::move(steps));
+  if (!built.is_ok()) {
+    throw InputError(fmt::format("{}: {}", path.string(), built.status().message()));
+  }
+  c.network = std::move(built).value();
   return c;
 }
 

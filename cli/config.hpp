@@ -9,6 +9,7 @@
 
 #include "mapping/layer.hpp"
 #include "mapping/simulate.hpp"
+#include "networks/network.hpp"
 
 namespace xbarnet::cli {
 
@@ -52,5 +53,34 @@ const LayerEntry& find_layer(const Config& config, const std::string& key);
 Config load_config(const std::filesystem::path& path, bool need_values);
 // The same from the file's text; `path` names it and anchors its relative paths.
 Config parse_config(std::string_view text, const std::filesystem::path& path, bool need_values);
+
+// ------------------------------------------------------------------------------- networks
+
+// The data set of a network config ([data]): Fashion-MNIST's IDX files (or MNIST's), gzip'd or
+// not: t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (evaluated) and train-images-idx3-ubyte,
+// train-labels-idx1-ubyte (the calibration images).
+struct DataOptions {
+  std::string dir = "/usr/share/datasets/fashion-mnist";  // relative: to the config file
+  std::int64_t images = 0;                // test images evaluated (the first ones); 0 = all
+  std::int64_t calibration_images = 100;  // training images of the calibration pass
+  std::int64_t batch = 64;                // images per batch through the arrays
+};
+const core::ParameterTable<DataOptions>& data_parameters();
+
+struct NetworkConfig {
+  std::filesystem::path path;
+  networks::Network network;
+  mapping::SimulationOptions options;  // every layer's (a layer's own mapping replaces mapping)
+  DataOptions data;
+  std::filesystem::path data_dir;  // data.dir resolved against the config file
+  OutputOptions output;
+};
+
+// Reads a network config: [network] (name, input, classes), [[layer]] (a weighted layer: kind,
+// weights, bias, stride, padding, activation, mapping = {scheme, array, ...}; maxpool/avgpool:
+// kernel, stride; relu; flatten; add: from), [data] and the simulation tables of a layer config.
+// Throws InputError naming the file, the layer, the key, the value and the rule.
+NetworkConfig load_network_config(const std::filesystem::path& path);
+NetworkConfig parse_network_config(std::string_view text, const std::filesystem::path& path);
 
 }  // namespace xbarnet::cli

@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/layer_commands.hpp"
+#include "cli/network_command.hpp"
 #include "cli/npy.hpp"
 #include "cli/program.hpp"
 #include "cli/sweep.hpp"
@@ -44,7 +45,8 @@ void add_tile_options(CLI::App* cmd, TileArgs& t) {
 
 }  // namespace
 
-int run_program(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+int run_program(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                bool progress_on_terminal) {
   CLI::App app{
       "xbarnet: circuit-level simulator of memristor crossbars with source, line and neuron "
       "resistance. SI units everywhere (ohm, S, V, A)."};
@@ -125,6 +127,27 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
   sweep_cmd->add_option("--output-dir,-o", sweep.output_dir, "where the results go ([output] dir)");
   sweep_cmd->add_option("--threads", sweep.threads, "OpenMP threads over tiles");
 
+  NetworkArgs net;
+  bool no_ideal = false;
+  CLI::App* net_cmd = app.add_subcommand(
+      "network",
+      "a trained network on its data set, every layer on crossbars: recognition rates (float, "
+      "ideal crossbars, simulated), arrays, ADC energy; over one or two parameters with --vary");
+  net_cmd->add_option("config", net.config, "the network configuration (TOML)")->required();
+  net_cmd
+      ->add_option("--vary", net.vary,
+                   "table.key=v1,v2,... (at most twice), e.g. parasitics.r_wordline=0.5,1,2 or "
+                   "mapping.array=128,256")
+      ->allow_extra_args(false);
+  net_cmd
+      ->add_option("--set", net.set,
+                   "table.key=value over the config (repeatable), e.g. data.images=1000 or "
+                   "device.adc_bits=6")
+      ->allow_extra_args(false);
+  net_cmd->add_flag("--no-ideal", no_ideal, "skip the same mapping on ideal crossbars");
+  net_cmd->add_option("--output-dir,-o", net.output_dir, "where the results go ([output] dir)");
+  net_cmd->add_option("--threads", net.threads, "OpenMP threads over tiles");
+
   MapArgs map;
   CLI::App* map_cmd =
       app.add_subcommand("map", "report the mapping and array counts only (no simulation)");
@@ -170,6 +193,11 @@ int run_program(int argc, const char* const* argv, std::ostream& out, std::ostre
     if (cmp_cmd->parsed()) return run_compare(cmp, out, err);
     if (map_cmd->parsed()) return run_map(map, out, err);
     if (sweep_cmd->parsed()) return run_sweep(sweep, out, err);
+    if (net_cmd->parsed()) {
+      net.ideal = !no_ideal;
+      net.progress = progress_on_terminal;
+      return run_network(net, out, err);
+    }
     if (export_cmd->parsed()) {
       if (!exp_tile.config.empty()) {
         exp_tile.output = exp.output;
