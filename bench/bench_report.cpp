@@ -18,11 +18,14 @@
 #include <random>
 #include <vector>
 
+#include "cli/config.hpp"
+#include "cli/dataset.hpp"
 #include "cli/npy.hpp"
 #include "core/process.hpp"
 #include "core/random.hpp"
 #include "mapping/simulate.hpp"
 #include "netlists/spice.hpp"
+#include "networks/crossbar_network.hpp"
 #include "solver/blas_threads.hpp"
 #include "solver/build_info.hpp"
 #include "solver/crossbar_system.hpp"
@@ -94,6 +97,64 @@ std::string ratio_text(double num, double den) {
 
 }  // namespace
 
+// The network target: images per second through a whole trained network with exact IR drop,
+// after its one-time setup, against the same network on ideal crossbars; measured in this run,
+// best of three alternating runs. Returns the ratio (-1 when it could not run).
+double bench_network(const std::string& config, std::int64_t images, int threads) {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  try {
+    xbarnet::cli::NetworkConfig c = xbarnet::cli::load_network_config(config);
+    c.options.threads = threads;
+    const xbarnet::networks::DataSet test =
+        xbarnet::cli::load_idx_dataset(c.data_dir, "t10k", images, c.network);
+    const xbarnet::networks::DataSet cal =
+        xbarnet::cli::load_idx_dataset(c.data_dir, "train", c.data.calibration_images, c.network);
+    xbarnet::networks::NetworkOptions sim{c.options, c.data.batch};
+    sim.simulation.ir_drop = false;  // the IR-drop maps are a report, not part of the network
+    xbarnet::networks::NetworkOptions ideal = sim;
+    ideal.simulation.ideal_only = true;
+    ideal.simulation.correction.scheme = xbarnet::corrections::Scheme::kNone;
+    auto t0 = Clock::now();
+    auto xs = xbarnet::networks::CrossbarNetwork::prepare(c.network, sim, cal.images);
+    const double setup_sim = seconds(t0);
+    t0 = Clock::now();
+    auto xi = xbarnet::networks::CrossbarNetwork::prepare(c.network, ideal, cal.images);
+    const double setup_ideal = seconds(t0);
+    if (!xs.is_ok() || !xi.is_ok()) {
+      fmt::print(stderr, "network: {}\n", (xs.is_ok() ? xi.status() : xs.status()).to_string());
+      return -1.0;
+    }
+    double t_sim = 1e300, t_ideal = 1e300, acc_sim = 0.0, acc_ideal = 0.0;
+    for (int rep = 0; rep < 3; ++rep) {
+      auto es = xbarnet::networks::evaluate(xs.value(), test);
+      auto ei = xbarnet::networks::evaluate(xi.value(), test);
+      if (!es.is_ok() || !ei.is_ok()) return -1.0;
+      t_sim = std::min(t_sim, es.value().seconds);
+      t_ideal = std::min(t_ideal, ei.value().seconds);
+      acc_sim = es.value().accuracy;
+      acc_ideal = ei.value().accuracy;
+    }
+    const double n = static_cast<double>(test.images.dim(0));
+    fmt::print(
+        "\nnetwork '{}' ({}): {} test images in batches of {}, {} arrays ({} tiles), {} "
+        "thread(s), best of 3 alternating runs\n",
+        c.network.name, config, test.images.dim(0), c.data.batch, xs.value().arrays(),
+        xs.value().tiles(), threads);
+    fmt::print("  setup (program, solve every tile, calibrate): exact {:.3f} s, ideal {:.3f} s\n",
+               setup_sim, setup_ideal);
+    fmt::print("  ideal crossbars:  {:9.1f} images/s (accuracy {:.4f})\n", n / t_ideal, acc_ideal);
+    fmt::print("  exact IR drop:    {:9.1f} images/s (accuracy {:.4f}): {:.2f}x the ideal time\n",
+               n / t_sim, acc_sim, t_sim / t_ideal);
+    return t_sim / t_ideal;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "network: {}\n", e.what());
+    return -1.0;
+  }
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"xbarnet solver benchmark: phase times, memory and the ratio against ngspice"};
   std::vector<Eigen::Index> sizes{64, 128, 256, 512, 1024};
@@ -110,6 +171,13 @@ int main(int argc, char** argv) {
   std::string scipy_script = std::string(XBARNET_SOURCE_DIR) + "/validation/scipy_solve.py";
   std::string python = "/usr/bin/python3";  // where Debian's python3-scipy installs
   bool targets = false;
+  std::string network;
+  std::int64_t network_images = 2000;
+  app.add_option("--network", network,
+                 "time a network config end to end: images per second with exact IR drop "
+                 "against ideal crossbars, after the setup (reported apart)");
+  app.add_option("--network-images", network_images, "test images of the network run")
+      ->capture_default_str();
   app.add_option("--process-sizes", process_sizes,
                  "sizes run as whole processes: xbarnet solve, the SciPy script and ngspice, "
                  "for 1 and --block inputs (empty: none)")
@@ -228,6 +296,9 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+
+  double network_ratio = -1.0;
+  if (!network.empty()) network_ratio = bench_network(network, network_images, threads);
 
   double layer_ratio = -1.0;
   if (layer) {
@@ -441,6 +512,12 @@ int main(int argc, char** argv) {
           ratio_text(p->ngspice, p->xbarnet));
     }
     fmt::print("  layer: {:.2f}x the ideal tiled layer (target <= 1.5x)\n", layer_ratio);
+  }
+  if (network_ratio > 0.0) {
+    fmt::print(
+        "  network: {:.2f}x the ideal network's time per image after setup (target <= "
+        "1.5x)\n",
+        network_ratio);
   }
   return 0;
 }
