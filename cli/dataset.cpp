@@ -30,7 +30,16 @@ std::string read_maybe_gzipped(const fs::path& path, std::size_t max_bytes) {
       throw InputError(fmt::format("{}: cannot be read ({}): a damaged or truncated gzip file?",
                                    path.string(), why != nullptr ? why : "zlib error"));
     }
-    if (n == 0) break;
+    if (n == 0) {
+      // The end, or a gzip stream cut short (zlib reports that only here).
+      int code = Z_OK;
+      const char* why = gzerror(f.get(), &code);
+      if (code != Z_OK && code != Z_STREAM_END) {
+        throw InputError(fmt::format("{}: cannot be read ({}): a truncated gzip file?",
+                                     path.string(), why != nullptr ? why : "zlib error"));
+      }
+      break;
+    }
     if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
       throw InputError(fmt::format("{}: more than {} bytes: too large for a data set file",
                                    path.string(), max_bytes));

@@ -143,7 +143,11 @@ StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input
       // The inputs the weights take, against what the previous step gives.
       const std::vector<std::int64_t>& ws = spec.weights.shape;
       const bool depthwise = kind.value() == mapping::LayerKind::kDepthwise;
-      if (ws.size() >= 2) {
+      const bool rank_fits =
+          dense ? ws.size() == 2
+                : (ws.size() == 4 ||
+                   (kind.value() == mapping::LayerKind::kPointwise && ws.size() == 2));
+      if (rank_fits) {  // (else make_layer says which shape the kind needs)
         const std::int64_t takes = depthwise ? ws[0] : ws[1];
         if (takes != shape[0]) {
           return step_error(spec, fmt::format("its weights {} take {} input {}, but {}",
