@@ -207,6 +207,16 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
       "float_accuracy,ideal_crossbar_accuracy,accuracy,agreement_with_float,arrays,tiles,"
       "setup_seconds,evaluate_seconds,images_per_second,ideal_images_per_second,adc_energy_per_"
       "image_J,adc_clipped_fraction,inputs_clipped\n";
+  // The same as a Markdown table (docs/networks.md is assembled from these).
+  std::string md = "|";
+  if (!n1.empty()) md += fmt::format(" `{}` |", n1);
+  if (!n2.empty()) md += fmt::format(" `{}` |", n2);
+  md += " float [%] | ideal crossbars [%] | simulated [%] | loss [pp] | same as float [%] | arrays "
+        "| ADC energy [J/image] |\n|";
+  for (std::size_t i = 0; i < (n1.empty() ? 0u : 1u) + (n2.empty() ? 0u : 1u) + 7u; ++i) {
+    md += "---|";
+  }
+  md += "\n";
   const double n_images = static_cast<double>(test.images.dim(0));
   for (const Point& p : points) {
     const double ips = n_images / p.eval_s;
@@ -233,6 +243,15 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
     if (!n1.empty()) j[n1] = p.v1;
     if (!n2.empty()) j[n2] = p.v2;
     rows.push_back(j);
+    md += "|";
+    if (!n1.empty()) md += fmt::format(" {} |", p.v1);
+    if (!n2.empty()) md += fmt::format(" {} |", p.v2);
+    md += fmt::format(" {:.2f} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {:.3g} |\n",
+                      100.0 * float_eval.accuracy,
+                      p.ideal_accuracy >= 0.0 ? fmt::format("{:.2f}", 100.0 * p.ideal_accuracy)
+                                              : "-",
+                      100.0 * p.accuracy, 100.0 * (float_eval.accuracy - p.accuracy),
+                      100.0 * p.agreement, p.arrays, p.adc_energy);
     if (!n1.empty()) csv += p.v1 + ",";
     if (!n2.empty()) csv += p.v2 + ",";
     csv +=
@@ -250,7 +269,9 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
   const std::string stem = c.network.name;
   const fs::path csv_path = dir / (stem + ".network.csv");
   const fs::path json_path = dir / (stem + ".network.json");
+  const fs::path md_path = dir / (stem + ".network.md");
   outputs.write_text(csv_path, [&](std::ostream& f) { f << csv; });
+  outputs.write_text(md_path, [&](std::ostream& f) { f << md; });
   nlohmann::json report = {{"config", c.path.string()},
                            {"build", solver::build_info()},
                            {"network", c.network.name},
@@ -290,7 +311,9 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
     plots.push_back(plot_path.string());
   }
   const std::vector<std::string> replaced = outputs.commit();
-  out << text << fmt::format("table: {} and {}\n", csv_path.string(), json_path.string());
+  out << text
+      << fmt::format("table: {}, {} and {}\n", csv_path.string(), json_path.string(),
+                     md_path.string());
   if (!plots.empty()) out << fmt::format("plot: {}\n", fmt::join(plots, ", "));
   if (!replaced.empty()) out << fmt::format("replaced: {}\n", fmt::join(replaced, ", "));
   return kExitOk;

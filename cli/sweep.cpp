@@ -182,6 +182,12 @@ SweepAxis parse_sweep_axis(std::string_view text) {
 
 void set_option(mapping::SimulationOptions& o, const std::string& table, const std::string& key,
                 const std::string& value) {
+  if (table == "parasitics" && key == "r_line") {
+    // Both wires at once: the "wire resistance" the source papers sweep.
+    set_option(o, table, "r_wordline", value);
+    set_option(o, table, "r_bitline", value);
+    return;
+  }
   const bool found =
       set_in(mapping::mapping_parameters(), o.mapping, table, key, value) ||
       set_in(devices::device_parameters(), o.device, table, key, value) ||

@@ -38,7 +38,8 @@ struct SweepAxis {
 SweepAxis parse_sweep_axis(std::string_view text);
 
 // Sets "table.key" of the layer options from its text value, checked by the declared rule;
-// throws InputError naming the parameter, the value and the rule.
+// throws InputError naming the parameter, the value and the rule. "parasitics.r_line" sets
+// r_wordline and r_bitline together (the wire resistance the source papers sweep).
 void set_option(mapping::SimulationOptions& options, const std::string& table,
                 const std::string& key, const std::string& value);
 
