@@ -198,6 +198,10 @@ std::string parameters_markdown() {
   out += core::markdown(mapping::simulation_parameters());
   out += "\n## Output: `[output]` of a layer config\n\n";
   out += core::markdown(output_parameters());
+  out +=
+      "\n## Data set: `[data]` of a network config (the rest of a network config: "
+      "[networks.md](networks.md))\n\n";
+  out += core::markdown(data_parameters());
   return out;
 }
 
@@ -215,6 +219,7 @@ int run_params(bool markdown, std::ostream& out) {
   list_parameters(mapping::mapping_parameters(), text);
   list_parameters(mapping::simulation_parameters(), text);
   list_parameters(output_parameters(), text);
+  list_parameters(data_parameters(), text);
   out << text;
   return kExitOk;
 }

@@ -142,12 +142,16 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
                                   : fmt::format("[{}/{}] {}={}{}: ", k + 1, points.size(), n1, p.v1,
                                                 n2.empty() ? "" : fmt::format(", {}={}", n2, p.v2));
     const auto on_progress = [&](const networks::Progress& pr) { progress(where, pr); };
+    const std::string what = n1.empty()
+                                 ? fmt::format("network '{}'", c.network.name)
+                                 : fmt::format("network '{}' at {}={}{}", c.network.name, n1, p.v1,
+                                               n2.empty() ? "" : fmt::format(", {}={}", n2, p.v2));
     const networks::NetworkOptions no{p.options, c.data.batch};
     StatusOr<networks::CrossbarNetwork> x =
         networks::CrossbarNetwork::prepare(c.network, no, calibration.images, on_progress);
-    if (!x.is_ok()) throw_status(fmt::format("network '{}' {}", c.network.name, where), x.status());
+    if (!x.is_ok()) throw_status(what, x.status());
     StatusOr<networks::Evaluation> e = networks::evaluate(x.value(), test, on_progress);
-    if (!e.is_ok()) throw_status(fmt::format("network '{}' {}", c.network.name, where), e.status());
+    if (!e.is_ok()) throw_status(what, e.status());
     p.accuracy = e.value().accuracy;
     p.arrays = x.value().arrays();
     p.tiles = x.value().tiles();
@@ -175,9 +179,9 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
       ideal.simulation.correction.scheme = corrections::Scheme::kNone;
       StatusOr<networks::CrossbarNetwork> xi =
           networks::CrossbarNetwork::prepare(c.network, ideal, calibration.images, on_progress);
-      if (!xi.is_ok()) throw_status("the ideal crossbars", xi.status());
+      if (!xi.is_ok()) throw_status(what + " on ideal crossbars", xi.status());
       StatusOr<networks::Evaluation> ei = networks::evaluate(xi.value(), test, on_progress);
-      if (!ei.is_ok()) throw_status("the ideal crossbars", ei.status());
+      if (!ei.is_ok()) throw_status(what + " on ideal crossbars", ei.status());
       p.ideal_accuracy = ei.value().accuracy;
       p.ideal_setup_s = xi.value().setup_seconds();
       p.ideal_eval_s = ei.value().seconds;
@@ -211,8 +215,9 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
   std::string md = "|";
   if (!n1.empty()) md += fmt::format(" `{}` |", n1);
   if (!n2.empty()) md += fmt::format(" `{}` |", n2);
-  md += " float [%] | ideal crossbars [%] | simulated [%] | loss [pp] | same as float [%] | arrays "
-        "| ADC energy [J/image] |\n|";
+  md +=
+      " float [%] | ideal crossbars [%] | simulated [%] | loss [pp] | same as float [%] | arrays "
+      "| ADC energy [J/image] |\n|";
   for (std::size_t i = 0; i < (n1.empty() ? 0u : 1u) + (n2.empty() ? 0u : 1u) + 7u; ++i) {
     md += "---|";
   }
@@ -246,12 +251,11 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
     md += "|";
     if (!n1.empty()) md += fmt::format(" {} |", p.v1);
     if (!n2.empty()) md += fmt::format(" {} |", p.v2);
-    md += fmt::format(" {:.2f} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {:.3g} |\n",
-                      100.0 * float_eval.accuracy,
-                      p.ideal_accuracy >= 0.0 ? fmt::format("{:.2f}", 100.0 * p.ideal_accuracy)
-                                              : "-",
-                      100.0 * p.accuracy, 100.0 * (float_eval.accuracy - p.accuracy),
-                      100.0 * p.agreement, p.arrays, p.adc_energy);
+    md += fmt::format(
+        " {:.2f} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {:.3g} |\n", 100.0 * float_eval.accuracy,
+        p.ideal_accuracy >= 0.0 ? fmt::format("{:.2f}", 100.0 * p.ideal_accuracy) : "-",
+        100.0 * p.accuracy, 100.0 * (float_eval.accuracy - p.accuracy), 100.0 * p.agreement,
+        p.arrays, p.adc_energy);
     if (!n1.empty()) csv += p.v1 + ",";
     if (!n2.empty()) csv += p.v2 + ",";
     csv +=

@@ -93,7 +93,11 @@ ParameterTable<S>&& ParameterTable<S>::integer(std::string name, I S::*member, s
   // Never more than the member can hold: a value is checked before it is narrowed.
   p.range = range;
   p.range.min = std::max(p.range.min, static_cast<double>(std::numeric_limits<I>::min()));
-  p.range.max = std::min(p.range.max, static_cast<double>(std::numeric_limits<I>::max()));
+  // (A 64-bit member: 2^53, the largest integer a double holds exactly, since values are
+  // checked as doubles; its true maximum 2^63 - 1 has no double of its own.)
+  constexpr double kExact = 9007199254740992.0;
+  p.range.min = std::max(p.range.min, -kExact);
+  p.range.max = std::min({p.range.max, static_cast<double>(std::numeric_limits<I>::max()), kExact});
   p.note = std::move(note);
   p.get = [member](const S& s) { return Value(static_cast<std::int64_t>(s.*member)); };
   p.put = [member](S& s, const Value& v) { s.*member = static_cast<I>(std::get<std::int64_t>(v)); };

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/memory.hpp"
+#include "core/threads.hpp"
 #include "devices/adc.hpp"
 
 namespace xbarnet::networks {
@@ -209,6 +211,26 @@ StatusOr<Evaluation> evaluate_batches(const DataSet& data, std::int64_t batch,
 StatusOr<Evaluation> evaluate(const CrossbarNetwork& xnet, const DataSet& data,
                               const ProgressFn& progress) {
   if (Status s = validate(data, xnet.network()); !s.is_ok()) return s;
+  // What a batch needs, layer by layer, before anything is allocated.
+  const std::int64_t batch = std::min(xnet.options().batch, data.images.dim(0));
+  for (std::size_t i = 0; i < xnet.network().steps.size(); ++i) {
+    const mapping::PreparedLayer* p = xnet.layer(i);
+    if (p == nullptr) continue;
+    const Step& step = xnet.network().steps[i];
+    std::int64_t out_per_sample = 1;
+    for (std::int64_t d : step.out_shape) out_per_sample *= d;
+    const double need = mapping::estimate_simulation_bytes(p->report.plan, batch, out_per_sample,
+                                                           core::capped_threads(p->options.threads),
+                                                           p->options.ideal_only);
+    const double limit = core::effective_memory_limit(p->options.memory_limit);
+    if (need > limit) {
+      return Status::invalid_argument(fmt::format(
+          "layer '{}': a batch of {} images needs about {:.3g} GB, more than the memory limit of "
+          "{:.3g} GB (simulation.memory_limit; 0 = half of the machine's memory): a smaller "
+          "data.batch",
+          step.name, batch, need / 1e9, limit / 1e9));
+    }
+  }
   return evaluate_batches(
       data, xnet.options().batch, progress,
       [&](const Tensor& images, std::int64_t first) { return xnet.forward(images, first); });

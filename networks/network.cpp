@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -30,6 +32,75 @@ std::vector<std::int64_t> batch_shape(std::int64_t n, const std::vector<std::int
 
 Status step_error(const StepSpec& spec, const std::string& what) {
   return Status::invalid_argument(fmt::format("layer '{}' ({}): {}", spec.name, spec.kind, what));
+}
+
+// A weighted layer in double precision, by its own patch matrix and one dense product per layer
+// (per channel for depthwise): the float network's path. It shares nothing with the mapping's
+// lowering, which it is compared with.
+Tensor float_layer(const mapping::Layer& layer, const Tensor& x) {
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const mapping::LayerShape& s = layer.shape;
+  const std::int64_t n = x.dim(0);
+  Tensor out;
+  out.shape = mapping::output_shape(s, n);
+  out.data.assign(static_cast<size_t>(out.size()), 0.0);
+  const auto bias = [&](std::int64_t m) { return layer.bias.empty() ? 0.0 : layer.bias[m]; };
+  if (s.kind == mapping::LayerKind::kDense) {
+    const Eigen::Map<const Mat> in(x.data.data(), n, s.in_channels);
+    const Eigen::Map<const Mat> w(layer.weights.data.data(), s.out_channels, s.in_channels);
+    Eigen::Map<Mat> y(out.data.data(), n, s.out_channels);
+    y.noalias() = in * w.transpose();
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t m = 0; m < s.out_channels; ++m) {
+        y(i, m) = mapping::apply_activation(layer.activation, y(i, m) + bias(m));
+      }
+    }
+    return out;
+  }
+  const std::int64_t k = s.kernel, h = s.in_height, w = s.in_width;
+  const std::int64_t ho = s.out_height(), wo = s.out_width(), cin = s.in_channels;
+  const bool depthwise = s.kind == mapping::LayerKind::kDepthwise;
+  const std::int64_t taps = (depthwise ? 1 : cin) * k * k;  // inputs of one output
+  const std::int64_t groups = depthwise ? cin : 1;
+  const std::int64_t per_group = depthwise ? 1 : s.out_channels;
+  Mat patches(ho * wo, taps);
+  Mat y(ho * wo, per_group);
+  for (std::int64_t b = 0; b < n; ++b) {
+    for (std::int64_t g = 0; g < groups; ++g) {
+      // Patch matrix of sample b (channel g for depthwise): row = output position, column =
+      // (channel, ky, kx) in the weights' order; zero padding.
+      patches.setZero();
+      const std::int64_t c0 = depthwise ? g : 0, c1 = depthwise ? g + 1 : cin;
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          double* row = patches.data() + (oy * wo + ox) * taps;
+          for (std::int64_t c = c0; c < c1; ++c) {
+            const double* img = x.data.data() + (b * cin + c) * h * w;
+            for (std::int64_t ky = 0; ky < k; ++ky) {
+              const std::int64_t iy = oy * s.stride - s.padding + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (std::int64_t kx = 0; kx < k; ++kx) {
+                const std::int64_t ix = ox * s.stride - s.padding + kx;
+                if (ix < 0 || ix >= w) continue;
+                row[((c - c0) * k + ky) * k + kx] = img[iy * w + ix];
+              }
+            }
+          }
+        }
+      }
+      const Eigen::Map<const Mat> wt(layer.weights.data.data() + g * per_group * taps, per_group,
+                                     taps);
+      y.noalias() = patches * wt.transpose();
+      for (std::int64_t m = 0; m < per_group; ++m) {
+        const std::int64_t channel = g * per_group + m;
+        double* o = out.data.data() + (b * s.out_channels + channel) * ho * wo;
+        for (std::int64_t p = 0; p < ho * wo; ++p) {
+          o[p] = mapping::apply_activation(layer.activation, y(p, m) + bias(channel));
+        }
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -245,8 +316,7 @@ StatusOr<Tensor> float_forward(const Network& net, const Tensor& images) {
   for (std::size_t i = 0; i < net.steps.size(); ++i) {
     const Step& s = net.steps[i];
     if (s.kind == StepKind::kWeighted) {
-      const auto identity = [](double v) { return v; };
-      outputs[i] = mapping::reference_forward(s.layer, *x, identity, identity);
+      outputs[i] = float_layer(s.layer, *x);
     } else {
       outputs[i] = apply_operation(s, *x, s.from >= 0 ? &outputs[s.from] : nullptr);
     }

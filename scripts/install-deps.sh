@@ -8,8 +8,8 @@ $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
   build-essential cmake ninja-build pkg-config git \
   libeigen3-dev libsuitesparse-dev libopenblas-dev \
-  libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpng-dev \
+  libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpng-dev zlib1g-dev \
   libplplot-dev plplot-driver-cairo fonts-dejavu-core \
   libgtest-dev libgmock-dev libbenchmark-dev \
   ngspice clang-format clang libclang-rt-14-dev libomp-dev \
-  python3-numpy python3-scipy
+  python3-numpy python3-scipy dataset-fashion-mnist
