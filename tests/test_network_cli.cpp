@@ -257,5 +257,50 @@ TEST(NetworkCli, GzippedAndTruncatedDataFiles) {
   EXPECT_THROW(cli::read_maybe_gzipped(dir, 1 << 20), cli::InputError);  // a directory
 }
 
+// ------------------------------------------------------------------ the committed trained models
+
+const fs::path kModels = fs::path(XBARNET_SOURCE_DIR) / "examples" / "fashion-mnist";
+
+class TrainedModel : public ::testing::TestWithParam<std::string> {};
+
+// The float network (C++) against the logits PyTorch computed in float64 from the same exported
+// files (validation/train_fashion_mnist.py, an evaluator that shares no code with xbarnet).
+TEST_P(TrainedModel, FloatNetworkMatchesPyTorchsLogits) {
+  const fs::path dir = kModels / GetParam();
+  cli::NetworkConfig c = cli::load_network_config(dir / "network.toml");
+  const networks::DataSet test = cli::load_idx_dataset(kModels / "subset", "t10k", 0, c.network);
+  ASSERT_EQ(test.images.dim(0), 200);
+  const cli::NpyArray want = cli::read_npy(dir / "reference_logits.npy");
+  ASSERT_EQ(want.shape, (std::vector<std::int64_t>{200, 10}));
+  StatusOr<networks::Tensor> got = networks::float_forward(c.network, test.images);
+  ASSERT_TRUE(got.is_ok()) << got.status().message();
+  double scale = 0.0, worst = 0.0;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    scale = std::max(scale, std::abs(want.data[i]));
+    worst = std::max(worst, std::abs(got.value().data[i] - want.data[i]));
+  }
+  EXPECT_LT(worst, 1e-9 * scale) << "largest |logit| " << scale;
+}
+
+// Ideal crossbars with an ideal ADC, calibrated on training images as the command does, give the
+// float network's predictions on the committed test subset.
+TEST_P(TrainedModel, IdealCrossbarsGiveTheFloatPredictions) {
+  const fs::path dir = kModels / GetParam();
+  cli::NetworkConfig c = cli::load_network_config(dir / "network.toml");
+  const networks::DataSet test = cli::load_idx_dataset(kModels / "subset", "t10k", 0, c.network);
+  const networks::DataSet cal = cli::load_idx_dataset(kModels / "subset", "train", 0, c.network);
+  networks::NetworkOptions o{c.options, 50};
+  o.simulation.ideal_only = true;
+  o.simulation.threads = 2;
+  StatusOr<networks::CrossbarNetwork> x = networks::CrossbarNetwork::prepare(c.network, o, cal.images);
+  ASSERT_TRUE(x.is_ok()) << x.status().message();
+  const networks::Evaluation e = networks::evaluate(x.value(), test).value();
+  const networks::Evaluation f = networks::evaluate_float(c.network, test, 64).value();
+  EXPECT_EQ(e.predicted, f.predicted);
+}
+
+INSTANTIATE_TEST_SUITE_P(FashionMnist, TrainedModel,
+                         ::testing::Values("cnn-3d", "cnn-2d1d", "cnn-mixed", "cnn-ternary"));
+
 }  // namespace
 }  // namespace xbarnet
