@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "cli/dataset.hpp"
+#include "cli/network_command.hpp"
 #include "cli/npy.hpp"
 #include "cli/program.hpp"
 #include "networks/crossbar_network.hpp"
@@ -146,6 +147,20 @@ TEST(NetworkCli, RunsATinyNetworkOverAParameterAndWritesTablePlotAndJson) {
   EXPECT_EQ(slurp(dir / "out" / "tiny.network.png").substr(1, 3), "PNG");
   const std::string csv = slurp(dir / "out" / "tiny.network.csv");
   EXPECT_EQ(csv.rfind("parasitics.r_wordline,float_accuracy,", 0), 0u) << csv;
+}
+
+TEST(NetworkCli, AProgressLineOnlyWhenAskedFor) {
+  const fs::path dir = make_network_dir("net-progress");
+  cli::NetworkArgs args;
+  args.config = (dir / "tiny.toml").string();
+  args.output_dir = (dir / "out").string();
+  args.progress = true;  // main() asks for it when standard error is a terminal
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run_network(args, out, err), cli::kExitOk) << err.str();
+  EXPECT_NE(err.str().find("\rsetup: layers 0/2, tiles 0/3 (c1)"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("\rsetup: layers 2/2, tiles 3/3"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("\rimages 10/10"), std::string::npos) << err.str();
+  EXPECT_EQ(out.str().find('\r'), std::string::npos);  // the results stay clean
 }
 
 TEST(NetworkCli, IdealCrossbarsAgreeWithTheFloatNetworkOnTheDataSet) {
@@ -292,7 +307,8 @@ TEST_P(TrainedModel, IdealCrossbarsGiveTheFloatPredictions) {
   networks::NetworkOptions o{c.options, 50};
   o.simulation.ideal_only = true;
   o.simulation.threads = 2;
-  StatusOr<networks::CrossbarNetwork> x = networks::CrossbarNetwork::prepare(c.network, o, cal.images);
+  StatusOr<networks::CrossbarNetwork> x =
+      networks::CrossbarNetwork::prepare(c.network, o, cal.images);
   ASSERT_TRUE(x.is_ok()) << x.status().message();
   const networks::Evaluation e = networks::evaluate(x.value(), test).value();
   const networks::Evaluation f = networks::evaluate_float(c.network, test, 64).value();
