@@ -229,6 +229,33 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
   return e;
 }
 
+// The whole text of a config file.
+std::string read_config_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+// The TOML of a config, whose top-level tables must be among `known` (listed in the message as
+// `listed`).
+toml::table parse_toml(std::string_view text, const fs::path& path,
+                       std::initializer_list<std::string_view> known, std::string_view listed) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}:{}: not a valid TOML file: {}", path.string(),
+                                 e.source().begin.line, e.source().begin.column, e.description()));
+  }
+  for (const auto& [k, v] : root) {
+    if (std::find(known.begin(), known.end(), k.str()) == known.end()) {
+      throw InputError(
+          fmt::format("{}: unknown table [{}] (known: {})", path.string(), k.str(), listed));
+    }
+  }
+  return root;
+}
+
 // The simulation tables shared by layer and network configs.
 void read_simulation_tables(const toml::table& root, const fs::path& path,
                             mapping::SimulationOptions& o, OutputOptions& output) {
@@ -277,33 +304,18 @@ const LayerEntry& find_layer(const Config& c, const std::string& key) {
 }
 
 Config load_config(const fs::path& path, bool need_values) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_config(text, path, need_values);
+  return parse_config(read_config_text(path), path, need_values);
 }
 
 Config parse_config(std::string_view text, const fs::path& path, bool need_values) {
   Config c;
   c.path = path;
-  toml::table root;
-  try {
-    root = toml::parse(text, path.string());
-  } catch (const toml::parse_error& e) {
-    throw InputError(fmt::format("{}:{}:{}: not a valid TOML file: {}", path.string(),
-                                 e.source().begin.line, e.source().begin.column, e.description()));
-  }
-  for (const auto& [k, v] : root) {
-    const std::string key(k.str());
-    if (key != "layer" && key != "mapping" && key != "device" && key != "variation" &&
-        key != "adc" && key != "correction" && key != "parasitics" && key != "simulation" &&
-        key != "output") {
-      throw InputError(fmt::format(
-          "{}: unknown table [{}] (known: [[layer]], [mapping], [device], [variation], [adc], "
-          "[correction], [parasitics], [simulation], [output])",
-          path.string(), key));
-    }
-  }
+  const toml::table root =
+      parse_toml(text, path,
+                 {"layer", "mapping", "device", "variation", "adc", "correction", "parasitics",
+                  "simulation", "output"},
+                 "[[layer]], [mapping], [device], [variation], [adc], [correction], [parasitics], "
+                 "[simulation], [output]");
   const toml::array* layers = root["layer"].as_array();
   if (layers == nullptr || layers->empty()) {
     throw InputError(
@@ -418,33 +430,18 @@ networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::si
 }  // namespace
 
 NetworkConfig load_network_config(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_network_config(text, path);
+  return parse_network_config(read_config_text(path), path);
 }
 
 NetworkConfig parse_network_config(std::string_view text, const fs::path& path) {
   NetworkConfig c;
   c.path = path;
-  toml::table root;
-  try {
-    root = toml::parse(text, path.string());
-  } catch (const toml::parse_error& e) {
-    throw InputError(fmt::format("{}:{}:{}: not a valid TOML file: {}", path.string(),
-                                 e.source().begin.line, e.source().begin.column, e.description()));
-  }
-  for (const auto& [k, v] : root) {
-    const std::string key(k.str());
-    if (key != "network" && key != "layer" && key != "data" && key != "mapping" &&
-        key != "device" && key != "variation" && key != "adc" && key != "correction" &&
-        key != "parasitics" && key != "simulation" && key != "output") {
-      throw InputError(fmt::format(
-          "{}: unknown table [{}] (known: [network], [[layer]], [data], [mapping], [device], "
-          "[variation], [adc], [correction], [parasitics], [simulation], [output])",
-          path.string(), key));
-    }
-  }
+  const toml::table root = parse_toml(
+      text, path,
+      {"network", "layer", "data", "mapping", "device", "variation", "adc", "correction",
+       "parasitics", "simulation", "output"},
+      "[network], [[layer]], [data], [mapping], [device], [variation], [adc], [correction], "
+      "[parasitics], [simulation], [output]");
   const toml::table* net = root.get("network") ? root.get("network")->as_table() : nullptr;
   if (net == nullptr) {
     throw InputError(
@@ -460,6 +457,7 @@ NetworkConfig parse_network_config(std::string_view text, const fs::path& path) 
   Reader n(path, "network", net);
   n.only({"name", "input", "classes"});
   const std::string name = n.text("name", path.stem().string());
+  check_plain_name(n, name);  // it names the output files
   const std::vector<std::int64_t> input = n.integers("input");
   if (input.empty()) n.fail("input", "is required: one image's [channels, height, width]");
   const std::int64_t classes = n.integer("classes", 0);

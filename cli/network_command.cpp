@@ -92,12 +92,7 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
   NetworkConfig c = load_network_config(args.config);
   for (const std::string& s : args.set) apply_set(c, s);
   if (args.threads > 0) c.options.threads = args.threads;
-  std::vector<SweepAxis> axes;
-  for (const std::string& v : args.vary) axes.push_back(parse_sweep_axis(v));
-  if (axes.size() == 2 && axes[0].table == axes[1].table && axes[0].key == axes[1].key) {
-    throw InputError(fmt::format("--vary {}.{} is given twice: vary two different parameters",
-                                 axes[0].table, axes[0].key));
-  }
+  const std::vector<SweepAxis> axes = parse_sweep_axes(args.vary);
   const SweepAxis none{"", "", {""}, false};
   const SweepAxis& a1 = axes.empty() ? none : axes[0];
   const SweepAxis& a2 = axes.size() > 1 ? axes[1] : none;

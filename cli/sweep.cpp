@@ -180,6 +180,16 @@ SweepAxis parse_sweep_axis(std::string_view text) {
   return a;
 }
 
+std::vector<SweepAxis> parse_sweep_axes(const std::vector<std::string>& vary) {
+  std::vector<SweepAxis> axes;
+  for (const std::string& v : vary) axes.push_back(parse_sweep_axis(v));
+  if (axes.size() == 2 && axes[0].table == axes[1].table && axes[0].key == axes[1].key) {
+    throw InputError(fmt::format("--vary {}.{} is given twice: vary two different parameters",
+                                 axes[0].table, axes[0].key));
+  }
+  return axes;
+}
+
 void set_option(mapping::SimulationOptions& o, const std::string& table, const std::string& key,
                 const std::string& value) {
   if (table == "parasitics" && key == "r_line") {
@@ -215,12 +225,7 @@ int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {
   Config c = load_config(args.config, true);
   if (args.threads > 0) c.options.threads = args.threads;
   const LayerEntry& e = find_layer(c, args.layer);
-  std::vector<SweepAxis> axes;
-  for (const std::string& v : args.vary) axes.push_back(parse_sweep_axis(v));
-  if (axes.size() == 2 && axes[0].table == axes[1].table && axes[0].key == axes[1].key) {
-    throw InputError(fmt::format("--vary {}.{} is given twice: sweep two different parameters",
-                                 axes[0].table, axes[0].key));
-  }
+  const std::vector<SweepAxis> axes = parse_sweep_axes(args.vary);
   const SweepAxis none{"", "", {""}, false};
   const SweepAxis& a1 = axes[0];
   const SweepAxis& a2 = axes.size() > 1 ? axes[1] : none;

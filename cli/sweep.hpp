@@ -36,6 +36,8 @@ struct SweepAxis {
 };
 // Parses "table.key=v1,v2,..." (throws InputError naming the option and the rule).
 SweepAxis parse_sweep_axis(std::string_view text);
+// Every --vary, parsed; the same parameter twice is refused.
+std::vector<SweepAxis> parse_sweep_axes(const std::vector<std::string>& vary);
 
 // Sets "table.key" of the layer options from its text value, checked by the declared rule;
 // throws InputError naming the parameter, the value and the rule. "parasitics.r_line" sets

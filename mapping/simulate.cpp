@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "solver/crossbar_system.hpp"
 
@@ -220,10 +221,7 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
       system + correction + 8.0 * 6.0 * r * c +
       8.0 * (vectors + static_cast<double>(calibration_vectors)) * (r + 2.0 * c);
   const double kept = 2.0 * concurrent * 8.0 * vectors * c;
-  // Every tile keeps its transfer matrix, its target's used cells and its read-noise coupling
-  // for the batches (PreparedLayer).
-  const double prepared = static_cast<double>(plan.tiles.size()) * 3.0 * 8.0 * r * c;
-  return lowered + accumulators + tensors + concurrent * per_tile + kept + prepared;
+  return lowered + accumulators + tensors + concurrent * per_tile + kept;
 }
 
 namespace {
@@ -278,8 +276,8 @@ Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
       netlists::Crossbar::uniform(g.programmed, options.parasitics), ctx, ls.ir_map);
   if (!prepared.is_ok()) return prepared.status();
   TileResponse& response = *prepared.value();
-  ir_drop = Eigen::MatrixXd::Zero(rows, cols);
   if (ls.ir_map) {
+    ir_drop = Eigen::MatrixXd::Zero(rows, cols);
     if (Status s = ir_drop_map(pl, spec, options.device.v_read, response, ir_drop, pt.report);
         !s.is_ok()) {
       return s;
@@ -366,13 +364,9 @@ Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
     pt.full_scale = full_scale.value();
   }
 
-  // Keep what the reads need (T); the solver's system goes back to its pool.
-  pt.response = kept_response(response);
-  if (pt.response == nullptr) {
-    return Status::invalid_argument(
-        fmt::format("the response '{}' gives no transfer matrix: a layer runs on linear tiles",
-                    ls.response_model.name()));
-  }
+  // Keep what the reads need; the solver's system goes back to its pool.
+  response.release();
+  pt.response = std::move(prepared).value();
   pt.report.seconds = seconds_since(tile_start);
   return Status::ok();
 }
@@ -383,12 +377,34 @@ std::string tile_prefix(const TileSpec& spec, std::int64_t t) {
                      spec.m0, spec.m0 + spec.nm - 1);
 }
 
-// The whole setup; `scale_batch` sets the input scale, `adc_calibration` (may be null) the ADC's
-// range; `batch` (the evaluated batch size, 0 for the calibration's) sizes the memory check.
-StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& options,
-                                const Stages& stages, const Tensor& scale_batch,
-                                const Tensor* adc_calibration, std::int64_t batch) {
-  const auto t_start = Clock::now();
+// The stages and the layer-wide data every tile's setup reads, built once per setup; tiles are
+// then set up from it all at once (prepare_layer) or wave by wave (simulate).
+struct SetupState {
+  explicit SetupState(const SimulationOptions& o)
+      : devices_programming(o.variation), linear(o.backend) {}
+  ExactProgramming exact;
+  DeviceProgramming devices_programming;
+  LinearCircuitResponse linear;
+  IdealResponse ideal_arrays;
+  const Programmer* programmer = nullptr;
+  const ResponseModel* response_model = nullptr;
+  LoweredWeights lw;
+  std::optional<devices::WeightMap> wmap;
+  std::optional<devices::InputMap> imap;
+  const Tensor* adc_calibration = nullptr;  // the batch the ADC's range is calibrated on
+  bool ir_map = false;
+  Eigen::VectorXd row_loss, row_count;  // the tiles' row losses summed so far
+  Clock::time_point start;
+};
+
+// Everything before the tiles: the checks, the plan, the stages, the memory the run needs (with
+// `keep_tiles`, every tile's response kept for later batches), the scales and maps.
+// `scale_batch` sets the input scale, `adc_calibration` (may be null) the ADC's range, `batch`
+// (0: the scale batch's) sizes the memory check.
+Status begin_setup(const Layer& layer, const SimulationOptions& options, const Stages& stages,
+                   const Tensor& scale_batch, const Tensor* adc_calibration, std::int64_t batch,
+                   bool keep_tiles, PreparedLayer& p, SetupState& st) {
+  st.start = Clock::now();
   if (Status s = validate(options); !s.is_ok()) return s;
   if (adc_calibration != nullptr) {
     if (Status s = validate_input(layer, *adc_calibration); !s.is_ok()) {
@@ -405,22 +421,18 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
   // ---- plan
   StatusOr<Plan> planned = plan(layer.shape, options.mapping, options.device.sign);
   if (!planned.is_ok()) return planned.status();
-  const ExactProgramming exact;
-  const DeviceProgramming devices_programming(options.variation);
-  const LinearCircuitResponse linear(options.backend);
-  const IdealResponse ideal_arrays;
   const devices::VariationParams& var = options.variation;
-  const Programmer& programmer =
-      stages.programmer != nullptr
-          ? *stages.programmer
-          : (real_devices(var) ? static_cast<const Programmer&>(devices_programming) : exact);
-  const ResponseModel& response_model =
+  st.programmer = stages.programmer != nullptr
+                      ? stages.programmer
+                      : (real_devices(var) ? static_cast<const Programmer*>(&st.devices_programming)
+                                           : &st.exact);
+  st.response_model =
       stages.response != nullptr
-          ? *stages.response
-          : (options.ideal_only ? static_cast<const ResponseModel&>(ideal_arrays) : linear);
-  const bool ir_map = options.ir_drop && !options.ideal_only;
+          ? stages.response
+          : (options.ideal_only ? static_cast<const ResponseModel*>(&st.ideal_arrays) : &st.linear);
+  st.ir_map = options.ir_drop && !options.ideal_only;
+  st.adc_calibration = adc_calibration;
 
-  PreparedLayer p;
   p.layer = layer;
   p.options = options;
   // Ideal arrays holding exactly their target, read in analog without noise: the simulated
@@ -430,12 +442,12 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
                       options.device.input_encoding == devices::InputEncoding::kAnalog;
   LayerReport& rep = p.report;
   rep.plan = planned.value();
-  rep.programming = programmer.name();
-  rep.response = response_model.name();
+  rep.programming = st.programmer->name();
+  rep.response = st.response_model->name();
   rep.backend = solver::to_string(options.backend);
   rep.ordering = options.ideal_only ? "none (no circuit)"
                                     : "nd (nested dissection of the cell grid, boundary last)";
-  rep.ir_drop_mapped = ir_map;
+  rep.ir_drop_mapped = st.ir_map;
   rep.adc_bits = options.device.adc_bits;
   if (rep.plan.options.scheme == Scheme::kInputSplit &&
       rep.plan.options.merge == Merge::kMajority && layer.activation != Activation::kNone &&
@@ -450,15 +462,13 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
   const std::int64_t n_cal =
       adc_calibration != nullptr ? adc_calibration->dim(0) * low.positions_per_sample : 0;
   {
-    const std::int64_t out_per_sample = [&] {
-      std::int64_t n = 1;
-      for (std::int64_t d : output_shape(layer.shape, 1)) n *= d;
-      return n;
-    }();
+    std::int64_t out_per_sample = 1;
+    for (std::int64_t d : output_shape(layer.shape, 1)) out_per_sample *= d;
     const std::int64_t b = batch > 0 ? batch : scale_batch.dim(0);
-    const double need = estimate_simulation_bytes(
+    double need = estimate_simulation_bytes(
         pl, b, out_per_sample, core::capped_threads(options.threads), options.ideal_only,
         side_of(options.correction.scheme) == Side::kProgramming, n_cal);
+    if (keep_tiles) need += prepared_layer_bytes(pl);
     const double limit = core::effective_memory_limit(options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(
@@ -469,7 +479,7 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
           b * low.positions_per_sample, core::capped_threads(options.threads), limit / 1e9));
     }
   }
-  const LoweredWeights lw = lowered_weights(layer, low);
+  st.lw = lowered_weights(layer, low);
   // The input scale comes from the calibration batch when there is one (then it does not
   // depend on the evaluated batch); the weight scale from the weights.
   const Scales sc = scales_of(layer, scale_batch);
@@ -484,40 +494,43 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
         "the calibration batch is all zeros: it gives no input scale (its largest |x| must be > "
         "0)");
   }
-  const devices::WeightMap wmap(options.device, sc.w_max);
-  const devices::InputMap imap(options.device, sc.x_max, sc.signed_inputs);
+  st.wmap.emplace(options.device, sc.w_max);
+  st.imap.emplace(options.device, sc.x_max, sc.signed_inputs);
   rep.correction.scheme = corrections::to_string(options.correction.scheme);
   p.bias = bias_per_output(layer, low);
-  rep.seconds.map = seconds_since(t_start);
+  rep.threads = core::capped_threads(options.threads);
+  p.tiles.resize(pl.tiles.size());
+  st.row_loss = Eigen::VectorXd::Zero(pl.options.array.rows);
+  st.row_count = Eigen::VectorXd::Zero(pl.options.array.rows);
+  rep.seconds.map = seconds_since(st.start);
+  return Status::ok();
+}
 
-  // ---- every tile, in parallel
-  const std::int64_t rows = pl.options.array.rows;
-  const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
-  const int threads = core::capped_threads(options.threads);
-  rep.threads = threads;
-  p.tiles.resize(static_cast<size_t>(n_tiles));
-  std::vector<Status> status(static_cast<size_t>(n_tiles));
-  std::vector<Eigen::MatrixXd> ir_drop(static_cast<size_t>(n_tiles));
-  const LayerSetup ls{layer,          options,         pl,    lw, wmap, imap, programmer,
-                      response_model, adc_calibration, ir_map};
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-  for (std::int64_t t = 0; t < n_tiles; ++t) {
-    status[t] = setup_tile(ls, t, p.tiles[t], ir_drop[t]);
-    if (!status[t].is_ok()) ir_drop[t].resize(0, 0);
+// Sets up tiles [t0, t1) in parallel and adds their reports to the layer's in tile order; an
+// IR-drop map is kept for the worst tile only.
+Status setup_tiles(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64_t t1) {
+  const Plan& pl = p.report.plan;
+  const LayerSetup ls{p.layer,        p.options,          pl,
+                      st.lw,          *st.wmap,           *st.imap,
+                      *st.programmer, *st.response_model, st.adc_calibration,
+                      st.ir_map};
+  std::vector<Status> status(static_cast<size_t>(t1 - t0));
+  std::vector<Eigen::MatrixXd> ir_drop(static_cast<size_t>(t1 - t0));
+#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
+  for (std::int64_t t = t0; t < t1; ++t) {
+    status[t - t0] = setup_tile(ls, t, p.tiles[t], ir_drop[t - t0]);
   }
-
-  // ---- the tiles' reports, in tile order
-  Eigen::VectorXd row_loss = Eigen::VectorXd::Zero(rows), row_count = Eigen::VectorXd::Zero(rows);
-  for (std::int64_t t = 0; t < n_tiles; ++t) {
+  LayerReport& rep = p.report;
+  for (std::int64_t t = t0; t < t1; ++t) {
     const PreparedTile& pt = p.tiles[t];
-    if (!status[t].is_ok()) {
-      return Status(status[t].code(),
-                    fmt::format("{}: {}", tile_prefix(pl.tiles[t], t), status[t].message()));
+    if (!status[t - t0].is_ok()) {
+      return Status(status[t - t0].code(),
+                    fmt::format("{}: {}", tile_prefix(pl.tiles[t], t), status[t - t0].message()));
     }
-    for (std::int64_t i = 0; i < rows; ++i) {
+    for (Eigen::Index i = 0; i < st.row_loss.size(); ++i) {
       if (!std::isnan(pt.row_loss(i))) {
-        row_loss(i) += pt.row_loss(i);
-        row_count(i) += 1.0;
+        st.row_loss(i) += pt.row_loss(i);
+        st.row_count(i) += 1.0;
       }
     }
     rep.seconds.program += pt.program_s;
@@ -533,18 +546,27 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
     rep.worst_transfer_check = std::max(rep.worst_transfer_check, pt.report.health.transfer_check);
     if (rep.worst_tile < 0 || pt.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {
       rep.worst_tile = t;
-      rep.worst_ir_drop = std::move(ir_drop[t]);
+      rep.worst_ir_drop = std::move(ir_drop[t - t0]);
     }
-    ir_drop[t].resize(0, 0);
     rep.tiles.push_back(pt.report);
+  }
+  return Status::ok();
+}
+
+// The layer-wide figures once every tile is set up.
+void finish_setup(PreparedLayer& p, SetupState& st) {
+  LayerReport& rep = p.report;
+  if (rep.worst_ir_drop.size() == 0) {
+    rep.worst_ir_drop =
+        Eigen::MatrixXd::Zero(rep.plan.options.array.rows, rep.plan.options.array.cols);
   }
   if (!rep.tiles.empty()) {
     rep.correction.error_before_mean /= static_cast<double>(rep.tiles.size());
     rep.correction.error_after_mean /= static_cast<double>(rep.tiles.size());
   }
-  rep.loss_by_row.resize(static_cast<size_t>(rows));
-  for (std::int64_t i = 0; i < rows; ++i) {
-    rep.loss_by_row[i] = row_count(i) > 0.0 ? row_loss(i) / row_count(i) : 0.0;
+  rep.loss_by_row.resize(static_cast<size_t>(st.row_loss.size()));
+  for (Eigen::Index i = 0; i < st.row_loss.size(); ++i) {
+    rep.loss_by_row[i] = st.row_count(i) > 0.0 ? st.row_loss(i) / st.row_count(i) : 0.0;
   }
   double mean_drop = 0.0;
   for (const TileReport& t : rep.tiles) {
@@ -553,14 +575,12 @@ StatusOr<PreparedLayer> prepare(const Layer& layer, const SimulationOptions& opt
   }
   rep.mean_ir_drop_fraction =
       rep.tiles.empty() ? 0.0 : mean_drop / static_cast<double>(rep.tiles.size());
-  if (&response_model == &linear) rep.analyses = linear.analyses();
-  p.setup_seconds = seconds_since(t_start);
-  return p;
+  if (st.response_model == &st.linear) rep.analyses = st.linear.analyses();
+  p.setup_seconds = seconds_since(st.start);
 }
 
 // What one tile adds to a batch.
 struct TileRun {
-  Status status;
   Eigen::MatrixXd y, y_ideal;          // K x nm digitised read-outs, weight x input units
   Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
   double current_error = 0.0;          // of its used columns (with the ideal)
@@ -633,7 +653,7 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   return tr;
 }
 
-// A batch through every tile, merged in tile order (the result does not depend on the thread
+// A batch through the tiles, merged in tile order (the result does not depend on the thread
 // count).
 struct BatchTotals {
   Eigen::MatrixXd acc, acc_ideal;      // K x M
@@ -643,21 +663,14 @@ struct BatchTotals {
   double apply_s = 0.0;
 };
 
-Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
-                 std::int64_t first_sample, BatchTotals& out) {
+BatchTotals begin_batch(const PreparedLayer& p, const Tensor& input, bool with_ideal) {
   const Plan& pl = p.report.plan;
-  const Lowering& low = pl.lowering;
-  const SimulationOptions& options = p.options;
-  const devices::WeightMap wmap(options.device, p.w_max);
-  const devices::InputMap imap(options.device, p.x_max, p.signed_inputs);
-  const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
-  const std::int64_t n_vec = input.dim(0) * low.positions_per_sample;
-  const std::int64_t first_vector = first_sample * low.positions_per_sample;
-  const std::int64_t cols = pl.options.array.cols;
-  out.acc = Eigen::MatrixXd::Zero(n_vec, low.outputs);
-  if (with_ideal) out.acc_ideal = Eigen::MatrixXd::Zero(n_vec, low.outputs);
-  out.col_err2 = Eigen::VectorXd::Zero(cols);
-  out.col_ref2 = Eigen::VectorXd::Zero(cols);
+  const std::int64_t n_vec = input.dim(0) * pl.lowering.positions_per_sample;
+  BatchTotals out;
+  out.acc = Eigen::MatrixXd::Zero(n_vec, pl.lowering.outputs);
+  if (with_ideal) out.acc_ideal = Eigen::MatrixXd::Zero(n_vec, pl.lowering.outputs);
+  out.col_err2 = Eigen::VectorXd::Zero(pl.options.array.cols);
+  out.col_ref2 = Eigen::VectorXd::Zero(pl.options.array.cols);
   if (p.report.calibrated) {
     // Inputs the DAC cannot represent: beyond the calibration's largest |x|, and negative ones
     // when the calibration batch has none (its DAC is unsigned).
@@ -665,23 +678,29 @@ Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
       out.inputs_clipped += (std::abs(x) > p.x_max || (x < 0.0 && !p.signed_inputs)) ? 1 : 0;
     }
   }
-  const auto n_tiles = static_cast<std::int64_t>(pl.tiles.size());
-  const int threads = core::capped_threads(options.threads);
-  const std::int64_t wave = std::int64_t{threads} * 2;
-  for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
-    const std::int64_t t1 = std::min(n_tiles, t0 + wave);
-    std::vector<TileRun> work(static_cast<size_t>(t1 - t0));
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (std::int64_t t = t0; t < t1; ++t) {
-      work[t - t0] = run_tile(p, t, input, imap, to_weight_units, with_ideal, first_vector);
+  return out;
+}
+
+// Tiles [t0, t1) (set up) read the batch, in parallel, and are merged in tile order.
+void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
+               std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
+  const Plan& pl = p.report.plan;
+  const SimulationOptions& options = p.options;
+  const devices::WeightMap wmap(options.device, p.w_max);
+  const devices::InputMap imap(options.device, p.x_max, p.signed_inputs);
+  const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
+  const std::int64_t first_vector = first_sample * pl.lowering.positions_per_sample;
+  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
+  for (std::int64_t w0 = t0; w0 < t1; w0 += wave) {
+    const std::int64_t w1 = std::min(t1, w0 + wave);
+    std::vector<TileRun> work(static_cast<size_t>(w1 - w0));
+#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
+    for (std::int64_t t = w0; t < w1; ++t) {
+      work[t - w0] = run_tile(p, t, input, imap, to_weight_units, with_ideal, first_vector);
     }
-    for (std::int64_t t = t0; t < t1; ++t) {
-      TileRun& tr = work[t - t0];
+    for (std::int64_t t = w0; t < w1; ++t) {
+      TileRun& tr = work[t - w0];
       const TileSpec& spec = pl.tiles[t];
-      if (!tr.status.is_ok()) {
-        return Status(tr.status.code(),
-                      fmt::format("{}: {}", tile_prefix(spec, t), tr.status.message()));
-      }
       merge_tile(pl, spec, tr.y, p.bias, out.acc);
       if (with_ideal) {
         merge_tile(pl, spec, tr.y_ideal, p.bias, out.acc_ideal);
@@ -695,15 +714,6 @@ Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
       out.apply_s += tr.apply_s;
     }
   }
-  if (options.device.adc_bits > 0 && out.nonzero > 0 && out.clipped >= out.nonzero) {
-    return Status::invalid_argument(fmt::format(
-        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
-        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
-        "'calibrated')",
-        devices::to_string(options.adc.range), p.report.adc_full_scale_min,
-        p.report.adc_full_scale_max, out.nonzero));
-  }
-  return Status::ok();
 }
 
 Status refuse_non_finite(const Tensor& simulated) {
@@ -726,19 +736,40 @@ bool outputs_are_macs(const Layer& layer, const Plan& pl) {
 
 }  // namespace
 
+double prepared_layer_bytes(const Plan& plan) {
+  // Per tile: its transfer matrix, its target's used cells and its read-noise coupling.
+  return static_cast<double>(plan.tiles.size()) * 3.0 * 8.0 *
+         static_cast<double>(plan.options.array.rows) *
+         static_cast<double>(plan.options.array.cols);
+}
+
+bool clips_everything(const SimulationOptions& options, std::int64_t clipped,
+                      std::int64_t nonzero) {
+  return options.device.adc_bits > 0 && nonzero > 0 && clipped >= nonzero;
+}
+
 StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOptions& options,
                                       const Tensor& calibration, const Stages& stages) {
-  return prepare(layer, options, stages, calibration, &calibration, 0);
+  PreparedLayer p;
+  SetupState st(options);
+  if (Status s = begin_setup(layer, options, stages, calibration, &calibration, 0, true, p, st);
+      !s.is_ok()) {
+    return s;
+  }
+  if (Status s = setup_tiles(p, st, 0, static_cast<std::int64_t>(p.tiles.size())); !s.is_ok()) {
+    return s;
+  }
+  finish_setup(p, st);
+  return p;
 }
 
 StatusOr<LayerRun> run_layer(const PreparedLayer& prepared, const Tensor& input, bool with_ideal,
                              std::int64_t first_sample) {
   const auto t_start = Clock::now();
   if (Status s = validate_input(prepared.layer, input); !s.is_ok()) return s;
-  BatchTotals totals;
-  if (Status s = run_tiles(prepared, input, with_ideal, first_sample, totals); !s.is_ok()) {
-    return s;
-  }
+  BatchTotals totals = begin_batch(prepared, input, with_ideal);
+  run_tiles(prepared, input, with_ideal, first_sample, 0,
+            static_cast<std::int64_t>(prepared.tiles.size()), totals);
   const Plan& pl = prepared.report.plan;
   LayerRun run;
   run.simulated = stitch(prepared.layer, pl, totals.acc, prepared.bias, input.dim(0), nullptr);
@@ -760,17 +791,29 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const auto t_start = Clock::now();
   if (Status s = validate(options); !s.is_ok()) return s;
   if (Status s = validate_input(layer, input); !s.is_ok()) return s;
-  StatusOr<PreparedLayer> prepared =
-      prepare(layer, options, stages, calibration != nullptr ? *calibration : input, calibration,
-              input.dim(0));
-  if (!prepared.is_ok()) return prepared.status();
-  const PreparedLayer& p = prepared.value();
-  BatchTotals totals;
-  if (Status s = run_tiles(p, input, true, 0, totals); !s.is_ok()) return s;
+  PreparedLayer p;
+  SetupState st(options);
+  if (Status s = begin_setup(layer, options, stages, calibration != nullptr ? *calibration : input,
+                             calibration, input.dim(0), false, p, st);
+      !s.is_ok()) {
+    return s;
+  }
+  // Tiles in waves of 2 x threads: each wave is set up, reads the batch and is let go, so that
+  // the memory is bounded by the threads, not by the tiles.
+  BatchTotals totals = begin_batch(p, input, true);
+  const auto n_tiles = static_cast<std::int64_t>(p.tiles.size());
+  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
+  for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
+    const std::int64_t t1 = std::min(n_tiles, t0 + wave);
+    if (Status s = setup_tiles(p, st, t0, t1); !s.is_ok()) return s;
+    run_tiles(p, input, true, 0, t0, t1, totals);
+    for (std::int64_t t = t0; t < t1; ++t) p.tiles[t] = PreparedTile{};
+  }
+  finish_setup(p, st);
 
   SimulationResult result;
   LayerReport& rep = result.report;
-  rep = p.report;
+  rep = std::move(p.report);
   const Plan& pl = rep.plan;
   const std::int64_t cols = pl.options.array.cols;
   for (size_t t = 0; t < rep.tiles.size(); ++t) {
@@ -784,6 +827,14 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.input_vectors = input.dim(0) * pl.lowering.positions_per_sample;
   rep.adc_energy = static_cast<double>(rep.adc_conversions) *
                    devices::conversion_energy(options.adc, options.device.adc_bits);
+  if (clips_everything(options, rep.adc_clipped, rep.adc_nonzero)) {
+    return Status::invalid_argument(fmt::format(
+        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
+        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
+        "'calibrated')",
+        devices::to_string(options.adc.range), rep.adc_full_scale_min, rep.adc_full_scale_max,
+        rep.adc_nonzero));
+  }
 
   // ---- stitch: bias, activation, each output to its place; the layer's metrics
   const auto t_stitch = Clock::now();

@@ -183,9 +183,9 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
 
 // One tile as programmed and solved: all that a batch needs from it.
 struct PreparedTile {
-  TileReport report;                             // spec, IR drop, health, correction, setup seconds
-  std::vector<Eigen::Index> used;                // used_columns()
-  std::unique_ptr<const TileResponse> response;  // T of the tile (its solver system released)
+  TileReport report;                       // spec, IR drop, health, correction, setup seconds
+  std::vector<Eigen::Index> used;          // used_columns()
+  std::unique_ptr<TileResponse> response;  // the tile's response (its solver system released)
   Eigen::MatrixXd target_used;      // nk x used [S]: the target conductances (the ideal reads)
   Eigen::MatrixXd noise_coupling;   // nk x used [S]: what the read noise sees; empty without it
   ReadSide side;                    // the read side's corrections
@@ -214,6 +214,14 @@ struct PreparedLayer {
   LayerReport report;
   double setup_seconds = 0.0;  // wall time of the setup
 };
+
+// Bytes a prepared layer keeps for its batches (every tile's response and read data).
+double prepared_layer_bytes(const Plan& plan);
+
+// Whether an ADC (options.device.adc_bits > 0) clipped every one of its non-zero read-outs: its
+// range does not cover the outputs at all (refused by simulate(); a network refuses it on its
+// calibration batch).
+bool clips_everything(const SimulationOptions& options, std::int64_t clipped, std::int64_t nonzero);
 
 // Sets a layer up on its arrays; `calibration` (a batch of the layer's inputs) fixes the input
 // scale (its largest |x|) and, for adc.range 'calibrated' / 'percentile', the ADC's range.

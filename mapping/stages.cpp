@@ -186,16 +186,22 @@ class LinearTile final : public TransferTile {
       : TransferTile(std::move(t), std::move(health)),
         system_(std::move(system)),
         pool_(std::move(pool)) {}
-  ~LinearTile() override {
-    if (pool_ != nullptr) pool_->release(std::move(system_));
-  }
+  ~LinearTile() override { release(); }
   LinearTile(const LinearTile&) = delete;
   LinearTile& operator=(const LinearTile&) = delete;
 
+  void release() override {
+    if (system_ && pool_ != nullptr) pool_->release(std::move(*system_));
+    system_.reset();  // (a system of its own pattern is freed)
+  }
+
   StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& v) override {
+    if (!system_) {
+      return Status::invalid_argument("the tile's system was released: no operating point");
+    }
     solver::SolveOptions so;
     so.node_voltages = true;
-    StatusOr<solver::CrossbarSolution> run = system_.solve(v, so);
+    StatusOr<solver::CrossbarSolution> run = system_->solve(v, so);
     if (!run.is_ok()) return run.status();
     const Eigen::MatrixXd by_t = currents(v, all_columns(t_.rows()));
     const Eigen::MatrixXd& direct = run.value().column_current;
@@ -207,7 +213,7 @@ class LinearTile final : public TransferTile {
   }
 
  private:
-  solver::CrossbarSystem system_;
+  std::optional<solver::CrossbarSystem> system_;  // empty once released
   std::shared_ptr<LinearCircuitResponse::Pool> pool_;
 };
 
@@ -226,24 +232,6 @@ class IdealTile final : public TransferTile {
 };
 
 }  // namespace
-
-namespace {
-// A tile kept for its reads: T only.
-class KeptTile final : public TransferTile {
- public:
-  using TransferTile::TransferTile;
-  StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd&) override {
-    return Status::invalid_argument(
-        "a prepared tile keeps its transfer matrix only: no operating point");
-  }
-};
-}  // namespace
-
-std::unique_ptr<const TileResponse> kept_response(const TileResponse& response) {
-  const Eigen::MatrixXd* t = response.transfer();
-  if (t == nullptr) return nullptr;
-  return std::make_unique<KeptTile>(*t, response.health());
-}
 
 LinearCircuitResponse::LinearCircuitResponse(solver::Backend backend)
     : pool_(std::make_shared<Pool>(backend)) {}

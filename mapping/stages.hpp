@@ -118,6 +118,9 @@ class TileResponse {
   // map; it is also the tile's health check (currents() against the solve).
   virtual StatusOr<solver::CrossbarSolution> operating_point(const Eigen::MatrixXd& voltage) = 0;
   virtual const TileHealth& health() const = 0;
+  // Lets go of what only the setup needs (a linear tile's factorized system goes back to its
+  // pool): currents() and transfer() keep working, operating_point() may be refused after it.
+  virtual void release() {}
 };
 
 class ResponseModel {
@@ -165,10 +168,6 @@ class IdealResponse final : public ResponseModel {
                                                   const TileContext& tile,
                                                   bool ir_map) const override;
 };
-
-// What a batch needs of a prepared tile: its transfer matrix alone (a linear tile; the solver's
-// system is released), or nullptr when the response has none.
-std::unique_ptr<const TileResponse> kept_response(const TileResponse& response);
 
 // ----------------------------------------------------------------------------------- read out
 

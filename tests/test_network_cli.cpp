@@ -225,6 +225,9 @@ TEST(NetworkCli, BadInputIsRefusedWithTheLayerKeyOrFileAndTheRule) {
   // a name that would escape the output directory
   e = error_of({"network", with("name = \"p1\"", "name = \"../p1\"")});
   EXPECT_NE(e.find("is not a plain name"), std::string::npos) << e;
+  // a network name that would escape the output directory
+  e = error_of({"network", with("name = \"tiny\"", "name = \"../../tiny\"")});
+  EXPECT_NE(e.find("[network] name: '../../tiny' is not a plain name"), std::string::npos) << e;
   // no [network] table
   write(dir / "none.toml", "[[layer]]\nkind = \"relu\"\n");
   e = error_of({"network", (dir / "none.toml").string()});
