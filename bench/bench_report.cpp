@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -95,6 +96,27 @@ std::string ratio_text(double num, double den) {
   return num > 0.0 && den > 0.0 ? fmt::format("{:.1f}x", num / den) : std::string("n/a");
 }
 
+// A comma-separated list of tile sizes: empty means none; anything but positive integers is
+// refused (CLI11 would read "" as a size 0).
+bool parse_size_list(const std::string& flag, const std::string& text,
+                     std::vector<Eigen::Index>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (start <= text.size() && !text.empty()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v <= 0 || v > (1LL << 20)) {
+      fmt::print(stderr, "{}: '{}' is not a positive tile size (list: '{}')\n", flag, item, text);
+      return false;
+    }
+    out.push_back(static_cast<Eigen::Index>(v));
+    start = comma + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 // The network target: images per second through a whole trained network with exact IR drop,
@@ -157,8 +179,10 @@ double bench_network(const std::string& config, std::int64_t images, int threads
 
 int main(int argc, char** argv) {
   CLI::App app{"xbarnet solver benchmark: phase times, memory and the ratio against ngspice"};
-  std::vector<Eigen::Index> sizes{64, 128, 256, 512, 1024};
-  std::vector<Eigen::Index> spice_sizes{64, 128};
+  std::string sizes_text = "64,128,256,512,1024";
+  std::string spice_sizes_text = "64,128";
+  std::string process_sizes_text = "64,128,256";
+  std::vector<Eigen::Index> sizes, spice_sizes, process_sizes;
   Eigen::Index block = 256;
   std::string backend_name = "cholmod";
   std::string dir = (std::filesystem::temp_directory_path() / "xbarnet-bench").string();
@@ -166,7 +190,6 @@ int main(int argc, char** argv) {
   bool orderings = false;
   bool transfer = false;
   bool layer = false;
-  std::vector<Eigen::Index> process_sizes{64, 128, 256};
   std::string xbarnet_cli = XBARNET_CLI_PATH;
   std::string scipy_script = std::string(XBARNET_SOURCE_DIR) + "/validation/scipy_solve.py";
   std::string python = "/usr/bin/python3";  // where Debian's python3-scipy installs
@@ -178,10 +201,9 @@ int main(int argc, char** argv) {
                  "against ideal crossbars, after the setup (reported apart)");
   app.add_option("--network-images", network_images, "test images of the network run")
       ->capture_default_str();
-  app.add_option("--process-sizes", process_sizes,
+  app.add_option("--process-sizes", process_sizes_text,
                  "sizes run as whole processes: xbarnet solve, the SciPy script and ngspice, "
                  "for 1 and --block inputs (empty: none)")
-      ->delimiter(',')
       ->capture_default_str();
   app.add_option("--xbarnet", xbarnet_cli, "the xbarnet program")->capture_default_str();
   app.add_option("--python", python, "the Python with NumPy and SciPy")->capture_default_str();
@@ -196,15 +218,18 @@ int main(int argc, char** argv) {
                "also time the transfer matrix (Schur complement and R solves) per size");
   app.add_flag("--orderings", orderings,
                "also compare the nested-dissection ordering with the backend's own, per size");
-  app.add_option("--sizes", sizes, "square tile sizes")->delimiter(',')->capture_default_str();
-  app.add_option("--ngspice-sizes", spice_sizes, "sizes also run with ngspice (empty: none)")
-      ->delimiter(',')
+  app.add_option("--sizes", sizes_text, "square tile sizes (empty: none)")->capture_default_str();
+  app.add_option("--ngspice-sizes", spice_sizes_text, "sizes also run with ngspice (empty: none)")
       ->capture_default_str();
   app.add_option("--block", block, "input vectors in the block solve")->capture_default_str();
   app.add_option("--backend", backend_name, "cholmod or klu")->capture_default_str();
   app.add_option("--threads", threads, "OpenMP threads")->capture_default_str();
   app.add_option("--dir", dir, "where netlists for ngspice are written")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!parse_size_list("--sizes", sizes_text, sizes) ||
+      !parse_size_list("--ngspice-sizes", spice_sizes_text, spice_sizes) ||
+      !parse_size_list("--process-sizes", process_sizes_text, process_sizes))
+    return 2;
   xbarnet::solver::set_blas_threads(1);  // as the program does (solver/blas_threads.hpp)
   xbarnet::core::keep_freed_memory_for_reuse();
   if (targets) layer = true;
