@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <fstream>
 #include <set>
@@ -369,6 +370,11 @@ networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::si
   networks::StepSpec s;
   s.kind = r.text("kind", "");
   if (s.kind.empty()) r.fail("kind", "is required");
+  static constexpr std::array<std::string_view, 9> kKinds = {
+      "conv", "depthwise", "pointwise", "dense", "maxpool", "avgpool", "relu", "flatten", "add"};
+  if (std::find(kKinds.begin(), kKinds.end(), s.kind) == kKinds.end()) {
+    r.fail("kind", fmt::format("'{}' is not a layer kind ({})", s.kind, fmt::join(kKinds, ", ")));
+  }
   s.name = r.text("name", fmt::format("{}{}", s.kind, index));
   check_plain_name(r, s.name);
   Reader named(file, fmt::format("layer {} '{}'", index, s.name), &t);

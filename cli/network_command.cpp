@@ -30,15 +30,11 @@ void apply_set(NetworkConfig& c, const std::string& text) {
     throw InputError(fmt::format("--set '{}': one value (table.key=value)", text));
   }
   if (a.table == "data") {
-    const core::Value v = a.numeric ? core::Value(static_cast<std::int64_t>(std::stod(a.values[0])))
-                                    : core::Value(a.values[0]);
-    if (Status s = data_parameters().set(c.data, a.key, v); !s.is_ok()) {
-      throw InputError(fmt::format("--set {}: {}", text, s.message()));
-    }
+    set_data_option(c.data, a.key, a.values[0], "--set");
     if (a.key == "dir") c.data_dir = c.data.dir;  // as given on the command line
     return;
   }
-  set_option(c.options, a.table, a.key, a.values[0]);
+  set_option(c.options, a.table, a.key, a.values[0], "--set");
 }
 
 struct Point {
@@ -52,11 +48,17 @@ struct Point {
   std::vector<std::string> layer_lines;
 };
 
+// One line on a terminal, rewritten in place; cleared when done and when an error unwinds past it
+// (so the error message starts on a clean line).
 class ProgressLine {
  public:
   ProgressLine(std::ostream& err, bool on) : err_(err), on_(on) {}
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  ~ProgressLine() { done(); }
   void operator()(const std::string& point, const networks::Progress& p) const {
     if (!on_) return;
+    shown_ = true;
     if (p.phase == networks::Progress::Phase::kSetup) {
       err_ << fmt::format("\r{}setup: layers {}/{}, tiles {}/{}{}\x1b[K", point, p.layers_done,
                           p.layers, p.tiles_done, p.tiles,
@@ -67,12 +69,14 @@ class ProgressLine {
     err_.flush();
   }
   void done() const {
-    if (on_) err_ << "\r\x1b[K" << std::flush;
+    if (shown_) err_ << "\r\x1b[K" << std::flush;
+    shown_ = false;
   }
 
  private:
   std::ostream& err_;
   bool on_;
+  mutable bool shown_ = false;
 };
 
 std::string layer_line(const networks::Step& s, const mapping::PreparedLayer& p) {

@@ -50,10 +50,10 @@ std::vector<std::string> split(std::string_view text, char sep) {
 
 // The text of a value as the declared kind of parameter `p` reads it.
 template <typename S>
-core::Value value_of(const core::Parameter<S>& p, const std::string& table,
-                     const std::string& text) {
+core::Value value_of(const core::Parameter<S>& p, const std::string& table, const std::string& text,
+                     std::string_view flag) {
   const auto bad = [&](const std::string& rule) -> core::Value {
-    throw InputError(fmt::format("--vary {}.{}: '{}' {}", table, p.name, text, rule));
+    throw InputError(fmt::format("{} {}.{}: '{}' {}", flag, table, p.name, text, rule));
   };
   switch (p.kind) {
     case core::ParameterKind::kReal:
@@ -86,15 +86,15 @@ core::Value value_of(const core::Parameter<S>& p, const std::string& table,
 // Sets `key` of the declared table `decl` in `s` when the table is `table`; false otherwise.
 template <typename S>
 bool set_in(const core::ParameterTable<S>& decl, S& s, const std::string& table,
-            const std::string& key, const std::string& text) {
+            const std::string& key, const std::string& text, std::string_view flag) {
   if (decl.table() != table) return false;
   const core::Parameter<S>* p = decl.find(key);
   if (p == nullptr) {
-    throw InputError(fmt::format("--vary {}.{}: [{}] has no parameter '{}' (known: {})", table, key,
-                                 table, key, fmt::join(decl.names(), ", ")));
+    throw InputError(fmt::format("{} {}.{}: [{}] has no parameter '{}' (known: {})", flag, table,
+                                 key, table, key, fmt::join(decl.names(), ", ")));
   }
-  if (Status st = decl.set(s, key, value_of(*p, table, text)); !st.is_ok()) {
-    throw InputError(fmt::format("--vary {}.{}: {}", table, key, st.message()));
+  if (Status st = decl.set(s, key, value_of(*p, table, text, flag)); !st.is_ok()) {
+    throw InputError(fmt::format("{} {}.{}: {}", flag, table, key, st.message()));
   }
   return true;
 }
@@ -191,28 +191,32 @@ std::vector<SweepAxis> parse_sweep_axes(const std::vector<std::string>& vary) {
 }
 
 void set_option(mapping::SimulationOptions& o, const std::string& table, const std::string& key,
-                const std::string& value) {
+                const std::string& value, std::string_view flag) {
   if (table == "parasitics" && key == "r_line") {
     // Both wires at once: the "wire resistance" the source papers sweep.
-    set_option(o, table, "r_wordline", value);
-    set_option(o, table, "r_bitline", value);
+    set_option(o, table, "r_wordline", value, flag);
+    set_option(o, table, "r_bitline", value, flag);
     return;
   }
   const bool found =
-      set_in(mapping::mapping_parameters(), o.mapping, table, key, value) ||
-      set_in(devices::device_parameters(), o.device, table, key, value) ||
-      set_in(devices::variation_parameters(), o.variation, table, key, value) ||
-      set_in(devices::adc_parameters(), o.adc, table, key, value) ||
-      set_in(corrections::correction_parameters(), o.correction, table, key, value) ||
-      set_in(netlists::parasitic_parameters(), o.parasitics, table, key, value) ||
-      set_in(mapping::simulation_parameters(), o, table, key, value);
+      set_in(mapping::mapping_parameters(), o.mapping, table, key, value, flag) ||
+      set_in(devices::device_parameters(), o.device, table, key, value, flag) ||
+      set_in(devices::variation_parameters(), o.variation, table, key, value, flag) ||
+      set_in(devices::adc_parameters(), o.adc, table, key, value, flag) ||
+      set_in(corrections::correction_parameters(), o.correction, table, key, value, flag) ||
+      set_in(netlists::parasitic_parameters(), o.parasitics, table, key, value, flag) ||
+      set_in(mapping::simulation_parameters(), o, table, key, value, flag);
   if (!found) {
-    throw InputError(fmt::format(
-        "--vary {}.{}: no table [{}] (known: mapping, device, variation, adc, correction, "
-        "parasitics, "
-        "simulation)",
-        table, key, table));
+    throw InputError(
+        fmt::format("{} {}.{}: no table [{}] (known: mapping, device, variation, adc, correction, "
+                    "parasitics, simulation)",
+                    flag, table, key, table));
   }
+}
+
+void set_data_option(DataOptions& data, const std::string& key, const std::string& value,
+                     std::string_view flag) {
+  set_in(data_parameters(), data, "data", key, value, flag);
 }
 
 int run_sweep(const SweepArgs& args, std::ostream& out, std::ostream& /*err*/) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/config.hpp"
 #include "mapping/simulate.hpp"
 
 namespace xbarnet::cli {
@@ -40,9 +41,13 @@ SweepAxis parse_sweep_axis(std::string_view text);
 std::vector<SweepAxis> parse_sweep_axes(const std::vector<std::string>& vary);
 
 // Sets "table.key" of the layer options from its text value, checked by the declared rule;
-// throws InputError naming the parameter, the value and the rule. "parasitics.r_line" sets
-// r_wordline and r_bitline together (the wire resistance the source papers sweep).
+// throws InputError naming the option (`flag`), the parameter, the value and the rule.
+// "parasitics.r_line" sets r_wordline and r_bitline together (the wire resistance the source
+// papers sweep).
 void set_option(mapping::SimulationOptions& options, const std::string& table,
-                const std::string& key, const std::string& value);
+                const std::string& key, const std::string& value, std::string_view flag = "--vary");
+// The same for a key of the network config's [data] table.
+void set_data_option(DataOptions& data, const std::string& key, const std::string& value,
+                     std::string_view flag);
 
 }  // namespace xbarnet::cli

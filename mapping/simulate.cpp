@@ -743,21 +743,33 @@ double prepared_layer_bytes(const Plan& plan) {
          static_cast<double>(plan.options.array.cols);
 }
 
-bool clips_everything(const SimulationOptions& options, std::int64_t clipped,
-                      std::int64_t nonzero) {
-  return options.device.adc_bits > 0 && nonzero > 0 && clipped >= nonzero;
+Status check_adc_covers(const SimulationOptions& options, std::int64_t clipped,
+                        std::int64_t nonzero, double full_scale_min, double full_scale_max) {
+  if (options.device.adc_bits == 0 || nonzero == 0 || clipped < nonzero) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
+      "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
+      "'calibrated')",
+      devices::to_string(options.adc.range), full_scale_min, full_scale_max, nonzero));
 }
 
 StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOptions& options,
-                                      const Tensor& calibration, const Stages& stages) {
+                                      const Tensor& calibration, const Stages& stages,
+                                      const std::function<void(std::int64_t)>& on_tiles) {
   PreparedLayer p;
   SetupState st(options);
   if (Status s = begin_setup(layer, options, stages, calibration, &calibration, 0, true, p, st);
       !s.is_ok()) {
     return s;
   }
-  if (Status s = setup_tiles(p, st, 0, static_cast<std::int64_t>(p.tiles.size())); !s.is_ok()) {
-    return s;
+  const auto n = static_cast<std::int64_t>(p.tiles.size());
+  // With a progress callback, in waves of 2 x threads tiles (told between waves, on this thread).
+  const std::int64_t wave =
+      on_tiles ? 2 * std::max(1, p.report.threads) : std::max<std::int64_t>(n, 1);
+  for (std::int64_t t0 = 0; t0 < n; t0 += wave) {
+    const std::int64_t t1 = std::min(n, t0 + wave);
+    if (Status s = setup_tiles(p, st, t0, t1); !s.is_ok()) return s;
+    if (on_tiles) on_tiles(t1);
   }
   finish_setup(p, st);
   return p;
@@ -827,13 +839,10 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   rep.input_vectors = input.dim(0) * pl.lowering.positions_per_sample;
   rep.adc_energy = static_cast<double>(rep.adc_conversions) *
                    devices::conversion_energy(options.adc, options.device.adc_bits);
-  if (clips_everything(options, rep.adc_clipped, rep.adc_nonzero)) {
-    return Status::invalid_argument(fmt::format(
-        "adc range = '{}' (full scale {:.4g} .. {:.4g} A) clips every one of the {} non-zero "
-        "read-outs: the range must cover the outputs (a larger full_scale, or range = 'bound' or "
-        "'calibrated')",
-        devices::to_string(options.adc.range), rep.adc_full_scale_min, rep.adc_full_scale_max,
-        rep.adc_nonzero));
+  if (Status s = check_adc_covers(options, rep.adc_clipped, rep.adc_nonzero, rep.adc_full_scale_min,
+                                  rep.adc_full_scale_max);
+      !s.is_ok()) {
+    return s;
   }
 
   // ---- stitch: bias, activation, each output to its place; the layer's metrics

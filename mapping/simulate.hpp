@@ -11,6 +11,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -218,15 +219,18 @@ struct PreparedLayer {
 // Bytes a prepared layer keeps for its batches (every tile's response and read data).
 double prepared_layer_bytes(const Plan& plan);
 
-// Whether an ADC (options.device.adc_bits > 0) clipped every one of its non-zero read-outs: its
-// range does not cover the outputs at all (refused by simulate(); a network refuses it on its
-// calibration batch).
-bool clips_everything(const SimulationOptions& options, std::int64_t clipped, std::int64_t nonzero);
+// Refuses an ADC (options.device.adc_bits > 0) that clipped every one of its non-zero read-outs:
+// its range (full scale `full_scale_min` .. `full_scale_max` A over the tiles) does not cover
+// the outputs at all. simulate() checks its batch; a network its calibration batch.
+Status check_adc_covers(const SimulationOptions& options, std::int64_t clipped,
+                        std::int64_t nonzero, double full_scale_min, double full_scale_max);
 
 // Sets a layer up on its arrays; `calibration` (a batch of the layer's inputs) fixes the input
 // scale (its largest |x|) and, for adc.range 'calibrated' / 'percentile', the ADC's range.
+// `on_tiles` (may be empty) is told the tiles set up so far, on the calling thread.
 StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOptions& options,
-                                      const Tensor& calibration, const Stages& stages = {});
+                                      const Tensor& calibration, const Stages& stages = {},
+                                      const std::function<void(std::int64_t)>& on_tiles = {});
 
 struct LayerRun {
   Tensor simulated;

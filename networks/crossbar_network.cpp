@@ -66,8 +66,9 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
   Progress p;
   p.phase = Progress::Phase::kSetup;
   p.layers = static_cast<std::int64_t>(weighted.size());
-  // The tiles of every layer, for the progress line.
+  // The tiles of every layer, for the progress line, and the bytes they keep.
   std::vector<mapping::SimulationOptions> opts;
+  double kept = 0.0;
   for (std::size_t i : weighted) {
     StatusOr<mapping::SimulationOptions> o =
         layer_options(options, net.steps[i], static_cast<std::int64_t>(opts.size()));
@@ -77,6 +78,16 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
         mapping::plan(net.steps[i].layer.shape, o.value().mapping, o.value().device.sign);
     if (!pl.is_ok()) return layer_error(net.steps[i], pl.status());
     p.tiles += static_cast<std::int64_t>(pl.value().tiles.size());
+    kept += mapping::prepared_layer_bytes(pl.value());
+  }
+  // What the prepared layers keep together (every tile's response), before any is set up.
+  if (const double limit = core::effective_memory_limit(options.simulation.memory_limit);
+      kept > limit) {
+    return Status::invalid_argument(fmt::format(
+        "network '{}': its {} tiles keep about {:.3g} GB of responses, more than the memory "
+        "limit of {:.3g} GB (simulation.memory_limit; 0 = half of the machine's memory): smaller "
+        "arrays or fewer layers",
+        net.name, p.tiles, kept / 1e9, limit / 1e9));
   }
   // The calibration images through the network as the arrays compute it, layer by layer.
   std::vector<Tensor> outputs(net.steps.size());
@@ -87,15 +98,30 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
     if (s.kind == StepKind::kWeighted) {
       p.layer = s.name;
       if (progress) progress(p);
-      StatusOr<mapping::PreparedLayer> prepared = mapping::prepare_layer(s.layer, opts[k], *x_in);
+      const std::int64_t tiles_before = p.tiles_done;
+      const auto on_tiles = [&](std::int64_t done) {
+        p.tiles_done = tiles_before + done;
+        progress(p);
+      };
+      StatusOr<mapping::PreparedLayer> prepared =
+          progress ? mapping::prepare_layer(s.layer, opts[k], *x_in, {}, on_tiles)
+                   : mapping::prepare_layer(s.layer, opts[k], *x_in);
       if (!prepared.is_ok()) return layer_error(s, prepared.status());
       x.prepared_[i].emplace(std::move(prepared).value());
       StatusOr<mapping::LayerRun> run = mapping::run_layer(*x.prepared_[i], *x_in);
       if (!run.is_ok()) return layer_error(s, run.status());
+      const mapping::LayerReport& rep = x.prepared_[i]->report;
+      if (Status st =
+              mapping::check_adc_covers(opts[k], run.value().adc_clipped, run.value().adc_nonzero,
+                                        rep.adc_full_scale_min, rep.adc_full_scale_max);
+          !st.is_ok()) {
+        return layer_error(
+            s, Status::invalid_argument(fmt::format("on the calibration batch: {}", st.message())));
+      }
       outputs[i] = std::move(run.value().simulated);
       ++k;
       ++p.layers_done;
-      p.tiles_done += static_cast<std::int64_t>(x.prepared_[i]->tiles.size());
+      p.tiles_done = tiles_before + static_cast<std::int64_t>(x.prepared_[i]->tiles.size());
     } else {
       outputs[i] = apply_operation(s, *x_in, s.from >= 0 ? &outputs[s.from] : nullptr);
     }
@@ -213,6 +239,12 @@ StatusOr<Evaluation> evaluate(const CrossbarNetwork& xnet, const DataSet& data,
   if (Status s = validate(data, xnet.network()); !s.is_ok()) return s;
   // What a batch needs, layer by layer, before anything is allocated.
   const std::int64_t batch = std::min(xnet.options().batch, data.images.dim(0));
+  double kept = 0.0;  // every prepared layer's responses, held while any layer runs
+  for (std::size_t i = 0; i < xnet.network().steps.size(); ++i) {
+    if (const mapping::PreparedLayer* p = xnet.layer(i)) {
+      kept += mapping::prepared_layer_bytes(p->report.plan);
+    }
+  }
   for (std::size_t i = 0; i < xnet.network().steps.size(); ++i) {
     const mapping::PreparedLayer* p = xnet.layer(i);
     if (p == nullptr) continue;
@@ -221,11 +253,13 @@ StatusOr<Evaluation> evaluate(const CrossbarNetwork& xnet, const DataSet& data,
     for (std::int64_t d : step.out_shape) out_per_sample *= d;
     const double need = mapping::estimate_simulation_bytes(p->report.plan, batch, out_per_sample,
                                                            core::capped_threads(p->options.threads),
-                                                           p->options.ideal_only);
+                                                           p->options.ideal_only) +
+                        kept;
     const double limit = core::effective_memory_limit(p->options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(
-          "layer '{}': a batch of {} images needs about {:.3g} GB, more than the memory limit of "
+          "layer '{}': a batch of {} images needs about {:.3g} GB with the network's arrays, more "
+          "than the memory limit of "
           "{:.3g} GB (simulation.memory_limit; 0 = half of the machine's memory): a smaller "
           "data.batch",
           step.name, batch, need / 1e9, limit / 1e9));

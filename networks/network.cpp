@@ -131,6 +131,24 @@ std::vector<std::size_t> Network::weighted_steps() const {
   return w;
 }
 
+namespace {
+
+// The values of one image at any step are capped: 2^26 (512 MiB of doubles per image), far beyond
+// any network a crossbar serves, and short of overflowing a product of dimensions.
+constexpr std::int64_t kMaxImageValues = std::int64_t{1} << 26;
+
+// The values of one image of `shape`, or -1 past kMaxImageValues.
+std::int64_t image_values(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    if (d < 1 || d > kMaxImageValues || n > kMaxImageValues / d) return -1;
+    n *= d;
+  }
+  return n;
+}
+
+}  // namespace
+
 StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input_shape,
                                std::int64_t classes, std::vector<StepSpec> specs) {
   Network net;
@@ -144,6 +162,10 @@ StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input
   if (classes < 2) {
     return Status::invalid_argument(
         fmt::format("classes = {}: a classifier needs at least 2 classes", classes));
+  }
+  if (image_values(input_shape) < 0) {
+    return Status::invalid_argument(fmt::format("input = {}: more than {} values per image",
+                                                shape_text(input_shape), kMaxImageValues));
   }
   if (specs.empty()) return Status::invalid_argument("the network has no layer");
   net.input_shape = input_shape;
@@ -245,6 +267,10 @@ StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input
         return step_error(spec, fmt::format("mapping: {}", st.message()));
       }
       step.mapping = std::move(spec.mapping);
+    }
+    if (image_values(step.out_shape) < 0) {
+      return step_error(spec, fmt::format("it gives {}: more than {} values per image",
+                                          shape_text(step.out_shape), kMaxImageValues));
     }
     shape = step.out_shape;
     previous = fmt::format("layer '{}'", step.name);

@@ -158,9 +158,26 @@ TEST(NetworkCli, AProgressLineOnlyWhenAskedFor) {
   std::ostringstream out, err;
   ASSERT_EQ(cli::run_network(args, out, err), cli::kExitOk) << err.str();
   EXPECT_NE(err.str().find("\rsetup: layers 0/2, tiles 0/3 (c1)"), std::string::npos) << err.str();
+  // within a layer, its tiles as they are set up (fc's two, before the layer is done)
+  EXPECT_NE(err.str().find("\rsetup: layers 1/2, tiles 3/3 (fc)"), std::string::npos) << err.str();
   EXPECT_NE(err.str().find("\rsetup: layers 2/2, tiles 3/3"), std::string::npos) << err.str();
   EXPECT_NE(err.str().find("\rimages 10/10"), std::string::npos) << err.str();
   EXPECT_EQ(out.str().find('\r'), std::string::npos);  // the results stay clean
+
+  // A run that fails once the line is shown clears it first: the error starts on a clean line.
+  args.set = {"device.adc_bits=4", "adc.range=fixed", "adc.full_scale=1e-15"};
+  std::ostringstream out2, err2;
+  try {
+    cli::run_network(args, out2, err2);
+    ADD_FAILURE() << "an ADC range that clips every read-out was not refused";
+  } catch (const cli::InputError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("layer 'c1': on the calibration batch: adc range = 'fixed'"),
+        std::string::npos)
+        << e.what();
+  }
+  ASSERT_NE(err2.str().find("\rsetup: layers 0/2"), std::string::npos) << err2.str();
+  EXPECT_TRUE(err2.str().ends_with("\r\x1b[K")) << err2.str();
 }
 
 TEST(NetworkCli, IdealCrossbarsAgreeWithTheFloatNetworkOnTheDataSet) {
@@ -219,6 +236,11 @@ TEST(NetworkCli, BadInputIsRefusedWithTheLayerKeyOrFileAndTheRule) {
   e = error_of({"network", with("padding = 1", "padding = 1\nkernel = 3")});
   EXPECT_NE(e.find("[layer 0 'c1'] kernel: is a key of pooling layers only"), std::string::npos)
       << e;
+  // an unknown kind on a layer with weights: the kind is named, not its keys
+  e = error_of({"network", with("kind = \"conv\"", "kind = \"convolution\"")});
+  EXPECT_NE(e.find("[layer 0] kind: 'convolution' is not a layer kind (conv, depthwise"),
+            std::string::npos)
+      << e;
   // a layer's own mapping that breaks a rule
   e = error_of({"network", with("array = [32, 32]", "array = [32, 1]")});
   EXPECT_NE(e.find("[layer 3 'fc' mapping] array"), std::string::npos) << e;
@@ -250,6 +272,12 @@ TEST(NetworkCli, BadInputIsRefusedWithTheLayerKeyOrFileAndTheRule) {
   // an unknown --set table, and no output written by any of the failures
   e = error_of({"network", cfg, "--set", "wires.r=1"});
   EXPECT_NE(e.find("no table [wires]"), std::string::npos) << e;
+  // --set values are read by the declared kind and rule, never rounded
+  e = error_of({"network", cfg, "--set", "data.images=1.5"});
+  EXPECT_NE(e.find("--set data.images: '1.5' is not an integer"), std::string::npos) << e;
+  e = error_of({"network", cfg, "--set", "data.batch=0"});
+  EXPECT_NE(e.find("--set data.batch:"), std::string::npos) << e;
+  EXPECT_NE(e.find("batch = 0: must be an integer in 1 .."), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(dir / "out" / "tiny.network.json"));
 }
 

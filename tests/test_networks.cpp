@@ -127,6 +127,17 @@ TEST(Network, RefusesWhatDoesNotFitAndNamesTheLayer) {
     expect_refused(s, "names are unique");
   }
   expect_refused(small_net(rng), "a network of 10 classes ends in (10)", 10);
+  {  // a padding that would make an image of 2^26+ values
+    auto s = small_net(rng);
+    s[0].padding = 1 << 14;
+    expect_refused(s, "layer 'c1' (conv): it gives (4, 32778, 32778): more than 67108864 values");
+  }
+  {  // an input that large (its product would overflow)
+    StatusOr<Network> net = make_network("n", {1 << 20, 1 << 20, 1 << 20}, 3, small_net(rng));
+    ASSERT_FALSE(net.is_ok());
+    EXPECT_NE(net.status().message().find("more than 67108864 values per image"), std::string::npos)
+        << net.status().message();
+  }
   {
     auto s = small_net(rng);
     s[0].mapping = {{"array", core::Value(std::vector<std::int64_t>{2, 1})}};
@@ -238,8 +249,16 @@ TEST(CrossbarNetwork, ParasiticsChangeTheScoresAndTinyOnesBarely) {
     o.simulation.device.r_lrs = 10e3;  // a low-resistance device: a visible IR drop
     o.simulation.device.r_hrs = 100e3;
     StatusOr<CrossbarNetwork> x = CrossbarNetwork::prepare(net.value(), o, cal);
-    EXPECT_TRUE(x.is_ok()) << x.status().message();
-    const Tensor got = x.value().forward(images, 0).value().scores;
+    if (!x.is_ok()) {
+      ADD_FAILURE() << x.status().message();
+      return std::nan("");
+    }
+    StatusOr<CrossbarNetwork::Forward> f = x.value().forward(images, 0);
+    if (!f.is_ok()) {
+      ADD_FAILURE() << f.status().message();
+      return std::nan("");
+    }
+    const Tensor& got = f.value().scores;
     double e = 0.0, r = 0.0;
     for (size_t i = 0; i < want.data.size(); ++i) {
       e += std::pow(got.data[i] - want.data[i], 2);
@@ -287,6 +306,85 @@ TEST(CrossbarNetwork, AnImagesScoresDoNotDependOnItsBatch) {
   }
   EXPECT_EQ(scores[0], scores[1]);  // bit for bit
   EXPECT_EQ(scores[0], scores[2]);
+}
+
+// The network's layer path (set up once, then run) is the one-shot simulate() split in two: with
+// the same calibration batch, a calibrated ADC and read noise, they give the same outputs.
+TEST(PreparedLayer, SetUpOnceThenRunEqualsSimulate) {
+  std::mt19937_64 rng(6);
+  const Tensor w = random_tensor(rng, {6, 3, 3, 3}, -0.5, 0.5);
+  const Tensor input = random_tensor(rng, {3, 3, 10, 10}, -0.2, 1.0);
+  const Tensor cal = random_tensor(rng, {2, 3, 10, 10}, -0.3, 1.1);
+  StatusOr<mapping::Layer> layer =
+      mapping::make_layer(mapping::LayerKind::kConv, w, {0.1, 0, 0, -0.1, 0.2, 0}, 1, 1,
+                          mapping::Activation::kNone, input);
+  ASSERT_TRUE(layer.is_ok()) << layer.status().message();
+  mapping::SimulationOptions o;
+  o.mapping.array = {16, 16};
+  o.parasitics = {50.0, 2.0, 2.0, 50.0};
+  o.device.r_lrs = 10e3;
+  o.device.r_hrs = 100e3;
+  o.device.adc_bits = 6;
+  o.adc.range = devices::AdcRange::kCalibrated;
+  o.variation.read_noise = 0.02;
+  o.ir_drop = false;
+  StatusOr<mapping::SimulationResult> once = mapping::simulate(layer.value(), input, o, {}, &cal);
+  ASSERT_TRUE(once.is_ok()) << once.status().message();
+  StatusOr<mapping::PreparedLayer> prepared = mapping::prepare_layer(layer.value(), o, cal);
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  StatusOr<mapping::LayerRun> run = mapping::run_layer(prepared.value(), input, true);
+  ASSERT_TRUE(run.is_ok()) << run.status().message();
+  ASSERT_EQ(run.value().simulated.shape, once.value().simulated.shape);
+  double scale = 0.0, worst = 0.0, worst_ideal = 0.0;
+  for (size_t i = 0; i < once.value().simulated.data.size(); ++i) {
+    scale = std::max(scale, std::abs(once.value().ideal.data[i]));
+    worst =
+        std::max(worst, std::abs(run.value().simulated.data[i] - once.value().simulated.data[i]));
+    worst_ideal =
+        std::max(worst_ideal, std::abs(run.value().ideal.data[i] - once.value().ideal.data[i]));
+  }
+  EXPECT_GT(scale, 0.1);
+  EXPECT_LE(worst, 1e-12 * scale);
+  EXPECT_LE(worst_ideal, 1e-12 * scale);
+  // and the parasitics did change the outputs (the comparison is not of two ideal runs)
+  double moved = 0.0;
+  for (size_t i = 0; i < once.value().simulated.data.size(); ++i)
+    moved = std::max(moved, std::abs(once.value().simulated.data[i] - once.value().ideal.data[i]));
+  EXPECT_GT(moved, 1e-3 * scale);
+}
+
+// The memory a network keeps (every tile's response) and a batch's needs on top of it are
+// checked before anything is allocated, against simulation.memory_limit.
+TEST(CrossbarNetwork, MemoryBeyondTheLimitIsRefusedBeforeItIsAllocated) {
+  std::mt19937_64 rng(7);
+  StatusOr<Network> net = make_network("n", {1, 12, 12}, 3, small_net(rng));
+  ASSERT_TRUE(net.is_ok());
+  const Tensor cal = random_tensor(rng, {2, 1, 12, 12}, 0.0, 1.0);
+  NetworkOptions o;
+  o.simulation.mapping.array = {32, 32};
+  o.simulation.ir_drop = false;
+  // Its 6 tiles of 32x32 keep 6 x 3 x 8 x 32 x 32 B = 147 kB (T, targets, noise coupling).
+  o.simulation.memory_limit = 140e3;
+  StatusOr<CrossbarNetwork> x = CrossbarNetwork::prepare(net.value(), o, cal);
+  ASSERT_FALSE(x.is_ok());
+  EXPECT_NE(x.status().message().find("network 'n': its 6 tiles keep about 0.000147 GB"),
+            std::string::npos)
+      << x.status().message();
+  // Enough for the network, not for a batch of 1000 images on top of it.
+  o.simulation.memory_limit = 2e6;
+  x = CrossbarNetwork::prepare(net.value(), o, cal);
+  ASSERT_TRUE(x.is_ok()) << x.status().message();
+  DataSet data;
+  data.images = random_tensor(rng, {1000, 1, 12, 12}, 0.0, 1.0);
+  data.labels.assign(1000, 0);
+  NetworkOptions big = o;
+  big.batch = 1000;
+  x = CrossbarNetwork::prepare(net.value(), big, cal);
+  ASSERT_TRUE(x.is_ok()) << x.status().message();
+  StatusOr<Evaluation> e = evaluate(x.value(), data);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_NE(e.status().message().find("a batch of 1000 images needs about"), std::string::npos)
+      << e.status().message();
 }
 
 TEST(DataSets, LabelsOutOfRangeAndShapesAreRefused) {
