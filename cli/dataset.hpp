@@ -17,6 +17,9 @@ namespace xbarnet::cli {
 // Debian's dataset-fashion-mnist.
 networks::DataSet load_idx_dataset(const std::filesystem::path& dir, const std::string& split,
                                    std::int64_t limit, const networks::Network& net);
+// The same without a network (`net` null: no shape or label check beyond the IDX files').
+networks::DataSet load_idx_dataset(const std::filesystem::path& dir, const std::string& split,
+                                   std::int64_t limit, const networks::Network* net);
 
 // The bytes of a file, gunzipped when it is gzip'd; at most `max_bytes` (InputError beyond).
 std::string read_maybe_gzipped(const std::filesystem::path& path, std::size_t max_bytes);

@@ -69,6 +69,8 @@ std::string profile(const std::vector<double>& v, int bins) {
   return fmt::format("{}", fmt::join(parts, " | "));
 }
 
+}  // namespace
+
 nlohmann::json plan_json(const mapping::Plan& p) {
   return {{"scheme", std::string(mapping::to_string(p.options.scheme))},
           {"array", {p.options.array.rows, p.options.array.cols}},
@@ -213,6 +215,8 @@ nlohmann::json report_json(const std::string& name, const mapping::LayerShape& s
       {"threads_asked", o.threads},
       {"tiles", tiles}};
 }
+
+namespace {
 
 std::string report_text(const std::string& name, const mapping::LayerShape& shape,
                         const mapping::SimulationOptions& o, const mapping::LayerReport& r,

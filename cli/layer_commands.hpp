@@ -2,8 +2,11 @@
 #pragma once
 
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "mapping/simulate.hpp"
 
 namespace xbarnet::cli {
 
@@ -37,5 +40,12 @@ struct ExportTileArgs {
   std::string output;
 };
 int run_export_tile(const ExportTileArgs& args, std::ostream& out, std::ostream& err);
+
+// A layer's plan (counts: arrays, tiles, cells, utilisation) and its whole report, as the JSON
+// of `simulate --report` writes them (also the Python package's report dicts).
+nlohmann::json plan_json(const mapping::Plan& plan);
+nlohmann::json report_json(const std::string& name, const mapping::LayerShape& shape,
+                           const mapping::SimulationOptions& options,
+                           const mapping::LayerReport& report);
 
 }  // namespace xbarnet::cli

@@ -50,6 +50,13 @@ StatusOr<mapping::SimulationOptions> layer_options(const NetworkOptions& options
 
 class CrossbarNetwork {
  public:
+  // Move-only: its layers hold their tiles' responses.
+  CrossbarNetwork(const CrossbarNetwork&) = delete;
+  CrossbarNetwork& operator=(const CrossbarNetwork&) = delete;
+  CrossbarNetwork(CrossbarNetwork&&) noexcept = default;
+  CrossbarNetwork& operator=(CrossbarNetwork&&) noexcept = default;
+  ~CrossbarNetwork() = default;
+
   // Programs every weighted layer onto its arrays, calibrated on `calibration` (N, C, H, W).
   static StatusOr<CrossbarNetwork> prepare(const Network& net, const NetworkOptions& options,
                                            const Tensor& calibration,
@@ -73,6 +80,7 @@ class CrossbarNetwork {
   double setup_seconds() const { return setup_seconds_; }
 
  private:
+  CrossbarNetwork() = default;
   Network net_;
   NetworkOptions options_;
   std::vector<std::optional<mapping::PreparedLayer>> prepared_;  // one per step

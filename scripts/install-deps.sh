@@ -12,4 +12,5 @@ $SUDO apt-get install -y --no-install-recommends \
   libplplot-dev plplot-driver-cairo fonts-dejavu-core \
   libgtest-dev libgmock-dev libbenchmark-dev \
   ngspice clang-format clang libclang-rt-14-dev libomp-dev \
-  python3-numpy python3-scipy dataset-fashion-mnist
+  python3-numpy python3-scipy dataset-fashion-mnist \
+  python3-dev pybind11-dev python3-pytest python3-matplotlib python3-torch

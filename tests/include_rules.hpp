@@ -24,7 +24,12 @@ inline const std::map<std::string, std::set<std::string>>& include_rules() {
     const std::set<std::string> library = {"core",        "devices", "netlists", "solver",
                                            "corrections", "mapping", "networks"};
     r["cli"] = library;
+    // The Python package is the second front end: it shares cli/'s file readers and report
+    // writers (network config, IDX data sets, the layer report's JSON) rather than a copy of
+    // them, so that its results and reports are the program's, to the bit. cli/ never
+    // includes python/.
     r["python"] = library;
+    r["python"].insert("cli");
     std::set<std::string> everything = library;
     everything.insert({"cli", "python", "tests", "validation", "bench", "examples"});
     for (const char* f : {"tests", "validation", "bench", "examples"}) r[f] = everything;
