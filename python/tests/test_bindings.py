@@ -15,7 +15,9 @@ import xbarnet
 
 SOURCE = Path(os.environ.get("XBARNET_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 CLI = os.environ.get("XBARNET_CLI", str(SOURCE / "build" / "cli" / "xbarnet"))
-PARASITICS = dict(r_source=100.0, r_wordline=2.5, r_bitline=2.5, r_neuron=100.0)
+# Four different values, so that a swapped pair of them cannot pass.
+PARASITICS = dict(r_source=100.0, r_wordline=2.5, r_bitline=1.5, r_neuron=50.0)
+CLI_PARASITICS = ["--r-source", 100, "--r-wordline", 2.5, "--r-bitline", 1.5, "--r-neuron", 50]
 
 
 def run_cli(*args):
@@ -40,8 +42,8 @@ def test_solve_equals_the_program_to_the_last_bit(tmp_path):
     np.save(tmp_path / "V.npy", v)
     for path in ("direct", "transfer"):
         out = tmp_path / f"I-{path}.npy"
-        run_cli("solve", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", "--r-source", 100,
-                "--r-wordline", 2.5, "--r-bitline", 2.5, "--r-neuron", 100, "--path", path,
+        run_cli("solve", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", *CLI_PARASITICS,
+                "--path", path,
                 "-o", out, "--format", "none")
         got = xbarnet.solve(g, v, path=path, **PARASITICS)
         assert got["path"] == path
@@ -52,8 +54,8 @@ def test_node_voltages_and_ir_drop_match_the_program(tmp_path):
     g, v = tile(vectors=2)
     np.save(tmp_path / "G.npy", g)
     np.save(tmp_path / "V.npy", v)
-    run_cli("solve", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", "--r-source", 100,
-            "--r-wordline", 2.5, "--r-bitline", 2.5, "--r-neuron", 100, "--voltages",
+    run_cli("solve", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", *CLI_PARASITICS,
+            "--voltages",
             tmp_path / "volt.npy", "--format", "none")
     planes = np.load(tmp_path / "volt.npy")  # K x 4 x R x C: V(w), V(b), cell, IR drop
     got = xbarnet.solve(g, v, node_voltages=True, **PARASITICS)
@@ -87,8 +89,8 @@ def test_spice_equals_the_programs_export(tmp_path):
     g, v = tile(rows=6, cols=4, vectors=2)
     np.save(tmp_path / "G.npy", g)
     np.save(tmp_path / "V.npy", v)
-    run_cli("export-spice", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", "--r-source",
-            100, "--r-wordline", 2.5, "--r-bitline", 2.5, "--r-neuron", 100, "-o",
+    run_cli("export-spice", "-g", tmp_path / "G.npy", "-v", tmp_path / "V.npy", *CLI_PARASITICS,
+            "-o",
             tmp_path / "t.cir")
     program = (tmp_path / "t.cir").read_text()
     title = program.splitlines()[0][2:]  # the program's title names its input files
