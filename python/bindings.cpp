@@ -162,33 +162,48 @@ py::dict table_dict(const core::ParameterTable<S>& table, const S& s) {
   return d;
 }
 
-// The simulation tables of a layer or network run, as keyword dicts.
+// Calls f(declared table, its struct) for every table of a layer or network run, in the
+// config's order: mapping, device, variation, adc, correction, parasitics, simulation.
+template <typename Options, typename F>
+void for_each_table(Options& o, F&& f) {
+  f(mapping::mapping_parameters(), o.mapping);
+  f(devices::device_parameters(), o.device);
+  f(devices::variation_parameters(), o.variation);
+  f(devices::adc_parameters(), o.adc);
+  f(corrections::correction_parameters(), o.correction);
+  f(netlists::parasitic_parameters(), o.parasitics);
+  f(mapping::simulation_parameters(), o);
+}
+
+// The simulation tables of a layer or network run, as keyword dicts (None: the defaults).
 struct Tables {
   py::object mapping, device, variation, adc, correction, parasitics, simulation;
+  py::object of(const std::string& table) const {
+    for (const auto& [name, keys] : {std::pair{"mapping", &mapping},
+                                     {"device", &device},
+                                     {"variation", &variation},
+                                     {"adc", &adc},
+                                     {"correction", &correction},
+                                     {"parasitics", &parasitics},
+                                     {"simulation", &simulation}}) {
+      if (table == name) return *keys;
+    }
+    return py::none();
+  }
 };
 
 mapping::SimulationOptions simulation_options(const Tables& t) {
   mapping::SimulationOptions o;
-  set_table(mapping::mapping_parameters(), o.mapping, t.mapping);
-  set_table(devices::device_parameters(), o.device, t.device);
-  set_table(devices::variation_parameters(), o.variation, t.variation);
-  set_table(devices::adc_parameters(), o.adc, t.adc);
-  set_table(corrections::correction_parameters(), o.correction, t.correction);
-  set_table(netlists::parasitic_parameters(), o.parasitics, t.parasitics);
-  set_table(mapping::simulation_parameters(), o, t.simulation);
+  for_each_table(o, [&](const auto& table, auto& s) { set_table(table, s, t.of(table.table())); });
   if (Status s = mapping::validate(o); !s.is_ok()) throw InputError(s.message());
   return o;
 }
 
 py::dict tables_dict(const mapping::SimulationOptions& o) {
   py::dict d;
-  d["mapping"] = table_dict(mapping::mapping_parameters(), o.mapping);
-  d["device"] = table_dict(devices::device_parameters(), o.device);
-  d["variation"] = table_dict(devices::variation_parameters(), o.variation);
-  d["adc"] = table_dict(devices::adc_parameters(), o.adc);
-  d["correction"] = table_dict(corrections::correction_parameters(), o.correction);
-  d["parasitics"] = table_dict(netlists::parasitic_parameters(), o.parasitics);
-  d["simulation"] = table_dict(mapping::simulation_parameters(), o);
+  for_each_table(o, [&](const auto& table, const auto& s) {
+    d[py::str(std::string(table.table()))] = table_dict(table, s);
+  });
   return d;
 }
 
@@ -630,13 +645,9 @@ PYBIND11_MODULE(_xbarnet, m) {
   m.def("parameters", [] {
     py::dict d;
     const mapping::SimulationOptions o;
-    d["mapping"] = describe_table(mapping::mapping_parameters(), o.mapping);
-    d["device"] = describe_table(devices::device_parameters(), o.device);
-    d["variation"] = describe_table(devices::variation_parameters(), o.variation);
-    d["adc"] = describe_table(devices::adc_parameters(), o.adc);
-    d["correction"] = describe_table(corrections::correction_parameters(), o.correction);
-    d["parasitics"] = describe_table(netlists::parasitic_parameters(), o.parasitics);
-    d["simulation"] = describe_table(mapping::simulation_parameters(), o);
+    for_each_table(o, [&](const auto& table, const auto& s) {
+      d[py::str(std::string(table.table()))] = describe_table(table, s);
+    });
     d["data"] = describe_table(cli::data_parameters(), cli::DataOptions{});
     return d;
   });
