@@ -14,6 +14,20 @@
 
 namespace xbarnet::cli {
 
+std::string plain_name_rule(const std::string& name) {
+  const bool plain =
+      !name.empty() && name.size() <= 100 &&
+      std::isalnum(static_cast<unsigned char>(name.front())) &&
+      std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+      });
+  if (plain) return "";
+  return fmt::format("'{}' is not a plain name: it must start with a letter or digit and hold only "
+                     "letters, digits, '_', '-' and '.' (at most 100 characters), since it names "
+                     "the layer's output files",
+                     name);
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -141,18 +155,7 @@ class Reader {
 // A layer's name becomes part of output file names: a plain file-name component only, so that no
 // output can land outside the output directory or hide itself.
 void check_plain_name(const Reader& r, const std::string& name) {
-  const bool plain =
-      !name.empty() && name.size() <= 100 &&
-      std::isalnum(static_cast<unsigned char>(name.front())) &&
-      std::all_of(name.begin(), name.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
-      });
-  if (!plain) {
-    r.fail("name", fmt::format("'{}' is not a plain name: it must start with a letter or digit and "
-                               "hold only letters, digits, '_', '-' and '.' (at most 100 "
-                               "characters), since it names the layer's output files",
-                               name));
-  }
+  if (std::string rule = plain_name_rule(name); !rule.empty()) r.fail("name", rule);
 }
 
 mapping::Tensor read_tensor(const fs::path& p) {
@@ -232,6 +235,15 @@ LayerEntry read_layer(const fs::path& file, const toml::table& t, std::size_t in
 
 // The whole text of a config file.
 std::string read_config_text(const fs::path& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {
+    throw InputError(fmt::format("{}: not a file (a config is a TOML file)", path.string()));
+  }
+  constexpr std::uintmax_t kMaxBytes = std::uintmax_t{64} << 20;  // a config is a few kB
+  if (const std::uintmax_t n = fs::file_size(path, ec); !ec && n > kMaxBytes) {
+    throw InputError(fmt::format("{}: {} bytes: a config is a TOML file of at most 64 MiB",
+                                 path.string(), n));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));
   return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
@@ -370,10 +382,9 @@ networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::si
   networks::StepSpec s;
   s.kind = r.text("kind", "");
   if (s.kind.empty()) r.fail("kind", "is required");
-  static constexpr std::array<std::string_view, 9> kKinds = {
-      "conv", "depthwise", "pointwise", "dense", "maxpool", "avgpool", "relu", "flatten", "add"};
-  if (std::find(kKinds.begin(), kKinds.end(), s.kind) == kKinds.end()) {
-    r.fail("kind", fmt::format("'{}' is not a layer kind ({})", s.kind, fmt::join(kKinds, ", ")));
+  const auto& kinds = networks::kStepKinds;
+  if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) {
+    r.fail("kind", fmt::format("'{}' is not a layer kind ({})", s.kind, fmt::join(kinds, ", ")));
   }
   s.name = r.text("name", fmt::format("{}{}", s.kind, index));
   check_plain_name(r, s.name);
@@ -381,15 +392,11 @@ networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::si
   const bool weighted =
       s.kind == "conv" || s.kind == "depthwise" || s.kind == "pointwise" || s.kind == "dense";
   const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
-  const auto refuse = [&](std::initializer_list<const char*> keys, const char* only_for) {
-    for (const char* k : keys) {
-      if (named.has(k)) named.fail(k, fmt::format("is a key of {} layers only", only_for));
+  for (const auto& [k, v] : t) {
+    if (std::string rule = networks::step_key_rule(s.kind, k.str()); !rule.empty()) {
+      named.fail(std::string(k.str()), rule);
     }
-  };
-  if (!weighted) refuse({"weights", "bias", "padding", "activation", "mapping"}, "weighted");
-  if (!pool) refuse({"kernel"}, "pooling");
-  if (!weighted && !pool) refuse({"stride"}, "weighted and pooling");
-  if (s.kind != "add") refuse({"from"}, "add");
+  }
   if (weighted) {
     const fs::path w = named.file("weights");
     if (w.empty()) named.fail("weights", "is required (a .npy file, relative to the config file)");

@@ -13,6 +13,10 @@
 
 namespace xbarnet::cli {
 
+// "" when `name` is a plain name (it names output files: a letter or digit first, then letters,
+// digits, '_', '-', '.'; at most 100 characters), else the rule it breaks, naming it.
+std::string plain_name_rule(const std::string& name);
+
 struct LayerEntry {
   std::size_t index = 0;  // its place in the config
   std::string name;

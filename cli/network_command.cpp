@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 // "table.key=value" of --set: the data table here, the simulation tables by set_option().
 void apply_set(NetworkConfig& c, const std::string& text) {
-  const SweepAxis a = parse_sweep_axis(text);
+  const SweepAxis a = parse_sweep_axis(text, "--set");
   if (a.values.size() != 1) {
     throw InputError(fmt::format("--set '{}': one value (table.key=value)", text));
   }

@@ -161,19 +161,20 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-SweepAxis parse_sweep_axis(std::string_view text) {
+SweepAxis parse_sweep_axis(std::string_view text, std::string_view flag) {
   const size_t eq = text.find('=');
   const size_t dot = text.find('.');
   if (eq == std::string_view::npos || dot == std::string_view::npos || dot > eq) {
     throw InputError(fmt::format(
-        "--vary '{}': must be table.key=v1,v2,... (e.g. parasitics.r_wordline=0.5,1,2)", text));
+        "{} '{}': must be table.key={} (e.g. parasitics.r_wordline={})", flag, text,
+        flag == "--vary" ? "v1,v2,..." : "value", flag == "--vary" ? "0.5,1,2" : "2.5"));
   }
   SweepAxis a;
   a.table = std::string(text.substr(0, dot));
   a.key = std::string(text.substr(dot + 1, eq - dot - 1));
   a.values = split(text.substr(eq + 1), ',');
   for (const std::string& v : a.values) {
-    if (v.empty()) throw InputError(fmt::format("--vary '{}': an empty value", text));
+    if (v.empty()) throw InputError(fmt::format("{} '{}': an empty value", flag, text));
   }
   a.numeric = std::all_of(a.values.begin(), a.values.end(),
                           [](const std::string& v) { return parse_number<double>(v).has_value(); });

@@ -36,7 +36,7 @@ struct SweepAxis {
   bool numeric = false;  // every value a number (a real or integer parameter, or the array size)
 };
 // Parses "table.key=v1,v2,..." (throws InputError naming the option and the rule).
-SweepAxis parse_sweep_axis(std::string_view text);
+SweepAxis parse_sweep_axis(std::string_view text, std::string_view flag = "--vary");
 // Every --vary, parsed; the same parameter twice is refused.
 std::vector<SweepAxis> parse_sweep_axes(const std::vector<std::string>& vary);
 

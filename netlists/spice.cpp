@@ -61,7 +61,12 @@ Status write_spice(std::ostream& out, const Crossbar& x, const Eigen::MatrixXd& 
   const Netlist net = build_netlist(x);
   const NodeNumbering& nodes = net.nodes;
 
-  fmt::print(out, "* {}\n", options.title);
+  // The title is a comment: a control character in it (a line break) would start a card.
+  std::string title = options.title;
+  for (char& ch : title) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  }
+  fmt::print(out, "* {}\n", title);
   fmt::print(out,
              "* {} rows x {} columns, {} input vector(s). Written by xbarnet; SI units.\n"
              "* Nodes: in<i> input source, w<i>_<j> word line, b<i>_<j> bit line, vg<j> virtual "

@@ -133,9 +133,45 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
   return x;
 }
 
+Status CrossbarNetwork::check_batch_memory(std::int64_t batch) const {
+  // What a batch needs, layer by layer, before anything is allocated.
+  double kept = 0.0;  // every prepared layer's responses, held while any layer runs
+  for (std::size_t i = 0; i < net_.steps.size(); ++i) {
+    if (const mapping::PreparedLayer* p = layer(i)) {
+      kept += mapping::prepared_layer_bytes(p->report.plan);
+    }
+  }
+  for (std::size_t i = 0; i < net_.steps.size(); ++i) {
+    const mapping::PreparedLayer* p = layer(i);
+    if (p == nullptr) continue;
+    const Step& step = net_.steps[i];
+    std::int64_t out_per_sample = 1;
+    for (std::int64_t d : step.out_shape) out_per_sample *= d;
+    const double need = mapping::estimate_simulation_bytes(p->report.plan, batch, out_per_sample,
+                                                           core::capped_threads(p->options.threads),
+                                                           p->options.ideal_only) +
+                        kept;
+    const double limit = core::effective_memory_limit(p->options.memory_limit);
+    if (need > limit) {
+      return Status::invalid_argument(fmt::format(
+          "layer '{}': a batch of {} images needs about {:.3g} GB with the network's arrays, more "
+          "than the memory limit of "
+          "{:.3g} GB (simulation.memory_limit; 0 = half of the machine's memory): a smaller "
+          "data.batch",
+          step.name, batch, need / 1e9, limit / 1e9));
+    }
+  }
+  return Status::ok();
+}
+
 StatusOr<CrossbarNetwork::Forward> CrossbarNetwork::forward(const Tensor& images,
                                                             std::int64_t first_image) const {
   if (Status s = check_images(net_, images, "the images"); !s.is_ok()) return s;
+  if (first_image < 0 || first_image > (std::int64_t{1} << 40)) {
+    return Status::invalid_argument(
+        fmt::format("first_image = {}: must be in 0 .. 2^40 (an image's index)", first_image));
+  }
+  if (Status s = check_batch_memory(images.dim(0)); !s.is_ok()) return s;
   Forward f;
   std::vector<Tensor> outputs(net_.steps.size());
   const Tensor* x_in = &images;
@@ -237,34 +273,8 @@ StatusOr<Evaluation> evaluate_batches(const DataSet& data, std::int64_t batch,
 StatusOr<Evaluation> evaluate(const CrossbarNetwork& xnet, const DataSet& data,
                               const ProgressFn& progress) {
   if (Status s = validate(data, xnet.network()); !s.is_ok()) return s;
-  // What a batch needs, layer by layer, before anything is allocated.
   const std::int64_t batch = std::min(xnet.options().batch, data.images.dim(0));
-  double kept = 0.0;  // every prepared layer's responses, held while any layer runs
-  for (std::size_t i = 0; i < xnet.network().steps.size(); ++i) {
-    if (const mapping::PreparedLayer* p = xnet.layer(i)) {
-      kept += mapping::prepared_layer_bytes(p->report.plan);
-    }
-  }
-  for (std::size_t i = 0; i < xnet.network().steps.size(); ++i) {
-    const mapping::PreparedLayer* p = xnet.layer(i);
-    if (p == nullptr) continue;
-    const Step& step = xnet.network().steps[i];
-    std::int64_t out_per_sample = 1;
-    for (std::int64_t d : step.out_shape) out_per_sample *= d;
-    const double need = mapping::estimate_simulation_bytes(p->report.plan, batch, out_per_sample,
-                                                           core::capped_threads(p->options.threads),
-                                                           p->options.ideal_only) +
-                        kept;
-    const double limit = core::effective_memory_limit(p->options.memory_limit);
-    if (need > limit) {
-      return Status::invalid_argument(fmt::format(
-          "layer '{}': a batch of {} images needs about {:.3g} GB with the network's arrays, more "
-          "than the memory limit of "
-          "{:.3g} GB (simulation.memory_limit; 0 = half of the machine's memory): a smaller "
-          "data.batch",
-          step.name, batch, need / 1e9, limit / 1e9));
-    }
-  }
+  if (Status s = xnet.check_batch_memory(batch); !s.is_ok()) return s;
   return evaluate_batches(
       data, xnet.options().batch, progress,
       [&](const Tensor& images, std::int64_t first) { return xnet.forward(images, first); });

@@ -69,7 +69,13 @@ class CrossbarNetwork {
     std::int64_t adc_conversions = 0, adc_clipped = 0, inputs_clipped = 0;
     double adc_energy = 0.0;  // J, the whole batch
   };
+  // The batch is refused, before anything is allocated, when it would need more memory than
+  // simulation.memory_limit with the layers' responses (check_batch_memory).
   StatusOr<Forward> forward(const Tensor& images, std::int64_t first_image) const;
+
+  // Refuses a batch of `batch` images whose largest layer run, with every prepared layer's
+  // responses, would need more than the memory limit.
+  Status check_batch_memory(std::int64_t batch) const;
 
   const Network& network() const { return net_; }
   const NetworkOptions& options() const { return options_; }

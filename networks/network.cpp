@@ -149,6 +149,21 @@ std::int64_t image_values(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
+std::string step_key_rule(std::string_view kind, std::string_view key) {
+  const bool weighted =
+      kind == "conv" || kind == "depthwise" || kind == "pointwise" || kind == "dense";
+  const bool pool = kind == "maxpool" || kind == "avgpool";
+  if (key == "weights" || key == "bias" || key == "padding" || key == "activation" ||
+      key == "mapping") {
+    return weighted ? "" : "is a key of weighted layers only";
+  }
+  if (key == "kernel") return pool ? "" : "is a key of pooling layers only";
+  if (key == "stride") return weighted || pool ? "" : "is a key of weighted and pooling layers only";
+  if (key == "from") return kind == "add" ? "" : "is a key of add layers only";
+  if (key == "name" || key == "kind") return "";
+  return "unknown key";
+}
+
 StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input_shape,
                                std::int64_t classes, std::vector<StepSpec> specs) {
   Network net;
@@ -336,6 +351,13 @@ StatusOr<Tensor> float_forward(const Network& net, const Tensor& images) {
     return Status::invalid_argument(fmt::format("images have shape {}: the network takes (N, {})",
                                                 images.shape_string(),
                                                 fmt::join(net.input_shape, ", ")));
+  }
+  for (std::size_t i = 0; i < images.data.size(); ++i) {
+    if (!std::isfinite(images.data[i])) {
+      return Status::invalid_argument(fmt::format(
+          "an image value is not finite ({} at flat index {} of the images {})", images.data[i], i,
+          images.shape_string()));
+    }
   }
   std::vector<Tensor> outputs(net.steps.size());
   const Tensor* x = &images;

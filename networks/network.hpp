@@ -7,6 +7,7 @@
 // double precision (mapping::reference_forward), no lowering and no arrays.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +47,13 @@ struct StepSpec {
   // add: the name of the earlier step whose output is added to the previous step's output.
   std::string from;
 };
+
+// The kinds a step may have, and which keys of a [[layer]] table belong to which kind: "" when
+// `key` belongs to a step of `kind` (name and kind belong to every step), else the rule, e.g.
+// "is a key of pooling layers only". The config reader and the Python package both ask it.
+inline constexpr std::array<std::string_view, 9> kStepKinds = {
+    "conv", "depthwise", "pointwise", "dense", "maxpool", "avgpool", "relu", "flatten", "add"};
+std::string step_key_rule(std::string_view kind, std::string_view key);
 
 // A step with its shapes resolved.
 struct Step {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -49,6 +50,25 @@ using cli::InputError;
 using mapping::Tensor;
 using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
+// While the library computes: the GIL released, and the BLAS on one thread as the program runs
+// it (OpenMP parallelises over tiles and inputs; solver/blas_threads.hpp), restored afterwards:
+// the BLAS thread count is process-wide state that NumPy shares.
+class Computing {
+ public:
+  Computing() : blas_(solver::blas_threads()) {
+    if (blas_ > 1) solver::set_blas_threads(1);
+  }
+  ~Computing() {
+    if (blas_ > 1) solver::set_blas_threads(blas_);
+  }
+  Computing(const Computing&) = delete;
+  Computing& operator=(const Computing&) = delete;
+
+ private:
+  py::gil_scoped_release release_;
+  int blas_;
+};
+
 // ------------------------------------------------------------------------------- conversions
 
 [[noreturn]] void fail(const std::string& what, const Status& s) { cli::throw_status(what, s); }
@@ -59,6 +79,42 @@ std::string shape_text(const py::array& a) {
     t += (d ? ", " : "") + std::to_string(a.shape(d));
   }
   return t + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// Any array-like of real numbers (NumPy array of a bool, integer or float dtype, nested lists)
+// as a float64 C-ordered array; anything else is refused naming the argument.
+Array as_array(const py::handle& o, const std::string& name) {
+  if (o.is_none()) throw InputError(fmt::format("{}: an array is required, not None", name));
+  py::array a;
+  try {
+    a = py::module_::import("numpy").attr("asarray")(o);
+  } catch (const py::error_already_set& e) {
+    throw InputError(fmt::format("{}: cannot be read as an array of numbers ({})", name, e.what()));
+  }
+  const char kind = a.dtype().kind();
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+    throw InputError(fmt::format("{}: has dtype {}: an array of real numbers is required", name,
+                                 py::str(a.dtype()).cast<std::string>()));
+  }
+  return Array::ensure(a);
+}
+
+// Class labels: integers (or floats holding integers), one dimension.
+std::vector<std::int64_t> as_labels(const py::handle& o) {
+  const Array a = as_array(o, "labels");
+  if (a.ndim() != 1) {
+    throw InputError(
+        fmt::format("labels: must be a 1-D array of class indices, not {}-D", a.ndim()));
+  }
+  std::vector<std::int64_t> v(static_cast<size_t>(a.size()));
+  for (py::ssize_t i = 0; i < a.size(); ++i) {
+    const double x = a.data()[i];
+    if (!(std::abs(x) < 9e15) || x != std::floor(x)) {
+      throw InputError(fmt::format("labels[{}] = {}: must be an integer class index", i, x));
+    }
+    v[static_cast<size_t>(i)] = static_cast<std::int64_t>(x);
+  }
+  return v;
 }
 
 // A NumPy array (any real dtype: converted to float64) as a Tensor of its shape.
@@ -102,24 +158,45 @@ Eigen::MatrixXd to_matrix(const Array& a, const char* name, const char* dims, bo
   return m;
 }
 
-// A Python value as a parameter value: bool, int, float, str, or a sequence of ints.
-core::Value to_value(const std::string& where, const py::handle& v) {
-  if (py::isinstance<py::bool_>(v)) return v.cast<bool>();
-  if (py::isinstance<py::int_>(v)) return v.cast<std::int64_t>();
-  if (py::isinstance<py::float_>(v)) return v.cast<double>();
-  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
-  // NumPy scalars
-  if (py::hasattr(v, "dtype") && py::hasattr(v, "item") && py::len(v.attr("shape")) == 0) {
-    return to_value(where, v.attr("item")());
+// A Python integer (or NumPy integer) as a 64-bit one; anything larger is refused.
+std::int64_t to_int64(const std::string& where, const py::handle& v) {
+  try {
+    return py::module_::import("operator").attr("index")(v).cast<std::int64_t>();
+  } catch (const py::cast_error&) {
+    throw InputError(fmt::format("{}: {} does not fit a 64-bit integer", where,
+                                 py::repr(v).cast<std::string>()));
   }
-  if (py::isinstance<py::sequence>(v)) {
+}
+
+bool is_integer(const py::handle& v) {
+  return !py::isinstance<py::bool_>(v) &&
+         (py::isinstance<py::int_>(v) ||
+          py::isinstance(v, py::module_::import("numpy").attr("integer")));
+}
+
+// A Python value as a parameter value: bool, int, float, str, or a sequence of ints (NumPy
+// scalars and integer arrays too).
+core::Value to_value(const std::string& where, const py::handle& v) {
+  if (py::isinstance<py::bool_>(v) ||
+      py::isinstance(v, py::module_::import("numpy").attr("bool_"))) {
+    return v.cast<bool>();
+  }
+  if (is_integer(v)) return to_int64(where, v);
+  if (py::isinstance<py::float_>(v) ||
+      py::isinstance(v, py::module_::import("numpy").attr("floating"))) {
+    return v.cast<double>();
+  }
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+  if (py::isinstance<py::sequence>(v) && !py::isinstance<py::bytes>(v) &&
+      !py::isinstance<py::bytearray>(v)) {
     std::vector<std::int64_t> out;
     for (const py::handle& e : v.cast<py::sequence>()) {
-      if (!py::isinstance<py::int_>(e) || py::isinstance<py::bool_>(e)) {
-        throw InputError(fmt::format("{}: {} is not a list of integers", where,
-                                     py::repr(v).cast<std::string>()));
+      if (!is_integer(e)) {
+        throw InputError(fmt::format("{}: {} is not a list of integers (element {})", where,
+                                     py::repr(v).cast<std::string>(),
+                                     py::repr(e).cast<std::string>()));
       }
-      out.push_back(e.cast<std::int64_t>());
+      out.push_back(to_int64(where, e));
     }
     return out;
   }
@@ -257,10 +334,12 @@ solver::Backend backend_of(const std::string& name) {
   return b.value();
 }
 
-py::dict solve(const Array& conductance, const Array& inputs, double r_source, double r_wordline,
-               double r_bitline, double r_neuron, const std::string& backend,
+py::dict solve(const py::object& conductance_in, const py::object& inputs_in, double r_source,
+               double r_wordline, double r_bitline, double r_neuron, const std::string& backend,
                const std::string& ordering, const std::string& path, int threads,
                bool node_voltages, double memory_limit) {
+  const Array conductance = as_array(conductance_in, "conductance");
+  const Array inputs = as_array(inputs_in, "inputs");
   const netlists::Crossbar x =
       make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
   const Eigen::MatrixXd v = make_inputs(x, inputs);
@@ -280,7 +359,7 @@ py::dict solve(const Array& conductance, const Array& inputs, double r_source, d
   StatusOr<solver::SolvePath> sp = solver::parse_solve_path(path);
   if (!sp.is_ok()) throw InputError(sp.status().message());
   StatusOr<solver::CrossbarRun> run = [&] {
-    py::gil_scoped_release release;
+    Computing computing;
     return solver::solve_crossbar(x, v, system, options, sp.value());
   }();
   if (!run.is_ok()) fail("the tile", run.status());
@@ -326,13 +405,15 @@ py::dict solve(const Array& conductance, const Array& inputs, double r_source, d
 
 // The C++ call that solve() wraps, timed in C++ over `repeats` calls (the binding's overhead is
 // solve()'s time per call minus this).
-double time_solve(const Array& conductance, const Array& inputs, double r_source, double r_wordline,
-                  double r_bitline, double r_neuron, int repeats) {
+double time_solve(const py::object& conductance_in, const py::object& inputs_in, double r_source,
+                  double r_wordline, double r_bitline, double r_neuron, int repeats) {
+  const Array conductance = as_array(conductance_in, "conductance");
+  const Array inputs = as_array(inputs_in, "inputs");
   const netlists::Crossbar x =
       make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
   const Eigen::MatrixXd v = make_inputs(x, inputs);
   if (repeats < 1) throw InputError("repeats: must be >= 1");
-  py::gil_scoped_release release;
+  Computing computing;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < repeats; ++i) {
     StatusOr<solver::CrossbarRun> run =
@@ -345,23 +426,27 @@ double time_solve(const Array& conductance, const Array& inputs, double r_source
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeats;
 }
 
-Eigen::MatrixXd transfer_matrix(const Array& conductance, double r_source, double r_wordline,
-                                double r_bitline, double r_neuron, const std::string& backend,
-                                int threads) {
+Eigen::MatrixXd transfer_matrix(const py::object& conductance_in, double r_source,
+                                double r_wordline, double r_bitline, double r_neuron,
+                                const std::string& backend, int threads) {
+  const Array conductance = as_array(conductance_in, "conductance");
   const netlists::Crossbar x =
       make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
   const solver::Backend b = backend_of(backend);
   if (threads < 1) throw InputError(fmt::format("threads = {}: must be >= 1", threads));
   StatusOr<solver::TransferRun> t = [&] {
-    py::gil_scoped_release release;
+    Computing computing;
     return solver::transfer_matrix(x, b, threads, true);
   }();
   if (!t.is_ok()) fail("the tile", t.status());
   return std::move(t.value().transfer.t);
 }
 
-std::string spice(const Array& conductance, const Array& inputs, double r_source, double r_wordline,
-                  double r_bitline, double r_neuron, const std::string& title, bool control_block) {
+std::string spice(const py::object& conductance_in, const py::object& inputs_in, double r_source,
+                  double r_wordline, double r_bitline, double r_neuron, const std::string& title,
+                  bool control_block) {
+  const Array conductance = as_array(conductance_in, "conductance");
+  const Array inputs = as_array(inputs_in, "inputs");
   const netlists::Crossbar x =
       make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
   const Eigen::MatrixXd v = make_inputs(x, inputs);
@@ -383,7 +468,14 @@ mapping::Layer make_layer(const std::string& kind, Tensor weights, const py::obj
   StatusOr<mapping::Activation> a = mapping::parse_activation(activation);
   if (!a.is_ok()) throw InputError(fmt::format("activation: {}", a.status().message()));
   std::vector<double> b;
-  if (!bias.is_none()) b = to_tensor(bias.cast<Array>()).data;
+  if (!bias.is_none()) {
+    const Array arr = as_array(bias, "bias");
+    if (arr.ndim() != 1) {
+      throw InputError(
+          fmt::format("bias: must be 1-D (one per output), not of shape {}", shape_text(arr)));
+    }
+    b = to_tensor(arr).data;
+  }
   StatusOr<mapping::Layer> layer = mapping::make_layer(k.value(), std::move(weights), std::move(b),
                                                        stride, padding, a.value(), input);
   if (!layer.is_ok()) fail("the layer", layer.status());
@@ -394,43 +486,68 @@ py::dict map_layer(const std::string& kind, const std::vector<std::int64_t>& wei
                    const std::vector<std::int64_t>& input_shape, std::int64_t stride,
                    std::int64_t padding, const py::object& mapping_keys,
                    const py::object& device_keys) {
-  // The shapes only: the plan needs no values (a zero weight tensor is checked by make_layer).
-  Tensor w;
-  w.shape = weight_shape;
-  std::int64_t n = 1;
-  for (std::int64_t d : weight_shape) {
-    if (d < 1 || d > (std::int64_t{1} << 26) || n > (std::int64_t{1} << 30) / d) {
-      throw InputError("weight_shape: every dimension >= 1, and at most 2^30 weights");
+  // The shapes only (no weights are allocated): the weights' shape as make_layer reads it.
+  StatusOr<mapping::LayerKind> k = mapping::parse_layer_kind(kind);
+  if (!k.is_ok()) throw InputError(fmt::format("kind: {}", k.status().message()));
+  const auto dims = [](const std::vector<std::int64_t>& v) {
+    return fmt::format("({})", fmt::join(v, ", "));
+  };
+  mapping::LayerShape shape;
+  shape.kind = k.value();
+  shape.stride = stride;
+  shape.padding = padding;
+  const std::vector<std::int64_t>& ws = weight_shape;
+  const std::vector<std::int64_t>& in = input_shape;
+  if (shape.kind == mapping::LayerKind::kDense) {
+    if (ws.size() != 2 || in.size() != 1 || in[0] != ws[1]) {
+      throw InputError(
+          fmt::format("weight_shape {} and input_shape {}: a dense layer takes "
+                      "(outputs, inputs) and (inputs,)",
+                      dims(ws), dims(in)));
     }
-    n *= d;
+    shape.out_channels = ws[0];
+    shape.in_channels = ws[1];
+  } else {
+    const bool pointwise_2d = shape.kind == mapping::LayerKind::kPointwise && ws.size() == 2;
+    const bool depthwise = shape.kind == mapping::LayerKind::kDepthwise;
+    if ((ws.size() != 4 && !pointwise_2d) || in.size() != 3 || (ws.size() == 4 && ws[2] != ws[3]) ||
+        (depthwise ? (ws[1] != 1 || ws[0] != in[0]) : ws[1] != in[0])) {
+      throw InputError(fmt::format(
+          "weight_shape {} and input_shape {}: a {} layer takes {} and (channels, height, width)",
+          dims(ws), dims(in), kind,
+          depthwise ? "(channels, 1, k, k)" : "(out_channels, in_channels, k, k)"));
+    }
+    shape.out_channels = ws[0];
+    shape.in_channels = in[0];
+    shape.kernel = ws.size() == 4 ? ws[2] : 1;
+    shape.in_height = in[1];
+    shape.in_width = in[2];
   }
-  w.data.assign(static_cast<size_t>(n), 0.0);
-  Tensor probe;
-  probe.shape = {1};
-  probe.shape.insert(probe.shape.end(), input_shape.begin(), input_shape.end());
-  const mapping::Layer layer =
-      make_layer(kind, std::move(w), py::none(), stride, padding, "none", probe);
+  if (Status st = mapping::validate(shape); !st.is_ok()) fail("the layer", st);
   mapping::MappingOptions m;
   set_table(mapping::mapping_parameters(), m, mapping_keys);
   devices::DeviceParams dev;
   set_table(devices::device_parameters(), dev, device_keys);
-  StatusOr<mapping::Plan> p = mapping::plan(layer.shape, m, dev.sign);
+  StatusOr<mapping::Plan> p = mapping::plan(shape, m, dev.sign);
   if (!p.is_ok()) fail("the layer", p.status());
   return json_to_python(cli::plan_json(p.value()));
 }
 
-py::dict simulate_layer(const std::string& kind, const Array& weights, const Array& input,
-                        const py::object& bias, std::int64_t stride, std::int64_t padding,
-                        const std::string& activation, const py::object& calibration,
-                        const std::string& name, const Tables& tables) {
+py::dict simulate_layer(const std::string& kind, const py::object& weights_in,
+                        const py::object& input_in, const py::object& bias, std::int64_t stride,
+                        std::int64_t padding, const std::string& activation,
+                        const py::object& calibration, const std::string& name,
+                        const Tables& tables) {
+  const Array weights = as_array(weights_in, "weights");
+  const Array input = as_array(input_in, "input");
   const Tensor x = to_tensor(input);
   const mapping::Layer layer =
       make_layer(kind, to_tensor(weights), bias, stride, padding, activation, x);
   const mapping::SimulationOptions o = simulation_options(tables);
   std::optional<Tensor> cal;
-  if (!calibration.is_none()) cal = to_tensor(calibration.cast<Array>());
+  if (!calibration.is_none()) cal = to_tensor(as_array(calibration, "calibration"));
   StatusOr<mapping::SimulationResult> r = [&] {
-    py::gil_scoped_release release;
+    Computing computing;
     return mapping::simulate(layer, x, o, {}, cal ? &*cal : nullptr);
   }();
   if (!r.is_ok()) fail(fmt::format("layer '{}'", name), r.status());
@@ -446,54 +563,85 @@ py::dict simulate_layer(const std::string& kind, const Array& weights, const Arr
 networks::StepSpec step_spec(const py::dict& d, std::size_t index) {
   networks::StepSpec s;
   const auto where = [&](const char* key) { return fmt::format("layers[{}].{}", index, key); };
-  static const std::vector<std::string> kKeys = {"name",   "kind",    "weights",    "bias",
-                                                 "stride", "padding", "activation", "kernel",
-                                                 "from",   "mapping"};
-  for (const auto& [k, v] : d) {
-    const std::string key = py::str(k).cast<std::string>();
-    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-      throw InputError(fmt::format("layers[{}]: unknown key '{}' (known: {})", index, key,
-                                   fmt::join(kKeys, ", ")));
-    }
-  }
   const auto text = [&](const char* key, const std::string& def) {
     if (!d.contains(key) || d[key].is_none()) return def;
-    if (!py::isinstance<py::str>(d[key]))
+    if (!py::isinstance<py::str>(d[key])) {
       throw InputError(fmt::format("{}: must be a string", where(key)));
+    }
     return d[key].cast<std::string>();
   };
   const auto integer = [&](const char* key, std::int64_t def) {
     if (!d.contains(key) || d[key].is_none()) return def;
-    const core::Value v = to_value(where(key), d[key]);
-    if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-    throw InputError(fmt::format("{}: must be an integer", where(key)));
+    if (!is_integer(d[key])) throw InputError(fmt::format("{}: must be an integer", where(key)));
+    return to_int64(where(key), d[key]);
   };
   s.kind = text("kind", "");
   if (s.kind.empty()) throw InputError(fmt::format("{}: is required", where("kind")));
-  s.name = text("name", fmt::format("{}{}", s.kind, index));
-  if (d.contains("weights") && !d["weights"].is_none()) {
-    s.weights = to_tensor(d["weights"].cast<Array>());
+  const auto& kinds = networks::kStepKinds;
+  if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) {
+    throw InputError(fmt::format("{}: '{}' is not a layer kind ({})", where("kind"), s.kind,
+                                 fmt::join(kinds, ", ")));
   }
-  if (d.contains("bias") && !d["bias"].is_none()) s.bias = to_tensor(d["bias"].cast<Array>()).data;
-  const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
-  s.stride = pool ? 1 : integer("stride", 1);
-  s.padding = integer("padding", 0);
-  s.kernel = integer("kernel", 0);
-  s.pool_stride = pool ? integer("stride", s.kernel) : 0;
-  StatusOr<mapping::Activation> a = mapping::parse_activation(text("activation", "none"));
-  if (!a.is_ok())
-    throw InputError(fmt::format("{}: {}", where("activation"), a.status().message()));
-  s.activation = a.value();
-  s.from = text("from", "");
-  if (d.contains("mapping") && !d["mapping"].is_none()) {
-    if (!py::isinstance<py::dict>(d["mapping"])) {
-      throw InputError(fmt::format("{}: must be a dict of [mapping] keys", where("mapping")));
+  // The keys of a [[layer]] table, each for the kinds it belongs to (as the config reader).
+  for (const auto& [k, v] : d) {
+    const std::string key = py::str(k).cast<std::string>();
+    if (std::string rule = networks::step_key_rule(s.kind, key); !rule.empty()) {
+      throw InputError(fmt::format("layers[{}] ({}): {}: {}", index, s.kind, key,
+                                   rule == "unknown key"
+                                       ? "unknown key (known: name, kind, weights, bias, stride, "
+                                         "padding, activation, kernel, from, mapping)"
+                                       : rule));
     }
-    mapping::MappingOptions probe;
-    set_table(mapping::mapping_parameters(), probe, d["mapping"]);
-    for (const auto& [k, v] : d["mapping"].cast<py::dict>()) {
-      const std::string key = py::str(k).cast<std::string>();
-      s.mapping.emplace_back(key, to_value(fmt::format("{}.{}", where("mapping"), key), v));
+  }
+  s.name = text("name", fmt::format("{}{}", s.kind, index));
+  if (std::string rule = cli::plain_name_rule(s.name); !rule.empty()) {
+    throw InputError(fmt::format("{}: {}", where("name"), rule));
+  }
+  const bool weighted =
+      s.kind == "conv" || s.kind == "depthwise" || s.kind == "pointwise" || s.kind == "dense";
+  const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
+  if (weighted) {
+    if (!d.contains("weights") || d["weights"].is_none()) {
+      throw InputError(
+          fmt::format("{}: is required (an array of the layer's weights)", where("weights")));
+    }
+    s.weights = to_tensor(as_array(d["weights"], where("weights")));
+    if (d.contains("bias") && !d["bias"].is_none()) {
+      const Array b = as_array(d["bias"], where("bias"));
+      if (b.ndim() != 1) throw InputError(fmt::format("{}: must be 1-D", where("bias")));
+      s.bias = to_tensor(b).data;
+    }
+    s.stride = integer("stride", 1);
+    s.padding = integer("padding", 0);
+    StatusOr<mapping::Activation> a = mapping::parse_activation(text("activation", "none"));
+    if (!a.is_ok()) {
+      throw InputError(fmt::format("{}: {}", where("activation"), a.status().message()));
+    }
+    s.activation = a.value();
+    if (d.contains("mapping") && !d["mapping"].is_none()) {
+      if (!py::isinstance<py::dict>(d["mapping"])) {
+        throw InputError(fmt::format("{}: must be a dict of [mapping] keys", where("mapping")));
+      }
+      mapping::MappingOptions probe;
+      set_table(mapping::mapping_parameters(), probe, d["mapping"]);
+      for (const auto& [k, v] : d["mapping"].cast<py::dict>()) {
+        const std::string key = py::str(k).cast<std::string>();
+        s.mapping.emplace_back(key, to_value(fmt::format("{}.{}", where("mapping"), key), v));
+      }
+    }
+  } else if (pool) {
+    s.kernel = integer("kernel", 0);
+    if (s.kernel < 1) {
+      throw InputError(
+          fmt::format("{}: is required: the pooling window's side (>= 1)", where("kernel")));
+    }
+    s.pool_stride = integer("stride", s.kernel);
+    if (s.pool_stride < 1) throw InputError(fmt::format("{}: must be >= 1", where("stride")));
+  } else if (s.kind == "add") {
+    s.from = text("from", "");
+    if (s.from.empty()) {
+      throw InputError(
+          fmt::format("{}: is required: the earlier layer added (residual)", where("from")));
     }
   }
   return s;
@@ -502,6 +650,9 @@ networks::StepSpec step_spec(const py::dict& d, std::size_t index) {
 networks::Network make_network(const std::string& name,
                                const std::vector<std::int64_t>& input_shape, std::int64_t classes,
                                const py::list& layers) {
+  if (std::string rule = cli::plain_name_rule(name); !rule.empty()) {
+    throw InputError(fmt::format("name: {}", rule));
+  }
   std::vector<networks::StepSpec> specs;
   std::size_t i = 0;
   for (const py::handle& l : layers) {
@@ -517,13 +668,11 @@ networks::Network make_network(const std::string& name,
   return std::move(n).value();
 }
 
-networks::DataSet make_dataset(
-    const networks::Network& net, const Array& images,
-    const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& labels) {
+networks::DataSet make_dataset(const networks::Network& net, const py::object& images_in,
+                               const py::object& labels_in) {
   networks::DataSet d;
-  d.images = to_tensor(images);
-  if (labels.ndim() != 1) throw InputError("labels: must be a 1-D array of class indices");
-  d.labels.assign(labels.data(), labels.data() + labels.size());
+  d.images = to_tensor(as_array(images_in, "images"));
+  d.labels = as_labels(labels_in);
   if (d.images.shape.empty() || d.images.dim(0) != static_cast<std::int64_t>(d.labels.size())) {
     throw InputError(fmt::format("images {} and labels ({},): one label per image",
                                  d.images.shape_string(), d.labels.size()));
@@ -597,13 +746,14 @@ PYBIND11_MODULE(_xbarnet, m) {
   using namespace xbarnet;
   using namespace xbarnet::python;
   m.doc() = "xbarnet's native module: see the `xbarnet` package for the documented interface.";
-  solver::set_blas_threads(1);  // as the program: OpenMP runs the tiles, BLAS one thread each
 
   // The library's messages as Python exceptions (the later registration is tried first).
   py::register_exception<cli::InputError>(m, "Error", PyExc_ValueError);
   py::register_exception<cli::SolveError>(m, "SolveError", PyExc_RuntimeError);
 
   m.def("build_info", &solver::build_info, "Compiler, libraries and BLAS of this build.");
+  m.def("_blas_threads", &solver::blas_threads,
+        "The BLAS library's thread count (0: no thread control); for the tests.");
 
   m.def("solve", &solve, py::arg("conductance"), py::arg("inputs"), py::kw_only(),
         py::arg("r_source") = 0.0, py::arg("r_wordline") = 0.0, py::arg("r_bitline") = 0.0,
@@ -625,11 +775,12 @@ PYBIND11_MODULE(_xbarnet, m) {
         py::arg("mapping") = py::none(), py::arg("device") = py::none());
   m.def(
       "simulate_layer",
-      [](const std::string& kind, const Array& weights, const Array& input, const py::object& bias,
-         std::int64_t stride, std::int64_t padding, const std::string& activation,
-         const py::object& calibration, const std::string& name, const py::object& mapping,
-         const py::object& device, const py::object& variation, const py::object& adc,
-         const py::object& correction, const py::object& parasitics, const py::object& simulation) {
+      [](const std::string& kind, const py::object& weights, const py::object& input,
+         const py::object& bias, std::int64_t stride, std::int64_t padding,
+         const std::string& activation, const py::object& calibration, const std::string& name,
+         const py::object& mapping, const py::object& device, const py::object& variation,
+         const py::object& adc, const py::object& correction, const py::object& parasitics,
+         const py::object& simulation) {
         return simulate_layer(
             kind, weights, input, bias, stride, padding, activation, calibration, name,
             {mapping, device, variation, adc, correction, parasitics, simulation});
@@ -655,11 +806,11 @@ PYBIND11_MODULE(_xbarnet, m) {
   py::class_<networks::CrossbarNetwork>(m, "CrossbarNetwork")
       .def(
           "forward",
-          [](const networks::CrossbarNetwork& x, const Array& images, std::int64_t first_image) {
-            const Tensor t = to_tensor(images);
-            if (first_image < 0) throw cli::InputError("first_image: must be >= 0");
+          [](const networks::CrossbarNetwork& x, const py::object& images,
+             std::int64_t first_image) {
+            const Tensor t = to_tensor(as_array(images, "images"));
             StatusOr<networks::CrossbarNetwork::Forward> f = [&] {
-              py::gil_scoped_release release;
+              Computing computing;
               return x.forward(t, first_image);
             }();
             if (!f.is_ok()) fail(fmt::format("network '{}'", x.network().name), f.status());
@@ -668,11 +819,11 @@ PYBIND11_MODULE(_xbarnet, m) {
           py::arg("images"), py::arg("first_image") = 0)
       .def(
           "evaluate",
-          [](const networks::CrossbarNetwork& x, const Array& images,
-             const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& labels) {
+          [](const networks::CrossbarNetwork& x, const py::object& images,
+             const py::object& labels) {
             const networks::DataSet d = make_dataset(x.network(), images, labels);
             StatusOr<networks::Evaluation> e = [&] {
-              py::gil_scoped_release release;
+              Computing computing;
               return networks::evaluate(x, d);
             }();
             if (!e.is_ok()) fail(fmt::format("network '{}'", x.network().name), e.status());
@@ -710,10 +861,10 @@ PYBIND11_MODULE(_xbarnet, m) {
       .def_property_readonly("layers", &layer_dicts)
       .def(
           "float_forward",
-          [](const networks::Network& n, const Array& images) {
-            const Tensor t = to_tensor(images);
+          [](const networks::Network& n, const py::object& images) {
+            const Tensor t = to_tensor(as_array(images, "images"));
             StatusOr<Tensor> s = [&] {
-              py::gil_scoped_release release;
+              Computing computing;
               return networks::float_forward(n, t);
             }();
             if (!s.is_ok()) fail(fmt::format("network '{}'", n.name), s.status());
@@ -722,10 +873,10 @@ PYBIND11_MODULE(_xbarnet, m) {
           py::arg("images"))
       .def(
           "prepare",
-          [](const networks::Network& n, const Array& calibration, std::int64_t batch, bool ideal,
-             const py::object& mapping, const py::object& device, const py::object& variation,
-             const py::object& adc, const py::object& correction, const py::object& parasitics,
-             const py::object& simulation) {
+          [](const networks::Network& n, const py::object& calibration, std::int64_t batch,
+             bool ideal, const py::object& mapping, const py::object& device,
+             const py::object& variation, const py::object& adc, const py::object& correction,
+             const py::object& parasitics, const py::object& simulation) {
             networks::NetworkOptions o;
             o.simulation = simulation_options(
                 {mapping, device, variation, adc, correction, parasitics, simulation});
@@ -735,9 +886,9 @@ PYBIND11_MODULE(_xbarnet, m) {
               o.simulation.ir_drop = false;
               o.simulation.correction.scheme = corrections::Scheme::kNone;
             }
-            const Tensor cal = to_tensor(calibration);
+            const Tensor cal = to_tensor(as_array(calibration, "calibration"));
             StatusOr<networks::CrossbarNetwork> x = [&] {
-              py::gil_scoped_release release;
+              Computing computing;
               return networks::CrossbarNetwork::prepare(n, o, cal);
             }();
             if (!x.is_ok()) fail(fmt::format("network '{}'", n.name), x.status());
@@ -751,12 +902,11 @@ PYBIND11_MODULE(_xbarnet, m) {
 
   m.def(
       "evaluate_float",
-      [](const networks::Network& n, const Array& images,
-         const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& labels,
+      [](const networks::Network& n, const py::object& images, const py::object& labels,
          std::int64_t batch) {
         const networks::DataSet d = make_dataset(n, images, labels);
         StatusOr<networks::Evaluation> e = [&] {
-          py::gil_scoped_release release;
+          Computing computing;
           return networks::evaluate_float(n, d, batch);
         }();
         if (!e.is_ok()) fail(fmt::format("network '{}'", n.name), e.status());

@@ -21,6 +21,11 @@ void set_blas_threads(int threads) {
   }
 }
 
+int blas_threads() {
+  auto get = openblas_entry<int (*)()>("openblas_get_num_threads");
+  return get != nullptr ? get() : 0;
+}
+
 std::string blas_info() {
   auto get = openblas_entry<int (*)()>("openblas_get_num_threads");
   auto config = openblas_entry<char* (*)()>("openblas_get_config");

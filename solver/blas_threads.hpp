@@ -16,6 +16,8 @@ namespace xbarnet::solver {
 // Sets the BLAS library's thread count where it has one (OpenBLAS's openblas_set_num_threads,
 // looked up at run time, since the BLAS behind libblas.so.3 is the system's choice).
 void set_blas_threads(int threads);
+// The BLAS library's thread count, or 0 when it has no thread control (not OpenBLAS).
+int blas_threads();
 
 // The BLAS in use and its thread count, for the run summary, e.g. "OpenBLAS 0.3.21 ...,
 // 1 thread", or "not OpenBLAS (no thread control)".

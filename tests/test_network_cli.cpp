@@ -275,6 +275,8 @@ TEST(NetworkCli, BadInputIsRefusedWithTheLayerKeyOrFileAndTheRule) {
   // --set values are read by the declared kind and rule, never rounded
   e = error_of({"network", cfg, "--set", "data.images=1.5"});
   EXPECT_NE(e.find("--set data.images: '1.5' is not an integer"), std::string::npos) << e;
+  e = error_of({"network", cfg, "--set", "data.dir="});
+  EXPECT_NE(e.find("--set 'data.dir=': an empty value"), std::string::npos) << e;
   e = error_of({"network", cfg, "--set", "data.batch=0"});
   EXPECT_NE(e.find("--set data.batch:"), std::string::npos) << e;
   EXPECT_NE(e.find("batch = 0: must be an integer in 1 .."), std::string::npos) << e;

@@ -410,7 +410,12 @@ def from_torch(model: nn.Module, input_shape: Sequence[int], classes: Optional[i
         xbarnet.Error: a module that cannot be converted, named by its path, with the rule.
     """
     xb = _package()
-    shape = tuple(int(d) for d in input_shape)
+    import operator
+    try:
+        shape = tuple(operator.index(d) for d in input_shape)
+    except TypeError:
+        raise _error(f"input_shape = {tuple(input_shape)}: one image is (channels, height, "
+                     "width), integers") from None
     if len(shape) != 3 or any(d < 1 for d in shape):
         raise _error(f"input_shape = {tuple(input_shape)}: one image is (channels, height, "
                      "width), each at least 1")
