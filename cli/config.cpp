@@ -22,10 +22,11 @@ std::string plain_name_rule(const std::string& name) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
       });
   if (plain) return "";
-  return fmt::format("'{}' is not a plain name: it must start with a letter or digit and hold only "
-                     "letters, digits, '_', '-' and '.' (at most 100 characters), since it names "
-                     "the layer's output files",
-                     name);
+  return fmt::format(
+      "'{}' is not a plain name: it must start with a letter or digit and hold only "
+      "letters, digits, '_', '-' and '.' (at most 100 characters), since it names "
+      "the layer's output files",
+      name);
 }
 
 namespace {
@@ -241,8 +242,8 @@ std::string read_config_text(const fs::path& path) {
   }
   constexpr std::uintmax_t kMaxBytes = std::uintmax_t{64} << 20;  // a config is a few kB
   if (const std::uintmax_t n = fs::file_size(path, ec); !ec && n > kMaxBytes) {
-    throw InputError(fmt::format("{}: {} bytes: a config is a TOML file of at most 64 MiB",
-                                 path.string(), n));
+    throw InputError(
+        fmt::format("{}: {} bytes: a config is a TOML file of at most 64 MiB", path.string(), n));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path.string()));

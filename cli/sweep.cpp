@@ -165,9 +165,9 @@ SweepAxis parse_sweep_axis(std::string_view text, std::string_view flag) {
   const size_t eq = text.find('=');
   const size_t dot = text.find('.');
   if (eq == std::string_view::npos || dot == std::string_view::npos || dot > eq) {
-    throw InputError(fmt::format(
-        "{} '{}': must be table.key={} (e.g. parasitics.r_wordline={})", flag, text,
-        flag == "--vary" ? "v1,v2,..." : "value", flag == "--vary" ? "0.5,1,2" : "2.5"));
+    throw InputError(fmt::format("{} '{}': must be table.key={} (e.g. parasitics.r_wordline={})",
+                                 flag, text, flag == "--vary" ? "v1,v2,..." : "value",
+                                 flag == "--vary" ? "0.5,1,2" : "2.5"));
   }
   SweepAxis a;
   a.table = std::string(text.substr(0, dot));

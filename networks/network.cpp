@@ -158,7 +158,8 @@ std::string step_key_rule(std::string_view kind, std::string_view key) {
     return weighted ? "" : "is a key of weighted layers only";
   }
   if (key == "kernel") return pool ? "" : "is a key of pooling layers only";
-  if (key == "stride") return weighted || pool ? "" : "is a key of weighted and pooling layers only";
+  if (key == "stride")
+    return weighted || pool ? "" : "is a key of weighted and pooling layers only";
   if (key == "from") return kind == "add" ? "" : "is a key of add layers only";
   if (key == "name" || key == "kind") return "";
   return "unknown key";
@@ -354,9 +355,9 @@ StatusOr<Tensor> float_forward(const Network& net, const Tensor& images) {
   }
   for (std::size_t i = 0; i < images.data.size(); ++i) {
     if (!std::isfinite(images.data[i])) {
-      return Status::invalid_argument(fmt::format(
-          "an image value is not finite ({} at flat index {} of the images {})", images.data[i], i,
-          images.shape_string()));
+      return Status::invalid_argument(
+          fmt::format("an image value is not finite ({} at flat index {} of the images {})",
+                      images.data[i], i, images.shape_string()));
     }
   }
   std::vector<Tensor> outputs(net.steps.size());
