@@ -620,8 +620,9 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   const Adc adc{options.device.adc_bits};
   TileReads reads;
   if (p.ideal_and_exact) {
-    reads.current = i_ideal;
-    reads.y = tr.y_ideal;
+    // The reads are the ideal ones; without the ideal reference they are not needed twice.
+    reads.current = with_ideal ? i_ideal : std::move(i_ideal);
+    reads.y = with_ideal ? tr.y_ideal : std::move(tr.y_ideal);
     reads.conversions = reads.y.size();
     reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
     reads.clipped = adc.apply(reads.y, pt.full_scale);
