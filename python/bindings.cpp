@@ -328,6 +328,23 @@ Eigen::MatrixXd make_inputs(const netlists::Crossbar& x, const Array& inputs) {
   return v;
 }
 
+// A tile and its input block from Python arguments (checked; `single`: one (R,) vector).
+struct TileArgs {
+  netlists::Crossbar x;
+  Eigen::MatrixXd v;
+  bool single = false;
+};
+TileArgs tile_args(const py::object& conductance_in, const py::object& inputs_in, double r_source,
+                   double r_wordline, double r_bitline, double r_neuron) {
+  const Array conductance = as_array(conductance_in, "conductance");
+  const Array inputs = as_array(inputs_in, "inputs");
+  TileArgs t;
+  t.x = make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
+  t.v = make_inputs(t.x, inputs);
+  t.single = inputs.ndim() == 1;
+  return t;
+}
+
 solver::Backend backend_of(const std::string& name) {
   StatusOr<solver::Backend> b = solver::parse_backend(name);
   if (!b.is_ok()) throw InputError(fmt::format("backend: {}", b.status().message()));
@@ -338,11 +355,10 @@ py::dict solve(const py::object& conductance_in, const py::object& inputs_in, do
                double r_wordline, double r_bitline, double r_neuron, const std::string& backend,
                const std::string& ordering, const std::string& path, int threads,
                bool node_voltages, double memory_limit) {
-  const Array conductance = as_array(conductance_in, "conductance");
-  const Array inputs = as_array(inputs_in, "inputs");
-  const netlists::Crossbar x =
-      make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
-  const Eigen::MatrixXd v = make_inputs(x, inputs);
+  const TileArgs tile =
+      tile_args(conductance_in, inputs_in, r_source, r_wordline, r_bitline, r_neuron);
+  const netlists::Crossbar& x = tile.x;
+  const Eigen::MatrixXd& v = tile.v;
   solver::SystemOptions system;
   system.backend = backend_of(backend);
   StatusOr<solver::Ordering> ord = solver::parse_ordering(ordering);
@@ -366,7 +382,7 @@ py::dict solve(const py::object& conductance_in, const py::object& inputs_in, do
   solver::CrossbarRun& r = run.value();
   solver::CrossbarSolution& s = r.solution;
   py::dict d;
-  const bool single = inputs.ndim() == 1;
+  const bool single = tile.single;
   if (single) {
     d["column_current"] = py::cast(Eigen::VectorXd(s.column_current.row(0).transpose()));
   } else {
@@ -407,11 +423,10 @@ py::dict solve(const py::object& conductance_in, const py::object& inputs_in, do
 // solve()'s time per call minus this).
 double time_solve(const py::object& conductance_in, const py::object& inputs_in, double r_source,
                   double r_wordline, double r_bitline, double r_neuron, int repeats) {
-  const Array conductance = as_array(conductance_in, "conductance");
-  const Array inputs = as_array(inputs_in, "inputs");
-  const netlists::Crossbar x =
-      make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
-  const Eigen::MatrixXd v = make_inputs(x, inputs);
+  const TileArgs tile =
+      tile_args(conductance_in, inputs_in, r_source, r_wordline, r_bitline, r_neuron);
+  const netlists::Crossbar& x = tile.x;
+  const Eigen::MatrixXd& v = tile.v;
   if (repeats < 1) throw InputError("repeats: must be >= 1");
   Computing computing;
   const auto t0 = std::chrono::steady_clock::now();
@@ -445,11 +460,10 @@ Eigen::MatrixXd transfer_matrix(const py::object& conductance_in, double r_sourc
 std::string spice(const py::object& conductance_in, const py::object& inputs_in, double r_source,
                   double r_wordline, double r_bitline, double r_neuron, const std::string& title,
                   bool control_block) {
-  const Array conductance = as_array(conductance_in, "conductance");
-  const Array inputs = as_array(inputs_in, "inputs");
-  const netlists::Crossbar x =
-      make_crossbar(conductance, r_source, r_wordline, r_bitline, r_neuron);
-  const Eigen::MatrixXd v = make_inputs(x, inputs);
+  const TileArgs tile =
+      tile_args(conductance_in, inputs_in, r_source, r_wordline, r_bitline, r_neuron);
+  const netlists::Crossbar& x = tile.x;
+  const Eigen::MatrixXd& v = tile.v;
   netlists::SpiceOptions o;
   o.title = title;
   o.control_block = control_block;
