@@ -136,9 +136,7 @@ double bench_network(const std::string& config, std::int64_t images, int threads
         xbarnet::cli::load_idx_dataset(c.data_dir, "train", c.data.calibration_images, c.network);
     xbarnet::networks::NetworkOptions sim{c.options, c.data.batch};
     sim.simulation.ir_drop = false;  // the IR-drop maps are a report, not part of the network
-    xbarnet::networks::NetworkOptions ideal = sim;
-    ideal.simulation.ideal_only = true;
-    ideal.simulation.correction.scheme = xbarnet::corrections::Scheme::kNone;
+    const xbarnet::networks::NetworkOptions ideal = xbarnet::networks::on_ideal_crossbars(sim);
     auto t0 = Clock::now();
     auto xs = xbarnet::networks::CrossbarNetwork::prepare(c.network, sim, cal.images);
     const double setup_sim = seconds(t0);

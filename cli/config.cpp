@@ -390,9 +390,8 @@ networks::StepSpec read_step(const fs::path& file, const toml::table& t, std::si
   s.name = r.text("name", fmt::format("{}{}", s.kind, index));
   check_plain_name(r, s.name);
   Reader named(file, fmt::format("layer {} '{}'", index, s.name), &t);
-  const bool weighted =
-      s.kind == "conv" || s.kind == "depthwise" || s.kind == "pointwise" || s.kind == "dense";
-  const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
+  const bool weighted = networks::is_weighted_kind(s.kind);
+  const bool pool = networks::is_pooling_kind(s.kind);
   for (const auto& [k, v] : t) {
     if (std::string rule = networks::step_key_rule(s.kind, k.str()); !rule.empty()) {
       named.fail(std::string(k.str()), rule);

@@ -188,10 +188,7 @@ int run_network(const NetworkArgs& args, std::ostream& out, std::ostream& err) {
       p.ideal_eval_s = it->second.eval_s;
     } else if (args.ideal) {
       // The same mapping, devices and ADC on ideal crossbars (no parasitics, no correction).
-      networks::NetworkOptions ideal = no;
-      ideal.simulation.ideal_only = true;
-      ideal.simulation.ir_drop = false;
-      ideal.simulation.correction.scheme = corrections::Scheme::kNone;
+      const networks::NetworkOptions ideal = networks::on_ideal_crossbars(no);
       StatusOr<networks::CrossbarNetwork> xi =
           networks::CrossbarNetwork::prepare(c.network, ideal, calibration.images, on_progress);
       if (!xi.is_ok()) throw_status(what + " on ideal crossbars", xi.status());

@@ -81,6 +81,7 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
     kept += mapping::prepared_layer_bytes(pl.value());
   }
   // What the prepared layers keep together (every tile's response), before any is set up.
+  x.kept_bytes_ = kept;
   if (const double limit = core::effective_memory_limit(options.simulation.memory_limit);
       kept > limit) {
     return Status::invalid_argument(fmt::format(
@@ -133,14 +134,16 @@ StatusOr<CrossbarNetwork> CrossbarNetwork::prepare(const Network& net,
   return x;
 }
 
+NetworkOptions on_ideal_crossbars(NetworkOptions options) {
+  options.simulation.ideal_only = true;
+  options.simulation.ir_drop = false;
+  options.simulation.correction.scheme = corrections::Scheme::kNone;
+  return options;
+}
+
 Status CrossbarNetwork::check_batch_memory(std::int64_t batch) const {
-  // What a batch needs, layer by layer, before anything is allocated.
-  double kept = 0.0;  // every prepared layer's responses, held while any layer runs
-  for (std::size_t i = 0; i < net_.steps.size(); ++i) {
-    if (const mapping::PreparedLayer* p = layer(i)) {
-      kept += mapping::prepared_layer_bytes(p->report.plan);
-    }
-  }
+  // What a batch needs, layer by layer, before anything is allocated, on top of every prepared
+  // layer's responses (held while any layer runs).
   for (std::size_t i = 0; i < net_.steps.size(); ++i) {
     const mapping::PreparedLayer* p = layer(i);
     if (p == nullptr) continue;
@@ -150,7 +153,7 @@ Status CrossbarNetwork::check_batch_memory(std::int64_t batch) const {
     const double need = mapping::estimate_simulation_bytes(p->report.plan, batch, out_per_sample,
                                                            core::capped_threads(p->options.threads),
                                                            p->options.ideal_only) +
-                        kept;
+                        kept_bytes_;
     const double limit = core::effective_memory_limit(p->options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(
@@ -226,10 +229,7 @@ Status validate(const DataSet& data, const Network& net) {
                       data.labels[i], i, net.classes - 1, net.classes));
     }
   }
-  for (double v : data.images.data) {
-    if (!std::isfinite(v)) return Status::invalid_argument("an image value is not finite");
-  }
-  return Status::ok();
+  return check_finite_images(data.images);
 }
 
 namespace {
@@ -273,8 +273,7 @@ StatusOr<Evaluation> evaluate_batches(const DataSet& data, std::int64_t batch,
 StatusOr<Evaluation> evaluate(const CrossbarNetwork& xnet, const DataSet& data,
                               const ProgressFn& progress) {
   if (Status s = validate(data, xnet.network()); !s.is_ok()) return s;
-  const std::int64_t batch = std::min(xnet.options().batch, data.images.dim(0));
-  if (Status s = xnet.check_batch_memory(batch); !s.is_ok()) return s;
+  // Every batch's memory is checked by forward() before it allocates anything.
   return evaluate_batches(
       data, xnet.options().batch, progress,
       [&](const Tensor& images, std::int64_t first) { return xnet.forward(images, first); });

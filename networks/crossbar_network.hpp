@@ -48,6 +48,10 @@ struct NetworkOptions {
 StatusOr<mapping::SimulationOptions> layer_options(const NetworkOptions& options, const Step& step,
                                                    std::int64_t k);
 
+// The same mapping, devices and ADC on ideal crossbars: no circuit (ideal_only), so no IR-drop
+// map and no correction (the reference every simulated network is compared with).
+NetworkOptions on_ideal_crossbars(NetworkOptions options);
+
 class CrossbarNetwork {
  public:
   // Move-only: its layers hold their tiles' responses.
@@ -91,6 +95,7 @@ class CrossbarNetwork {
   NetworkOptions options_;
   std::vector<std::optional<mapping::PreparedLayer>> prepared_;  // one per step
   double setup_seconds_ = 0.0;
+  double kept_bytes_ = 0.0;  // every prepared layer's responses (mapping::prepared_layer_bytes)
 };
 
 // Images with their labels.

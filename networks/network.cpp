@@ -149,10 +149,26 @@ std::int64_t image_values(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
+bool is_weighted_kind(std::string_view kind) {
+  return kind == "conv" || kind == "depthwise" || kind == "pointwise" || kind == "dense";
+}
+
+bool is_pooling_kind(std::string_view kind) { return kind == "maxpool" || kind == "avgpool"; }
+
+Status check_finite_images(const Tensor& images) {
+  for (std::size_t i = 0; i < images.data.size(); ++i) {
+    if (!std::isfinite(images.data[i])) {
+      return Status::invalid_argument(
+          fmt::format("an image value is not finite ({} at flat index {} of the images {})",
+                      images.data[i], i, images.shape_string()));
+    }
+  }
+  return Status::ok();
+}
+
 std::string step_key_rule(std::string_view kind, std::string_view key) {
-  const bool weighted =
-      kind == "conv" || kind == "depthwise" || kind == "pointwise" || kind == "dense";
-  const bool pool = kind == "maxpool" || kind == "avgpool";
+  const bool weighted = is_weighted_kind(kind);
+  const bool pool = is_pooling_kind(kind);
   if (key == "weights" || key == "bias" || key == "padding" || key == "activation" ||
       key == "mapping") {
     return weighted ? "" : "is a key of weighted layers only";
@@ -200,7 +216,7 @@ StatusOr<Network> make_network(std::string name, std::vector<std::int64_t> input
     step.name = spec.name;
     step.in_shape = shape;
     const std::string given = fmt::format("{} gives {}", previous, shape_text(shape));
-    if (spec.kind == "maxpool" || spec.kind == "avgpool") {
+    if (is_pooling_kind(spec.kind)) {
       step.kind = spec.kind == "maxpool" ? StepKind::kMaxPool : StepKind::kAvgPool;
       step.kernel = spec.kernel;
       step.stride = spec.pool_stride > 0 ? spec.pool_stride : spec.kernel;
@@ -353,13 +369,7 @@ StatusOr<Tensor> float_forward(const Network& net, const Tensor& images) {
                                                 images.shape_string(),
                                                 fmt::join(net.input_shape, ", ")));
   }
-  for (std::size_t i = 0; i < images.data.size(); ++i) {
-    if (!std::isfinite(images.data[i])) {
-      return Status::invalid_argument(
-          fmt::format("an image value is not finite ({} at flat index {} of the images {})",
-                      images.data[i], i, images.shape_string()));
-    }
-  }
+  if (Status s = check_finite_images(images); !s.is_ok()) return s;
   std::vector<Tensor> outputs(net.steps.size());
   const Tensor* x = &images;
   for (std::size_t i = 0; i < net.steps.size(); ++i) {

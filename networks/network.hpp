@@ -54,6 +54,14 @@ struct StepSpec {
 inline constexpr std::array<std::string_view, 9> kStepKinds = {
     "conv", "depthwise", "pointwise", "dense", "maxpool", "avgpool", "relu", "flatten", "add"};
 std::string step_key_rule(std::string_view kind, std::string_view key);
+// conv, depthwise, pointwise, dense: the kinds with weights (on crossbars).
+bool is_weighted_kind(std::string_view kind);
+// maxpool, avgpool.
+bool is_pooling_kind(std::string_view kind);
+
+// Refuses images holding a value that is not finite (names the first, its flat index and the
+// images' shape).
+Status check_finite_images(const Tensor& images);
 
 // A step with its shapes resolved.
 struct Step {

@@ -611,9 +611,8 @@ networks::StepSpec step_spec(const py::dict& d, std::size_t index) {
   if (std::string rule = cli::plain_name_rule(s.name); !rule.empty()) {
     throw InputError(fmt::format("{}: {}", where("name"), rule));
   }
-  const bool weighted =
-      s.kind == "conv" || s.kind == "depthwise" || s.kind == "pointwise" || s.kind == "dense";
-  const bool pool = s.kind == "maxpool" || s.kind == "avgpool";
+  const bool weighted = networks::is_weighted_kind(s.kind);
+  const bool pool = networks::is_pooling_kind(s.kind);
   if (weighted) {
     if (!d.contains("weights") || d["weights"].is_none()) {
       throw InputError(
@@ -895,11 +894,7 @@ PYBIND11_MODULE(_xbarnet, m) {
             o.simulation = simulation_options(
                 {mapping, device, variation, adc, correction, parasitics, simulation});
             o.batch = batch;
-            if (ideal) {
-              o.simulation.ideal_only = true;
-              o.simulation.ir_drop = false;
-              o.simulation.correction.scheme = corrections::Scheme::kNone;
-            }
+            if (ideal) o = networks::on_ideal_crossbars(o);
             const Tensor cal = to_tensor(as_array(calibration, "calibration"));
             StatusOr<networks::CrossbarNetwork> x = [&] {
               Computing computing;
