@@ -154,16 +154,15 @@ Status check_finite(const char* field, const Tensor& t) {
 
 }  // namespace
 
-StatusOr<Layer> make_layer(LayerKind kind, Tensor weights, std::vector<double> bias,
-                           std::int64_t stride, std::int64_t padding, Activation activation,
-                           const Tensor& input) {
-  Layer layer;
-  LayerShape& s = layer.shape;
+StatusOr<LayerShape> layer_shape(LayerKind kind, const std::vector<std::int64_t>& weight_shape,
+                                 std::int64_t stride, std::int64_t padding,
+                                 const std::vector<std::int64_t>& input_shape) {
+  LayerShape s;
   s.kind = kind;
   s.stride = stride;
   s.padding = padding;
-  const auto& w = weights.shape;
-  const std::string ws = weights.shape_string();
+  const auto& w = weight_shape;
+  const std::string ws = Tensor{weight_shape, {}}.shape_string();
   switch (kind) {
     case LayerKind::kDense:
       if (w.size() != 2) {
@@ -202,15 +201,26 @@ StatusOr<Layer> make_layer(LayerKind kind, Tensor weights, std::vector<double> b
       break;
   }
   if (kind != LayerKind::kDense) {
-    if (input.shape.size() != 4) {
+    if (input_shape.size() != 4) {
       return Status::invalid_argument(
-          fmt::format("input has shape {}: a {} layer needs (N, C, H, W)", input.shape_string(),
-                      to_string(kind)));
+          fmt::format("input has shape {}: a {} layer needs (N, C, H, W)",
+                      Tensor{input_shape, {}}.shape_string(), to_string(kind)));
     }
-    s.in_height = input.dim(2);
-    s.in_width = input.dim(3);
+    s.in_height = input_shape[2];
+    s.in_width = input_shape[3];
   }
   if (Status st = validate(s); !st.is_ok()) return st;
+  return s;
+}
+
+StatusOr<Layer> make_layer(LayerKind kind, Tensor weights, std::vector<double> bias,
+                           std::int64_t stride, std::int64_t padding, Activation activation,
+                           const Tensor& input) {
+  StatusOr<LayerShape> shape = layer_shape(kind, weights.shape, stride, padding, input.shape);
+  if (!shape.is_ok()) return shape.status();
+  Layer layer;
+  layer.shape = shape.value();
+  const LayerShape& s = layer.shape;
   if (Status st = check_finite("weights", weights); !st.is_ok()) return st;
   if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != s.out_channels) {
     return Status::invalid_argument(

@@ -60,6 +60,12 @@ struct Layer {
 
 // Builds the layer from its weights (shape inferred) and checks every value: names the field,
 // the index and the rule. `in_height`/`in_width` come from the input.
+// The shape make_layer() builds, from the weights' shape and the input's ((N, C, H, W) or (N, K))
+// alone: the checks that need no values (the input's channels: validate_input()).
+StatusOr<LayerShape> layer_shape(LayerKind kind, const std::vector<std::int64_t>& weight_shape,
+                                 std::int64_t stride, std::int64_t padding,
+                                 const std::vector<std::int64_t>& input_shape);
+
 StatusOr<Layer> make_layer(LayerKind kind, Tensor weights, std::vector<double> bias,
                            std::int64_t stride, std::int64_t padding, Activation activation,
                            const Tensor& input);

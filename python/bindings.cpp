@@ -117,6 +117,16 @@ std::vector<std::int64_t> as_labels(const py::handle& o) {
   return v;
 }
 
+// A bias: one value per output, 1-D.
+std::vector<double> as_bias(const py::handle& o, const std::string& name) {
+  const Array a = as_array(o, name);
+  if (a.ndim() != 1) {
+    throw InputError(
+        fmt::format("{}: must be 1-D (one per output), not of shape {}", name, shape_text(a)));
+  }
+  return {a.data(), a.data() + a.size()};
+}
+
 // A NumPy array (any real dtype: converted to float64) as a Tensor of its shape.
 Tensor to_tensor(const Array& a) {
   Tensor t;
@@ -482,14 +492,7 @@ mapping::Layer make_layer(const std::string& kind, Tensor weights, const py::obj
   StatusOr<mapping::Activation> a = mapping::parse_activation(activation);
   if (!a.is_ok()) throw InputError(fmt::format("activation: {}", a.status().message()));
   std::vector<double> b;
-  if (!bias.is_none()) {
-    const Array arr = as_array(bias, "bias");
-    if (arr.ndim() != 1) {
-      throw InputError(
-          fmt::format("bias: must be 1-D (one per output), not of shape {}", shape_text(arr)));
-    }
-    b = to_tensor(arr).data;
-  }
+  if (!bias.is_none()) b = as_bias(bias, "bias");
   StatusOr<mapping::Layer> layer = mapping::make_layer(k.value(), std::move(weights), std::move(b),
                                                        stride, padding, a.value(), input);
   if (!layer.is_ok()) fail("the layer", layer.status());
@@ -500,49 +503,23 @@ py::dict map_layer(const std::string& kind, const std::vector<std::int64_t>& wei
                    const std::vector<std::int64_t>& input_shape, std::int64_t stride,
                    std::int64_t padding, const py::object& mapping_keys,
                    const py::object& device_keys) {
-  // The shapes only (no weights are allocated): the weights' shape as make_layer reads it.
+  // The shapes only (no weights are allocated), checked as make_layer checks them.
   StatusOr<mapping::LayerKind> k = mapping::parse_layer_kind(kind);
   if (!k.is_ok()) throw InputError(fmt::format("kind: {}", k.status().message()));
-  const auto dims = [](const std::vector<std::int64_t>& v) {
-    return fmt::format("({})", fmt::join(v, ", "));
-  };
-  mapping::LayerShape shape;
-  shape.kind = k.value();
-  shape.stride = stride;
-  shape.padding = padding;
-  const std::vector<std::int64_t>& ws = weight_shape;
-  const std::vector<std::int64_t>& in = input_shape;
-  if (shape.kind == mapping::LayerKind::kDense) {
-    if (ws.size() != 2 || in.size() != 1 || in[0] != ws[1]) {
-      throw InputError(
-          fmt::format("weight_shape {} and input_shape {}: a dense layer takes "
-                      "(outputs, inputs) and (inputs,)",
-                      dims(ws), dims(in)));
-    }
-    shape.out_channels = ws[0];
-    shape.in_channels = ws[1];
-  } else {
-    const bool pointwise_2d = shape.kind == mapping::LayerKind::kPointwise && ws.size() == 2;
-    const bool depthwise = shape.kind == mapping::LayerKind::kDepthwise;
-    if ((ws.size() != 4 && !pointwise_2d) || in.size() != 3 || (ws.size() == 4 && ws[2] != ws[3]) ||
-        (depthwise ? (ws[1] != 1 || ws[0] != in[0]) : ws[1] != in[0])) {
-      throw InputError(fmt::format(
-          "weight_shape {} and input_shape {}: a {} layer takes {} and (channels, height, width)",
-          dims(ws), dims(in), kind,
-          depthwise ? "(channels, 1, k, k)" : "(out_channels, in_channels, k, k)"));
-    }
-    shape.out_channels = ws[0];
-    shape.in_channels = in[0];
-    shape.kernel = ws.size() == 4 ? ws[2] : 1;
-    shape.in_height = in[1];
-    shape.in_width = in[2];
-  }
-  if (Status st = mapping::validate(shape); !st.is_ok()) fail("the layer", st);
+  Tensor probe;  // one input of `input_shape`, its shape only
+  probe.shape = {1};
+  probe.shape.insert(probe.shape.end(), input_shape.begin(), input_shape.end());
+  StatusOr<mapping::LayerShape> shape =
+      mapping::layer_shape(k.value(), weight_shape, stride, padding, probe.shape);
+  if (!shape.is_ok()) fail("the layer", shape.status());
+  mapping::Layer layer;
+  layer.shape = shape.value();
+  if (Status st = mapping::validate_input(layer, probe); !st.is_ok()) fail("the layer", st);
   mapping::MappingOptions m;
   set_table(mapping::mapping_parameters(), m, mapping_keys);
   devices::DeviceParams dev;
   set_table(devices::device_parameters(), dev, device_keys);
-  StatusOr<mapping::Plan> p = mapping::plan(shape, m, dev.sign);
+  StatusOr<mapping::Plan> p = mapping::plan(layer.shape, m, dev.sign);
   if (!p.is_ok()) fail("the layer", p.status());
   return json_to_python(cli::plan_json(p.value()));
 }
@@ -619,11 +596,7 @@ networks::StepSpec step_spec(const py::dict& d, std::size_t index) {
           fmt::format("{}: is required (an array of the layer's weights)", where("weights")));
     }
     s.weights = to_tensor(as_array(d["weights"], where("weights")));
-    if (d.contains("bias") && !d["bias"].is_none()) {
-      const Array b = as_array(d["bias"], where("bias"));
-      if (b.ndim() != 1) throw InputError(fmt::format("{}: must be 1-D", where("bias")));
-      s.bias = to_tensor(b).data;
-    }
+    if (d.contains("bias") && !d["bias"].is_none()) s.bias = as_bias(d["bias"], where("bias"));
     s.stride = integer("stride", 1);
     s.padding = integer("padding", 0);
     StatusOr<mapping::Activation> a = mapping::parse_activation(text("activation", "none"));
