@@ -13,6 +13,7 @@
 
 #include "core/enum.hpp"
 #include "solver/linear_solver.hpp"
+#include "solver/supernodal.hpp"
 
 namespace xbarnet::solver {
 
@@ -95,6 +96,7 @@ class CholmodSolver final : public LinearSolver {
       copy->factor_ = cholmod_l_copy_factor(factor_, &copy->common_);
       if (copy->factor_ == nullptr) throw std::bad_alloc();
     }
+    copy->native_ = native_;
     copy->stats_ = stats_;
     copy->failed_ = failed_;
     return copy;
@@ -103,6 +105,7 @@ class CholmodSolver final : public LinearSolver {
   Status analyze(const SparseMatrix& a, std::span<const std::int64_t> ordering) override {
     ++analyses_;
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
+    native_ = SupernodalCholesky{};
     cholmod_sparse view = make_view(a);
     const SerialOpenMp serial;
     if (ordering.empty()) {
@@ -137,6 +140,7 @@ class CholmodSolver final : public LinearSolver {
     failed_ = -1;
     if (factor_ == nullptr)
       return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
+    if (factor_->is_super) return factorize_supernodal(a);
     cholmod_sparse view = make_view(a);
     const SerialOpenMp serial;
     const int ok = cholmod_l_factorize(&view, factor_, &common_);
@@ -156,6 +160,44 @@ class CholmodSolver final : public LinearSolver {
               fmt::format("CHOLMOD factorize failed (status {})", common_.status)};
     }
     return Status::ok();
+  }
+
+  // A supernodal analysis is factorized by SupernodalCholesky into CHOLMOD's factor object (the
+  // same algorithm and layout as cholmod_factorize, without its OpenMP regions; see
+  // solver/supernodal.hpp), so that CHOLMOD's solves, rcond and copies read the result.
+  Status factorize_supernodal(const SparseMatrix& a) {
+    if (factor_->xtype == CHOLMOD_PATTERN &&
+        !cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, factor_, &common_)) {
+      return {StatusCode::kBackendFailure,
+              fmt::format("CHOLMOD: could not allocate the factor (status {})", common_.status)};
+    }
+    const SupernodalLayout layout = supernodal_layout();
+    const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
+    if (!native_.prepared()) native_.prepare(layout, a, perm);
+    const std::int64_t minor =
+        native_.factorize(layout, a.valuePtr(), static_cast<double*>(factor_->x));
+    factor_->is_ll = 1;
+    if (minor >= 0) {
+      factor_->minor = static_cast<size_t>(minor);
+      failed_ = perm != nullptr ? perm[minor] : minor;
+      return {
+          StatusCode::kNotPositiveDefinite,
+          fmt::format("Cholesky: matrix not positive definite at pivot {} of {}", minor, a.rows())};
+    }
+    factor_->minor = factor_->n;
+    return Status::ok();
+  }
+
+  SupernodalLayout supernodal_layout() const {
+    SupernodalLayout l;
+    l.n = static_cast<std::int64_t>(factor_->n);
+    l.nsuper = static_cast<std::int64_t>(factor_->nsuper);
+    l.super = static_cast<const std::int64_t*>(factor_->super);
+    l.pi = static_cast<const std::int64_t*>(factor_->pi);
+    l.px = static_cast<const std::int64_t*>(factor_->px);
+    l.s_rows = static_cast<const std::int64_t*>(factor_->s);
+    l.xsize = static_cast<std::int64_t>(factor_->xsize);
+    return l;
   }
 
   // A factor with numeric values: analyze() leaves a symbolic one (and clone() copies that).
@@ -379,6 +421,7 @@ class CholmodSolver final : public LinearSolver {
 
   cholmod_common common_{};
   cholmod_factor* factor_ = nullptr;
+  SupernodalCholesky native_;  // prepared at the first supernodal factorization
   FactorStats stats_;
   std::int64_t failed_ = -1;
 };

@@ -1,0 +1,184 @@
+#include "solver/supernodal.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#ifndef EIGEN_USE_BLAS
+#error "solver/supernodal.cpp needs EIGEN_USE_BLAS (the BLAS declarations of Eigen/src/misc/blas.h)"
+#endif
+
+// LAPACK's Cholesky of a dense block (OpenBLAS provides it; Eigen declares only the BLAS).
+extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+
+namespace xbarnet::solver {
+
+namespace {
+
+int blas_int(std::int64_t v) { return static_cast<int>(v); }
+
+// Below this many multiply-adds an update or a diagonal block is done by plain loops: a BLAS
+// call costs about as much as a few hundred of them, and most supernodes of a grid's nested
+// dissection are small.
+constexpr std::int64_t kSmallWork = 2048;
+
+// Cholesky of the n x n lower block at a (leading dimension ld) by columns; returns 0 or the
+// 1-based column whose pivot is not positive (as dpotrf's info).
+int small_potrf(std::int64_t n, double* a, std::int64_t ld) {
+  for (std::int64_t j = 0; j < n; ++j) {
+    double* cj = a + j * ld;
+    double d = cj[j];
+    for (std::int64_t k = 0; k < j; ++k) d -= a[j + k * ld] * a[j + k * ld];
+    if (!(d > 0.0)) return static_cast<int>(j + 1);
+    d = std::sqrt(d);
+    cj[j] = d;
+    for (std::int64_t i = j + 1; i < n; ++i) {
+      double v = cj[i];
+      for (std::int64_t k = 0; k < j; ++k) v -= a[i + k * ld] * a[j + k * ld];
+      cj[i] = v / d;
+    }
+  }
+  return 0;
+}
+
+// B := B L^-T for the m x n block b below the n x n lower factor l (both leading dimension ld).
+void small_trsm(std::int64_t m, std::int64_t n, const double* l, double* b, std::int64_t ld) {
+  for (std::int64_t j = 0; j < n; ++j) {
+    double* bj = b + j * ld;
+    for (std::int64_t k = 0; k < j; ++k) {
+      const double f = l[j + k * ld];
+      const double* bk = b + k * ld;
+      for (std::int64_t i = 0; i < m; ++i) bj[i] -= bk[i] * f;
+    }
+    const double inv = 1.0 / l[j + j * ld];
+    for (std::int64_t i = 0; i < m; ++i) bj[i] *= inv;
+  }
+}
+
+}  // namespace
+
+void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMatrix& a,
+                                 const std::int64_t* perm) {
+  const std::int64_t n = layout.n;
+  nnz_ = a.nonZeros();
+  super_of_.assign(static_cast<size_t>(n), 0);
+  std::int64_t most_rows = 0, most_below = 0;
+  for (std::int64_t s = 0; s < layout.nsuper; ++s) {
+    for (std::int64_t k = layout.super[s]; k < layout.super[s + 1]; ++k) super_of_[k] = s;
+    const std::int64_t nrow = layout.pi[s + 1] - layout.pi[s];
+    most_rows = std::max(most_rows, nrow);
+    most_below = std::max(most_below, nrow - (layout.super[s + 1] - layout.super[s]));
+  }
+  std::vector<std::int64_t> inverse(static_cast<size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) inverse[perm != nullptr ? perm[k] : k] = k;
+  // Entry (i, j) of A is entry (inverse[i], inverse[j]) of P A P^T; its lower-triangle copy
+  // lands in the column of the smaller of the two.
+  dest_.assign(static_cast<size_t>(nnz_), -1);
+  map_.assign(static_cast<size_t>(n), -1);
+  for (std::int64_t s = 0; s < layout.nsuper; ++s) {
+    const std::int64_t k1 = layout.super[s];
+    const std::int64_t nrow = layout.pi[s + 1] - layout.pi[s];
+    for (std::int64_t r = 0; r < nrow; ++r) map_[layout.s_rows[layout.pi[s] + r]] = r;
+    for (std::int64_t k = k1; k < layout.super[s + 1]; ++k) {
+      const std::int64_t j = perm != nullptr ? perm[k] : k;
+      for (std::int64_t q = a.outerIndexPtr()[j]; q < a.outerIndexPtr()[j + 1]; ++q) {
+        const std::int64_t row = inverse[a.innerIndexPtr()[q]];
+        if (row >= k) dest_[q] = layout.px[s] + (k - k1) * nrow + map_[row];
+      }
+    }
+  }
+  relative_.assign(static_cast<size_t>(most_rows), 0);
+  head_.assign(static_cast<size_t>(layout.nsuper), -1);
+  next_.assign(static_cast<size_t>(layout.nsuper), -1);
+  lpos_.assign(static_cast<size_t>(layout.nsuper), 0);
+  c_.assign(static_cast<size_t>(most_below * most_below), 0.0);
+}
+
+std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const double* a_values,
+                                           double* x) {
+  const std::int64_t* super = layout.super;
+  const std::int64_t* pi = layout.pi;
+  const std::int64_t* px = layout.px;
+  const std::int64_t* ls = layout.s_rows;
+  std::fill(x, x + layout.xsize, 0.0);
+  for (std::int64_t q = 0; q < nnz_; ++q) {
+    if (dest_[q] >= 0) x[dest_[q]] = a_values[q];
+  }
+  std::fill(head_.begin(), head_.end(), -1);
+  const double one = 1.0, zero = 0.0;
+  for (std::int64_t s = 0; s < layout.nsuper; ++s) {
+    const std::int64_t k1 = super[s], k2 = super[s + 1], ncol = k2 - k1;
+    const std::int64_t psi = pi[s], nrow = pi[s + 1] - psi;
+    double* ls_x = x + px[s];
+    for (std::int64_t r = 0; r < nrow; ++r) map_[ls[psi + r]] = r;
+
+    // Every pending descendant d whose next rows fall in s's columns: S -= L_d(rows, :)
+    // L_d(rows in s, :)^T, then d waits for the supernode of its next row.
+    for (std::int64_t d = head_[s]; d >= 0;) {
+      const std::int64_t d_next = next_[d];
+      const std::int64_t dcol = super[d + 1] - super[d];
+      const std::int64_t pdi = pi[d], drow = pi[d + 1] - pdi;
+      const std::int64_t p1 = lpos_[d];
+      std::int64_t p2 = p1;
+      while (p2 < drow && ls[pdi + p2] < k2) ++p2;
+      const std::int64_t m1 = p2 - p1;    // rows of d in s's columns
+      const std::int64_t m2 = drow - p1;  // those and the rows below
+      const double* ld_x = x + px[d] + p1;
+      for (std::int64_t r = 0; r < m2; ++r) relative_[r] = map_[ls[pdi + p1 + r]];
+      if (m1 * m2 * dcol <= kSmallWork) {
+        for (std::int64_t j = 0; j < m1; ++j) {
+          double* col = ls_x + relative_[j] * nrow;
+          for (std::int64_t i = j; i < m2; ++i) {
+            double v = 0.0;
+            for (std::int64_t k = 0; k < dcol; ++k) v += ld_x[i + k * drow] * ld_x[j + k * drow];
+            col[relative_[i]] -= v;
+          }
+        }
+      } else {
+        const int bm1 = blas_int(m1), bm2 = blas_int(m2), bm3 = blas_int(m2 - m1);
+        const int bk = blas_int(dcol), bld = blas_int(drow);
+        dsyrk_("L", "N", &bm1, &bk, &one, ld_x, &bld, &zero, c_.data(), &bm2);
+        if (m2 > m1) {
+          dgemm_("N", "T", &bm3, &bm1, &bk, &one, ld_x + m1, &bld, ld_x, &bld, &zero,
+                 c_.data() + m1, &bm2);
+        }
+        for (std::int64_t j = 0; j < m1; ++j) {
+          double* col = ls_x + relative_[j] * nrow;
+          const double* cj = c_.data() + j * m2;
+          for (std::int64_t i = j; i < m2; ++i) col[relative_[i]] -= cj[i];
+        }
+      }
+      lpos_[d] = p2;
+      if (p2 < drow) {
+        const std::int64_t up = super_of_[ls[pdi + p2]];
+        next_[d] = head_[up];
+        head_[up] = d;
+      }
+      d = d_next;
+    }
+
+    // Factorize s: its diagonal block, then the rows below it.
+    int info = 0;
+    if (ncol * ncol * ncol <= 3 * kSmallWork) {
+      info = small_potrf(ncol, ls_x, nrow);
+    } else {
+      const int bn = blas_int(ncol), bld = blas_int(nrow);
+      dpotrf_("L", &bn, ls_x, &bld, &info);
+    }
+    if (info != 0) return k1 + info - 1;
+    if (nrow > ncol) {
+      if ((nrow - ncol) * ncol * ncol <= 2 * kSmallWork) {
+        small_trsm(nrow - ncol, ncol, ls_x, ls_x + ncol, nrow);
+      } else {
+        const int bm = blas_int(nrow - ncol), bn = blas_int(ncol), bld = blas_int(nrow);
+        dtrsm_("R", "L", "T", "N", &bm, &bn, &one, ls_x, &bld, ls_x + ncol, &bld);
+      }
+      lpos_[s] = ncol;
+      const std::int64_t up = super_of_[ls[psi + ncol]];
+      next_[s] = head_[up];
+      head_[up] = s;
+    }
+  }
+  return -1;
+}
+
+}  // namespace xbarnet::solver

@@ -1,0 +1,57 @@
+// A left-looking supernodal Cholesky factorization (Ng and Peyton's algorithm) on a symbolic
+// structure computed elsewhere (CHOLMOD's cholmod_analyze), without OpenMP.
+//
+// Why not cholmod_factorize: Debian's CHOLMOD opens an OpenMP parallel region for every
+// supernode and every descendant update, guarded by `if` clauses that keep them on one thread for
+// small supernodes. libgomp still builds a team and ends it with a barrier whose last thread
+// wakes the waiters by a futex system call, whether anyone waits or not: about 1.2e5 system calls
+// per factorization of a 256 x 256 tile, a third of its time (docs/performance.md has the
+// profile). The algorithm here is the same as CHOLMOD's supernodal one and writes the same
+// layout, so CHOLMOD's solves, rcond and copies work on the result.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "solver/linear_solver.hpp"
+
+namespace xbarnet::solver {
+
+// A supernodal factor's structure in CHOLMOD's layout: supernode s holds the columns
+// super[s] .. super[s+1]-1 of L; its row indices are s_rows[pi[s] .. pi[s+1]-1] (the first
+// ones are its own columns, in order); its values are a column-major nrow x ncol block at
+// x + px[s].
+struct SupernodalLayout {
+  std::int64_t n = 0;
+  std::int64_t nsuper = 0;
+  const std::int64_t* super = nullptr;  // nsuper + 1
+  const std::int64_t* pi = nullptr;     // nsuper + 1
+  const std::int64_t* px = nullptr;     // nsuper + 1
+  const std::int64_t* s_rows = nullptr;
+  std::int64_t xsize = 0;  // values of L
+};
+
+class SupernodalCholesky {
+ public:
+  // Where every entry of A (both triangles stored, the pattern given to the analysis) lands in
+  // L's values for P A P^T, with `perm` the factor's order (row k of P A P^T is row perm[k] of
+  // A; nullptr: natural). Once per pattern.
+  void prepare(const SupernodalLayout& layout, const SparseMatrix& a, const std::int64_t* perm);
+  bool prepared() const { return !dest_.empty() || nnz_ == 0; }
+
+  // L L^T = P A P^T into x (layout.xsize values), A with the pattern given to prepare(). Returns
+  // -1, or the first column (in the factor's order) whose pivot is not positive; L is then
+  // complete only before that column's supernode.
+  std::int64_t factorize(const SupernodalLayout& layout, const double* a_values, double* x);
+
+ private:
+  std::int64_t nnz_ = -1;
+  std::vector<std::int64_t> dest_;      // per entry of A: index into x, -1 for the upper part
+  std::vector<std::int64_t> super_of_;  // column -> supernode
+  std::vector<std::int64_t> map_;       // row -> position in the current supernode
+  std::vector<std::int64_t> relative_;  // rows of an update -> positions in the supernode
+  std::vector<std::int64_t> head_, next_, lpos_;  // pending updates (linked lists)
+  std::vector<double> c_;                         // one update block
+};
+
+}  // namespace xbarnet::solver

@@ -1,0 +1,188 @@
+// The supernodal Cholesky of solver/supernodal.hpp against CHOLMOD's own numeric factorization
+// (independent code) on the same symbolic analysis, and through the crossbar solver against KLU's
+// LU.
+#include <cholmod.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "solver/crossbar_system.hpp"
+#include "solver/ordering.hpp"
+#include "solver/supernodal.hpp"
+#include "test_util.hpp"
+
+namespace xbarnet {
+namespace {
+
+using solver::SparseMatrix;
+
+// A w x h grid graph with random positive edge weights, diagonal = row sum + `shift`; both
+// triangles stored. SPD for shift > 0.
+SparseMatrix grid_matrix(std::int64_t w, std::int64_t h, double shift, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  const std::int64_t n = w * h;
+  std::vector<Eigen::Triplet<double, std::int64_t>> t;
+  std::vector<double> diag(static_cast<size_t>(n), shift);
+  auto edge = [&](std::int64_t a, std::int64_t b) {
+    const double g = u(rng);
+    t.emplace_back(a, b, -g);
+    t.emplace_back(b, a, -g);
+    diag[a] += g;
+    diag[b] += g;
+  };
+  for (std::int64_t y = 0; y < h; ++y) {
+    for (std::int64_t x = 0; x < w; ++x) {
+      if (x + 1 < w) edge(y * w + x, y * w + x + 1);
+      if (y + 1 < h) edge(y * w + x, (y + 1) * w + x);
+      if (x + 1 < w && y + 1 < h) edge(y * w + x, (y + 1) * w + x + 1);
+    }
+  }
+  for (std::int64_t k = 0; k < n; ++k) t.emplace_back(k, k, diag[k]);
+  SparseMatrix a(n, n);
+  a.setFromTriplets(t.begin(), t.end());
+  a.makeCompressed();
+  return a;
+}
+
+cholmod_sparse view_of(const SparseMatrix& a) {
+  cholmod_sparse v{};
+  v.nrow = v.ncol = static_cast<size_t>(a.rows());
+  v.nzmax = static_cast<size_t>(a.nonZeros());
+  v.p = const_cast<std::int64_t*>(a.outerIndexPtr());
+  v.i = const_cast<std::int64_t*>(a.innerIndexPtr());
+  v.x = const_cast<double*>(a.valuePtr());
+  v.stype = -1;
+  v.itype = CHOLMOD_LONG;
+  v.xtype = CHOLMOD_REAL;
+  v.dtype = CHOLMOD_DOUBLE;
+  v.sorted = 1;
+  v.packed = 1;
+  return v;
+}
+
+struct Factored {
+  std::vector<double> cholmod_x;  // CHOLMOD's values
+  std::vector<double> ours_x;     // SupernodalCholesky's, same layout
+  std::int64_t cholmod_minor = -1, ours_minor = -1;
+};
+
+// Analyzes `a` once with CHOLMOD (supernodal forced; natural order = AMD when `given` is
+// empty), then factorizes it with CHOLMOD and with SupernodalCholesky on that analysis.
+Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given) {
+  cholmod_common c;
+  cholmod_l_start(&c);
+  c.print = 0;
+  c.error_handler = nullptr;
+  c.supernodal = CHOLMOD_SUPERNODAL;
+  c.final_ll = 1;
+  if (!given.empty()) {
+    c.nmethods = 1;
+    c.method[0].ordering = CHOLMOD_GIVEN;
+    c.postorder = 0;
+  }
+  cholmod_sparse v = view_of(a);
+  cholmod_factor* f = given.empty() ? cholmod_l_analyze(&v, &c)
+                                    : cholmod_l_analyze_p(&v, given.data(), nullptr, 0, &c);
+  EXPECT_NE(f, nullptr);
+  Factored out;
+  if (f == nullptr) return out;
+  EXPECT_TRUE(f->is_super);
+  cholmod_factor* mine = cholmod_l_copy_factor(f, &c);
+  cholmod_l_factorize(&v, f, &c);
+  out.cholmod_minor = f->minor < f->n ? static_cast<std::int64_t>(f->minor) : -1;
+  EXPECT_TRUE(cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, mine, &c));
+  solver::SupernodalLayout l;
+  l.n = static_cast<std::int64_t>(mine->n);
+  l.nsuper = static_cast<std::int64_t>(mine->nsuper);
+  l.super = static_cast<const std::int64_t*>(mine->super);
+  l.pi = static_cast<const std::int64_t*>(mine->pi);
+  l.px = static_cast<const std::int64_t*>(mine->px);
+  l.s_rows = static_cast<const std::int64_t*>(mine->s);
+  l.xsize = static_cast<std::int64_t>(mine->xsize);
+  solver::SupernodalCholesky chol;
+  chol.prepare(l, a, static_cast<const std::int64_t*>(mine->Perm));
+  auto* x = static_cast<double*>(mine->x);
+  out.ours_minor = chol.factorize(l, a.valuePtr(), x);
+  // Factorize twice: the second run must not depend on what the first left behind.
+  if (out.ours_minor < 0) out.ours_minor = chol.factorize(l, a.valuePtr(), x);
+  const auto* cx = static_cast<const double*>(f->x);
+  out.cholmod_x.assign(cx, cx + f->xsize);
+  out.ours_x.assign(x, x + mine->xsize);
+  cholmod_l_free_factor(&f, &c);
+  cholmod_l_free_factor(&mine, &c);
+  cholmod_l_finish(&c);
+  return out;
+}
+
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0.0, scale = 0.0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    diff = std::max(diff, std::abs(a[k] - b[k]));
+    scale = std::max(scale, std::abs(b[k]));
+  }
+  return diff / scale;
+}
+
+TEST(Supernodal, EqualsCholmodOnGridsWithGivenAndAmdOrders) {
+  std::mt19937_64 rng(21);
+  // Small grids exercise the plain loops only, larger ones the BLAS calls as well.
+  for (const auto& [w, h] : {std::pair<std::int64_t, std::int64_t>{7, 5}, {40, 33}, {90, 70}}) {
+    const SparseMatrix a = grid_matrix(w, h, 1e-3, rng);
+    for (bool given : {false, true}) {
+      std::vector<std::int64_t> order;
+      if (given) {
+        // A nested dissection of the grid's nodes (pairs of unknowns per cell, as the solver
+        // numbers them): unknown 2 * cell and 2 * cell + 1 exist only for cells < n / 2.
+        for (std::int64_t code : solver::grid_nested_dissection(h, w)) {
+          if (code % 2 == 0) order.push_back(code / 2);
+        }
+      }
+      const Factored f = factor_both(a, order);
+      ASSERT_EQ(f.cholmod_x.size(), f.ours_x.size());
+      EXPECT_EQ(f.cholmod_minor, -1);
+      EXPECT_EQ(f.ours_minor, -1);
+      EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13)
+          << w << " x " << h << " given " << given;
+    }
+  }
+}
+
+TEST(Supernodal, StopsAtTheSamePivotAsCholmod) {
+  std::mt19937_64 rng(22);
+  SparseMatrix a = grid_matrix(60, 50, 1e-3, rng);
+  // An indefinite matrix: one diagonal entry made negative.
+  a.coeffRef(1234, 1234) = -1.0;
+  const Factored f = factor_both(a, {});
+  EXPECT_GE(f.cholmod_minor, 0);
+  EXPECT_EQ(f.ours_minor, f.cholmod_minor);
+}
+
+// Through the crossbar solver: a tile large enough for a supernodal factor, in both modes,
+// against KLU's LU with partial pivoting.
+TEST(Supernodal, CrossbarCurrentsEqualKlu) {
+  std::mt19937_64 rng(23);
+  const netlists::Crossbar x = testing::random_crossbar(rng, 100, 90, 20.0, 2.5, 2.5, 20.0);
+  const Eigen::MatrixXd v = testing::random_matrix(rng, 5, 100, -0.2, 0.2);
+  solver::SystemOptions klu;
+  klu.backend = solver::Backend::kKlu;
+  auto ref = solver::solve_crossbar(x, v, klu, {});
+  ASSERT_TRUE(ref.is_ok()) << ref.status().to_string();
+  for (solver::Mode mode : {solver::Mode::kDriven, solver::Mode::kTransfer}) {
+    solver::SystemOptions so;
+    so.mode = mode;
+    auto sys = solver::CrossbarSystem::assemble(x, so);
+    ASSERT_TRUE(sys.is_ok());
+    ASSERT_TRUE(sys.value().analyze().is_ok());
+    ASSERT_TRUE(sys.value().factorize().is_ok());
+    EXPECT_NE(sys.value().stats().factor.method.find("supernodal"), std::string::npos);
+    auto s = sys.value().solve(v);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    EXPECT_LT(testing::rel_diff(s.value().column_current, ref.value().solution.column_current),
+              1e-12);
+    EXPECT_LT(s.value().relative_residual, 1e-14);
+  }
+}
+
+}  // namespace
+}  // namespace xbarnet
