@@ -38,14 +38,15 @@ Scales scales_of(const Layer& layer, const Tensor& input) {
   return s;
 }
 
-// Word-line voltages of every input vector of the batch for one tile (K x nk, the DAC applied).
+// Word-line voltages of input vectors v0 .. v0 + count - 1 of the batch for one tile
+// (count x nk, the DAC applied).
 Eigen::MatrixXd tile_voltages(const Layer& layer, const Tensor& input, const Lowering& low,
-                              const devices::InputMap& imap, const TileSpec& spec,
-                              std::int64_t n_vec) {
-  Eigen::MatrixXd v(n_vec, spec.nk);
+                              const devices::InputMap& imap, const TileSpec& spec, std::int64_t v0,
+                              std::int64_t count) {
+  Eigen::MatrixXd v(count, spec.nk);
   std::vector<double> buf(static_cast<size_t>(spec.nk));
-  for (std::int64_t k = 0; k < n_vec; ++k) {
-    gather(layer.shape, low, input, k, spec.k0, spec.nk, buf.data());
+  for (std::int64_t k = 0; k < count; ++k) {
+    gather(layer.shape, low, input, v0 + k, spec.k0, spec.nk, buf.data());
     for (std::int64_t i = 0; i < spec.nk; ++i) v(k, i) = imap.voltage(buf[i]);
   }
   return v;
@@ -347,7 +348,7 @@ Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
   if (range_from_batch(options)) {
     const std::int64_t n_cal = ls.adc_calibration->dim(0) * pl.lowering.positions_per_sample;
     const Eigen::MatrixXd vc =
-        tile_voltages(ls.layer, *ls.adc_calibration, pl.lowering, ls.imap, spec, n_cal);
+        tile_voltages(ls.layer, *ls.adc_calibration, pl.lowering, ls.imap, spec, 0, n_cal);
     read_tile(pl, spec, response, vc, pt.side, options.device, Adc{}, 0.0, {}, &cal_read_outs);
     if (options.device.input_encoding == devices::InputEncoding::kBitSerial) {
       // The reads of unset bits are exact zeros: they would pull a percentile down.
@@ -506,26 +507,32 @@ Status begin_setup(const Layer& layer, const SimulationOptions& options, const S
   return Status::ok();
 }
 
-// Sets up tiles [t0, t1) in parallel and adds their reports to the layer's in tile order; an
-// IR-drop map is kept for the worst tile only.
-Status setup_tiles(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64_t t1) {
+// What one tile's setup hands back besides its PreparedTile: its status and IR-drop map.
+struct SetupResults {
+  std::vector<Status> status;
+  std::vector<Eigen::MatrixXd> ir_drop;
+  explicit SetupResults(std::int64_t tiles)
+      : status(static_cast<size_t>(tiles)), ir_drop(static_cast<size_t>(tiles)) {}
+};
+
+LayerSetup layer_setup(const PreparedLayer& p, const SetupState& st) {
+  return LayerSetup{
+      p.layer,        p.options,          p.report.plan,      st.lw,    *st.wmap, *st.imap,
+      *st.programmer, *st.response_model, st.adc_calibration, st.ir_map};
+}
+
+// Adds the reports of set-up tiles [t0, t1) to the layer's, in tile order; an IR-drop map is
+// kept for the worst tile only.
+Status absorb_setups(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64_t t1,
+                     SetupResults& done) {
   const Plan& pl = p.report.plan;
-  const LayerSetup ls{p.layer,        p.options,          pl,
-                      st.lw,          *st.wmap,           *st.imap,
-                      *st.programmer, *st.response_model, st.adc_calibration,
-                      st.ir_map};
-  std::vector<Status> status(static_cast<size_t>(t1 - t0));
-  std::vector<Eigen::MatrixXd> ir_drop(static_cast<size_t>(t1 - t0));
-#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
-  for (std::int64_t t = t0; t < t1; ++t) {
-    status[t - t0] = setup_tile(ls, t, p.tiles[t], ir_drop[t - t0]);
-  }
   LayerReport& rep = p.report;
   for (std::int64_t t = t0; t < t1; ++t) {
     const PreparedTile& pt = p.tiles[t];
-    if (!status[t - t0].is_ok()) {
-      return Status(status[t - t0].code(),
-                    fmt::format("{}: {}", tile_prefix(pl.tiles[t], t), status[t - t0].message()));
+    const Status& status = done.status[t - t0];
+    if (!status.is_ok()) {
+      return Status(status.code(),
+                    fmt::format("{}: {}", tile_prefix(pl.tiles[t], t), status.message()));
     }
     for (Eigen::Index i = 0; i < st.row_loss.size(); ++i) {
       if (!std::isnan(pt.row_loss(i))) {
@@ -546,11 +553,22 @@ Status setup_tiles(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64
     rep.worst_transfer_check = std::max(rep.worst_transfer_check, pt.report.health.transfer_check);
     if (rep.worst_tile < 0 || pt.report.worst_ir_drop > rep.tiles[rep.worst_tile].worst_ir_drop) {
       rep.worst_tile = t;
-      rep.worst_ir_drop = std::move(ir_drop[t - t0]);
+      rep.worst_ir_drop = std::move(done.ir_drop[t - t0]);
     }
     rep.tiles.push_back(pt.report);
   }
   return Status::ok();
+}
+
+// Sets up tiles [t0, t1) in parallel and adds their reports to the layer's in tile order.
+Status setup_tiles(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64_t t1) {
+  const LayerSetup ls = layer_setup(p, st);
+  SetupResults done(t1 - t0);
+#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
+  for (std::int64_t t = t0; t < t1; ++t) {
+    done.status[t - t0] = setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]);
+  }
+  return absorb_setups(p, st, t0, t1, done);
 }
 
 // The layer-wide figures once every tile is set up.
@@ -579,28 +597,32 @@ void finish_setup(PreparedLayer& p, SetupState& st) {
   p.setup_seconds = seconds_since(st.start);
 }
 
-// What one tile adds to a batch.
+// A tile's batch is read in chunks of this many input vectors, the unit of work the threads
+// share: with whole tiles as the unit, 3 tiles on 2 threads left one thread idle for a third of
+// the run. A fixed size, so that the results do not depend on the thread count.
+constexpr std::int64_t kChunkVectors = 8192;
+
+// What one chunk of a tile's input vectors adds to a batch.
 struct TileRun {
-  Eigen::MatrixXd y, y_ideal;          // K x nm digitised read-outs, weight x input units
+  Eigen::MatrixXd y, y_ideal;          // count x nm digitised read-outs, weight x input units
   Eigen::VectorXd col_err2, col_ref2;  // C: sums of squared current errors and references
-  double current_error = 0.0;          // of its used columns (with the ideal)
   std::int64_t conversions = 0, clipped = 0, nonzero = 0;  // ADC conversions of its reads
   double apply_s = 0.0;
 };
 
+// Input vectors v0 .. v1 - 1 of the batch through tile t.
 TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
                  const devices::InputMap& imap, double to_weight_units, bool with_ideal,
-                 std::int64_t first_vector) {
+                 std::int64_t first_vector, std::int64_t v0, std::int64_t v1) {
   const auto t_apply = Clock::now();
   const Plan& pl = p.report.plan;
   const PreparedTile& pt = p.tiles[t];
   const TileSpec& spec = pl.tiles[t];
   const SimulationOptions& options = p.options;
   const devices::VariationParams& var = options.variation;
-  const std::int64_t n_vec = input.dim(0) * pl.lowering.positions_per_sample;
   TileRun tr;
-  // Every input vector of the batch through the tile at once; the ideal from the target.
-  const Eigen::MatrixXd v = tile_voltages(p.layer, input, pl.lowering, imap, spec, n_vec);
+  // The chunk's input vectors through the tile at once; the ideal from the target.
+  const Eigen::MatrixXd v = tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
   Eigen::MatrixXd i_ideal;
   if (with_ideal || p.ideal_and_exact) {
     i_ideal = v * pt.target_used;
@@ -610,11 +632,12 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   // digitise; the ideal reference keeps analog reads and an ideal ADC
   ReadPerturbation noise;
   if (var.read_noise > 0.0) {
-    noise = [&var, &pt, t, first_vector](Eigen::MatrixXd& i, const Eigen::MatrixXd& vr, int read) {
+    const std::int64_t first = first_vector + v0;
+    noise = [&var, &pt, t, first](Eigen::MatrixXd& i, const Eigen::MatrixXd& vr, int read) {
       devices::add_read_noise(
           i, devices::read_noise_rms(vr, pt.noise_coupling), var,
           devices::combine_streams(static_cast<std::uint64_t>(t), static_cast<std::uint64_t>(read)),
-          first_vector);
+          first);
     };
   }
   const Adc adc{options.device.adc_bits};
@@ -639,8 +662,6 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
       tr.col_err2(pt.used[q]) = (reads.current.col(c) - i_ideal.col(c)).squaredNorm();
       tr.col_ref2(pt.used[q]) = i_ideal.col(c).squaredNorm();
     }
-    const double err = std::sqrt(tr.col_err2.sum()), ref = std::sqrt(tr.col_ref2.sum());
-    tr.current_error = ref > 0.0 ? err / ref : 0.0;
     tr.y_ideal *= to_weight_units;
   } else {
     tr.y_ideal.resize(0, 0);
@@ -682,39 +703,117 @@ BatchTotals begin_batch(const PreparedLayer& p, const Tensor& input, bool with_i
   return out;
 }
 
-// Tiles [t0, t1) (set up) read the batch, in parallel, and are merged in tile order.
-void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
-               std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
+// The chunks of a wave of tiles [t0, t1): item (t - t0) * chunks + c reads vectors
+// c * kChunkVectors .. of tile t.
+struct WaveRuns {
+  std::int64_t t0, t1, n_vec, chunks;
+  std::vector<TileRun> runs;
+  WaveRuns(std::int64_t first, std::int64_t last, std::int64_t vectors)
+      : t0(first),
+        t1(last),
+        n_vec(vectors),
+        chunks(std::max<std::int64_t>(1, (vectors + kChunkVectors - 1) / kChunkVectors)),
+        runs(static_cast<size_t>((last - first) * chunks)) {}
+  std::int64_t items() const { return (t1 - t0) * chunks; }
+  std::int64_t tile(std::int64_t item) const { return t0 + item / chunks; }
+  std::int64_t v0(std::int64_t item) const { return (item % chunks) * kChunkVectors; }
+  std::int64_t v1(std::int64_t item) const { return std::min(n_vec, v0(item) + kChunkVectors); }
+};
+
+// What every chunk of a batch reads with.
+struct BatchContext {
+  const PreparedLayer& p;
+  const Tensor& input;
+  bool with_ideal;
+  devices::InputMap imap;
+  double to_weight_units;
+  std::int64_t first_vector;
+  BatchContext(const PreparedLayer& prepared, const Tensor& in, bool ideal,
+               std::int64_t first_sample)
+      : p(prepared),
+        input(in),
+        with_ideal(ideal),
+        imap(prepared.options.device, prepared.x_max, prepared.signed_inputs),
+        to_weight_units(1.0 / (devices::WeightMap(prepared.options.device, prepared.w_max).scale() *
+                               imap.volts_per_unit())),
+        first_vector(first_sample * prepared.report.plan.lowering.positions_per_sample) {}
+  void run(WaveRuns& w, std::int64_t item) const {
+    w.runs[item] = run_tile(p, w.tile(item), input, imap, to_weight_units, with_ideal, first_vector,
+                            w.v0(item), w.v1(item));
+  }
+};
+
+// Merges a wave's chunks into the batch, in tile order and, within a tile, in vector order.
+void merge_wave(const PreparedLayer& p, bool with_ideal, WaveRuns& w, BatchTotals& out) {
   const Plan& pl = p.report.plan;
-  const SimulationOptions& options = p.options;
-  const devices::WeightMap wmap(options.device, p.w_max);
-  const devices::InputMap imap(options.device, p.x_max, p.signed_inputs);
-  const double to_weight_units = 1.0 / (wmap.scale() * imap.volts_per_unit());
-  const std::int64_t first_vector = first_sample * pl.lowering.positions_per_sample;
-  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
-  for (std::int64_t w0 = t0; w0 < t1; w0 += wave) {
-    const std::int64_t w1 = std::min(t1, w0 + wave);
-    std::vector<TileRun> work(static_cast<size_t>(w1 - w0));
-#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
-    for (std::int64_t t = w0; t < w1; ++t) {
-      work[t - w0] = run_tile(p, t, input, imap, to_weight_units, with_ideal, first_vector);
-    }
-    for (std::int64_t t = w0; t < w1; ++t) {
-      TileRun& tr = work[t - w0];
-      const TileSpec& spec = pl.tiles[t];
-      merge_tile(pl, spec, tr.y, p.bias, out.acc);
+  for (std::int64_t t = w.t0; t < w.t1; ++t) {
+    const TileSpec& spec = pl.tiles[t];
+    double err2 = 0.0, ref2 = 0.0;
+    for (std::int64_t item = (t - w.t0) * w.chunks; item < (t - w.t0 + 1) * w.chunks; ++item) {
+      TileRun& tr = w.runs[item];
+      const Eigen::Index rows = w.v1(item) - w.v0(item);
+      merge_tile(pl, spec, tr.y, p.bias, out.acc.middleRows(w.v0(item), rows));
       if (with_ideal) {
-        merge_tile(pl, spec, tr.y_ideal, p.bias, out.acc_ideal);
+        merge_tile(pl, spec, tr.y_ideal, p.bias, out.acc_ideal.middleRows(w.v0(item), rows));
         out.col_err2 += tr.col_err2;
         out.col_ref2 += tr.col_ref2;
+        err2 += tr.col_err2.sum();
+        ref2 += tr.col_ref2.sum();
       }
-      out.current_error.push_back(tr.current_error);
       out.conversions += tr.conversions;
       out.clipped += tr.clipped;
       out.nonzero += tr.nonzero;
       out.apply_s += tr.apply_s;
+      tr = TileRun{};
+    }
+    out.current_error.push_back(ref2 > 0.0 ? std::sqrt(err2) / std::sqrt(ref2) : 0.0);
+  }
+}
+
+// Tiles [t0, t1) (set up) read the batch, in chunks shared by the threads, and are merged in
+// tile order.
+void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
+               std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
+  const BatchContext ctx(p, input, with_ideal, first_sample);
+  const std::int64_t n_vec = input.dim(0) * p.report.plan.lowering.positions_per_sample;
+  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
+  for (std::int64_t w0 = t0; w0 < t1; w0 += wave) {
+    WaveRuns w(w0, std::min(t1, w0 + wave), n_vec);
+#pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
+    for (std::int64_t item = 0; item < w.items(); ++item) ctx.run(w, item);
+    merge_wave(p, with_ideal, w, out);
+  }
+}
+
+// simulate()'s wave: tiles [t0, t1) are set up and read the batch as one set of tasks, each
+// chunk after its tile's setup, so that the threads read chunks of set-up tiles while another
+// tile is being set up; then the setups and the chunks are merged in tile order.
+Status setup_and_run_tiles(PreparedLayer& p, SetupState& st, const Tensor& input, std::int64_t t0,
+                           std::int64_t t1, BatchTotals& out) {
+  const LayerSetup ls = layer_setup(p, st);
+  SetupResults done(t1 - t0);
+  std::vector<char> ready(static_cast<size_t>(t1 - t0), 0);
+  // The tasks' dependences: one address per tile (GCC does not count a use in a depend clause).
+  [[maybe_unused]] char* const anchor = ready.data();
+  const BatchContext ctx(p, input, true, 0);
+  WaveRuns w(t0, t1, input.dim(0) * p.report.plan.lowering.positions_per_sample);
+#pragma omp parallel num_threads(p.report.threads)
+#pragma omp single
+  {
+    // Created first, so taken first: every thread starts with a setup while there are some.
+    for (std::int64_t t = t0; t < t1; ++t) {
+#pragma omp task depend(out : anchor[t - t0])
+      done.status[t - t0] = setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]);
+    }
+    for (std::int64_t item = 0; item < w.items(); ++item) {
+      const std::int64_t t = w.tile(item);
+#pragma omp task depend(in : anchor[t - t0])
+      if (done.status[t - t0].is_ok()) ctx.run(w, item);
     }
   }
+  if (Status s = absorb_setups(p, st, t0, t1, done); !s.is_ok()) return s;
+  merge_wave(p, true, w, out);
+  return Status::ok();
 }
 
 Status refuse_non_finite(const Tensor& simulated) {
@@ -818,8 +917,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   const std::int64_t wave = std::int64_t{p.report.threads} * 2;
   for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
     const std::int64_t t1 = std::min(n_tiles, t0 + wave);
-    if (Status s = setup_tiles(p, st, t0, t1); !s.is_ok()) return s;
-    run_tiles(p, input, true, 0, t0, t1, totals);
+    if (Status s = setup_and_run_tiles(p, st, input, t0, t1, totals); !s.is_ok()) return s;
     for (std::int64_t t = t0; t < t1; ++t) p.tiles[t] = PreparedTile{};
   }
   finish_setup(p, st);

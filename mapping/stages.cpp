@@ -362,7 +362,7 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
 // -------------------------------------------------------------------------------------- merge
 
 void merge_tile(const Plan& plan, const TileSpec& t, const Eigen::MatrixXd& y,
-                const std::vector<double>& bias, Eigen::MatrixXd& acc) {
+                const std::vector<double>& bias, Eigen::Ref<Eigen::MatrixXd> acc) {
   const bool majority =
       plan.options.scheme == Scheme::kInputSplit && plan.options.merge == Merge::kMajority;
   if (!majority) {

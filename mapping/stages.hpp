@@ -231,7 +231,8 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
 // (K x M): partial sums for Merge::kSum; for Merge::kMajority the vote sign(y + b/G) of the
 // tile's row group, with G = the plan's row groups and b the output's bias.
 void merge_tile(const Plan& plan, const TileSpec& t, const Eigen::MatrixXd& y,
-                const std::vector<double>& bias_per_output, Eigen::MatrixXd& accumulator);
+                const std::vector<double>& bias_per_output,
+                Eigen::Ref<Eigen::MatrixXd> accumulator);
 
 // ------------------------------------------------------------------------------------- stitch
 

@@ -138,6 +138,7 @@ class CholmodSolver final : public LinearSolver {
 
   Status factorize(const SparseMatrix& a) override {
     failed_ = -1;
+    rcond_ = -1.0;
     if (factor_ == nullptr)
       return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
     if (factor_->is_super) return factorize_supernodal(a);
@@ -258,6 +259,13 @@ class CholmodSolver final : public LinearSolver {
       const Eigen::Index k0 = q * kSlabRows;
       const Eigen::Index kc = std::min(kSlabRows, k_all - k0);
       Eigen::Map<Eigen::MatrixXd> xs(slab[me].data(), kc, n);
+      if (kc == 1) {  // (plain loops: per-unknown block copies cost more than the solve)
+        double* x = slab[me].data();
+        for (std::int64_t p = 0; p < n; ++p) x[p] = bt(k0, perm != nullptr ? perm[p] : p);
+        supernodal_solve(xs, work[me]);
+        for (std::int64_t p = 0; p < n; ++p) bt(k0, perm != nullptr ? perm[p] : p) = x[p];
+        continue;
+      }
       for (std::int64_t p = 0; p < n; ++p) {
         xs.col(p) = bt.block(k0, perm != nullptr ? perm[p] : p, kc, 1);
       }
@@ -295,6 +303,7 @@ class CholmodSolver final : public LinearSolver {
     const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
     const int k = blas_int(xt.rows());
     const double one = 1.0, zero = 0.0, minus_one = -1.0;
+    if (k == 1) return supernodal_solve_one(xt.data(), e);
     // Forward: x1 = L11^-1 b1, b2 -= L21 x1; row form x1^T = b1^T L11^-T, E = x1^T L21^T.
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
@@ -325,6 +334,43 @@ class CholmodSolver final : public LinearSolver {
         dgemm_("N", "N", &k, &nc, &nr2, &minus_one, e.data(), &k, l11 + ncol, &nr, &one, x1, &k);
       }
       dtrsm_("R", "L", "N", "N", &k, &nc, &one, l11, &nr, x1, &k);
+    }
+  }
+
+  // The same for one right-hand side x (n values): matrix-vector kernels, which do not pack the
+  // supernode's triangle as dtrsm does (with one input vector the packing cost as much as the
+  // solve: 31 ms against 12 ms at 256 x 256, docs/performance.md).
+  void supernodal_solve_one(double* x, std::vector<double>& e) const {
+    const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
+    const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
+    const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
+    const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
+    const auto* lx = static_cast<const double*>(factor_->x);
+    const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
+    const int inc = 1;
+    const double one = 1.0, zero = 0.0, minus_one = -1.0;
+    for (std::int64_t sn = 0; sn < nsuper; ++sn) {
+      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
+      const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
+      const double* l11 = lx + px[sn];
+      dtrsv_("L", "N", "N", &nc, l11, &nr, x + k1, &inc);
+      if (nrow2 == 0) continue;
+      dgemv_("N", &nr2, &nc, &one, l11 + ncol, &nr, x + k1, &inc, &zero, e.data(), &inc);
+      const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
+      for (std::int64_t r = 0; r < nrow2; ++r) x[rows2[r]] -= e[r];
+    }
+    for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
+      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
+      const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
+      const double* l11 = lx + px[sn];
+      if (nrow2 > 0) {
+        const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
+        for (std::int64_t r = 0; r < nrow2; ++r) e[r] = x[rows2[r]];
+        dgemv_("T", &nr2, &nc, &minus_one, l11 + ncol, &nr, e.data(), &inc, &one, x + k1, &inc);
+      }
+      dtrsv_("L", "T", "N", &nc, l11, &nr, x + k1, &inc);
     }
   }
 
@@ -379,7 +425,11 @@ class CholmodSolver final : public LinearSolver {
 
   FactorStats stats() const override { return stats_; }
   std::int64_t failed_index() const override { return failed_; }
-  double rcond() override { return factor_ != nullptr ? cholmod_l_rcond(factor_, &common_) : 0.0; }
+  // Computed once per factorization (every solve reports it).
+  double rcond() override {
+    if (rcond_ < 0.0) rcond_ = factor_ != nullptr ? cholmod_l_rcond(factor_, &common_) : 0.0;
+    return rcond_;
+  }
 
  private:
   static cholmod_sparse make_view(const SparseMatrix& a) {
@@ -422,6 +472,7 @@ class CholmodSolver final : public LinearSolver {
   cholmod_common common_{};
   cholmod_factor* factor_ = nullptr;
   SupernodalCholesky native_;  // prepared at the first supernodal factorization
+  double rcond_ = -1.0;        // of the current factor, once asked (-1: not yet)
   FactorStats stats_;
   std::int64_t failed_ = -1;
 };

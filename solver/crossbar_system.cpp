@@ -722,18 +722,28 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
       }
       // ||A x - b||_inf per input: A is symmetric, so (A x)^T = x^T A, column by column of A.
       // The norms of x and b are taken column by column too (contiguous K-vectors).
+      // (Plain loops over the K values: with one input vector, Eigen's per-column expressions
+      // cost several times the arithmetic.)
       Eigen::VectorXd worst = Eigen::VectorXd::Zero(kc);
       Eigen::VectorXd x_norm = Eigen::VectorXd::Zero(kc);
       Eigen::VectorXd b_norm = Eigen::VectorXd::Zero(kc);
       Eigen::VectorXd row(kc);
+      const double* xd = x.data();
+      const double* bd = rhs.data();
       for (std::int64_t col = 0; col < n; ++col) {
-        row = -rhs.col(col);
+        const double* b_col = bd + col * kc;
+        const double* x_col = xd + col * kc;
+        for (Index k = 0; k < kc; ++k) row[k] = -b_col[k];
         for (std::int64_t q = m.a.outerIndexPtr()[col]; q < m.a.outerIndexPtr()[col + 1]; ++q) {
-          row += m.a.valuePtr()[q] * x.col(m.a.innerIndexPtr()[q]);
+          const double a = m.a.valuePtr()[q];
+          const double* xq = xd + m.a.innerIndexPtr()[q] * kc;
+          for (Index k = 0; k < kc; ++k) row[k] += a * xq[k];
         }
-        worst = worst.cwiseMax(row.cwiseAbs());
-        x_norm = x_norm.cwiseMax(x.col(col).cwiseAbs());
-        b_norm = b_norm.cwiseMax(rhs.col(col).cwiseAbs());
+        for (Index k = 0; k < kc; ++k) {
+          worst[k] = std::max(worst[k], std::abs(row[k]));
+          x_norm[k] = std::max(x_norm[k], std::abs(x_col[k]));
+          b_norm[k] = std::max(b_norm[k], std::abs(b_col[k]));
+        }
       }
       for (Index k = 0; k < kc; ++k) {
         const double denom = m.a_norm_inf * x_norm(k) + b_norm(k);
