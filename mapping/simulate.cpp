@@ -469,7 +469,17 @@ Status begin_setup(const Layer& layer, const SimulationOptions& options, const S
     double need = estimate_simulation_bytes(
         pl, b, out_per_sample, core::capped_threads(options.threads), options.ideal_only,
         side_of(options.correction.scheme) == Side::kProgramming, n_cal);
-    if (keep_tiles) need += prepared_layer_bytes(pl);
+    if (keep_tiles) {
+      need += prepared_layer_bytes(pl);
+    } else {
+      // simulate() gathers word-line voltages ahead of the reads: at most those of a wave of
+      // 2 x threads tiles (setup_and_run_tiles).
+      need += 2.0 *
+              std::min(static_cast<double>(core::capped_threads(options.threads)),
+                       static_cast<double>(pl.tiles.size())) *
+              8.0 * static_cast<double>(b * low.positions_per_sample) *
+              static_cast<double>(pl.options.array.rows);
+    }
     const double limit = core::effective_memory_limit(options.memory_limit);
     if (need > limit) {
       return Status::invalid_argument(fmt::format(
@@ -613,7 +623,8 @@ struct TileRun {
 // Input vectors v0 .. v1 - 1 of the batch through tile t.
 TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
                  const devices::InputMap& imap, double to_weight_units, bool with_ideal,
-                 std::int64_t first_vector, std::int64_t v0, std::int64_t v1) {
+                 std::int64_t first_vector, std::int64_t v0, std::int64_t v1,
+                 Eigen::MatrixXd gathered = {}) {
   const auto t_apply = Clock::now();
   const Plan& pl = p.report.plan;
   const PreparedTile& pt = p.tiles[t];
@@ -622,12 +633,29 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   const devices::VariationParams& var = options.variation;
   TileRun tr;
   // The chunk's input vectors through the tile at once; the ideal from the target.
-  const Eigen::MatrixXd v = tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
-  Eigen::MatrixXd i_ideal;
-  if (with_ideal || p.ideal_and_exact) {
+  const Eigen::MatrixXd v =
+      gathered.size() != 0 ? std::move(gathered)
+                           : tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
+  Eigen::MatrixXd i_ideal, i_read;
+  const Eigen::MatrixXd* transfer = pt.response->transfer();
+  if (with_ideal && !p.ideal_and_exact && transfer != nullptr &&
+      options.device.input_encoding == devices::InputEncoding::kAnalog) {
+    // A linear tile read in analog: the ideal and the simulated currents in one product,
+    // V [G_used, diag(row scale) T_used^T] (one pass over V instead of two).
+    const auto u = static_cast<Eigen::Index>(pt.used.size());
+    Eigen::MatrixXd both(spec.nk, 2 * u);
+    both.leftCols(u) = pt.target_used;
+    for (Eigen::Index q = 0; q < u; ++q) {
+      both.col(u + q) = transfer->row(pt.used[q]).head(spec.nk).transpose();
+      if (pt.side.row_scale.size() != 0) both.col(u + q).array() *= pt.side.row_scale.array();
+    }
+    const Eigen::MatrixXd product = v * both;
+    i_ideal = product.leftCols(u);
+    i_read = product.rightCols(u);
+  } else if (with_ideal || p.ideal_and_exact) {
     i_ideal = v * pt.target_used;
-    tr.y_ideal = read_out(i_ideal, pl, spec);
   }
+  if (i_ideal.size() != 0) tr.y_ideal = read_out(i_ideal, pl, spec);
   // ---- read (the read side's corrections, the input encoding, read noise), read out,
   // digitise; the ideal reference keeps analog reads and an ideal ADC
   ReadPerturbation noise;
@@ -650,8 +678,8 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
     reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
     reads.clipped = adc.apply(reads.y, pt.full_scale);
   } else {
-    reads =
-        read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise);
+    reads = read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise,
+                      nullptr, i_read.size() != 0 ? &i_read : nullptr);
   }
   if (with_ideal) {
     const std::int64_t cols = pl.options.array.cols;
@@ -708,12 +736,16 @@ BatchTotals begin_batch(const PreparedLayer& p, const Tensor& input, bool with_i
 struct WaveRuns {
   std::int64_t t0, t1, n_vec, chunks;
   std::vector<TileRun> runs;
+  std::vector<Eigen::MatrixXd> gathered;  // an item's word-line voltages, gathered ahead
+  std::vector<double> gather_s;           // and the seconds that took
   WaveRuns(std::int64_t first, std::int64_t last, std::int64_t vectors)
       : t0(first),
         t1(last),
         n_vec(vectors),
         chunks(std::max<std::int64_t>(1, (vectors + kChunkVectors - 1) / kChunkVectors)),
-        runs(static_cast<size_t>((last - first) * chunks)) {}
+        runs(static_cast<size_t>((last - first) * chunks)),
+        gathered(runs.size()),
+        gather_s(runs.size(), 0.0) {}
   std::int64_t items() const { return (t1 - t0) * chunks; }
   std::int64_t tile(std::int64_t item) const { return t0 + item / chunks; }
   std::int64_t v0(std::int64_t item) const { return (item % chunks) * kChunkVectors; }
@@ -737,9 +769,17 @@ struct BatchContext {
         to_weight_units(1.0 / (devices::WeightMap(prepared.options.device, prepared.w_max).scale() *
                                imap.volts_per_unit())),
         first_vector(first_sample * prepared.report.plan.lowering.positions_per_sample) {}
+  void gather_ahead(WaveRuns& w, std::int64_t item) const {
+    const auto start = Clock::now();
+    w.gathered[item] =
+        tile_voltages(p.layer, input, p.report.plan.lowering, imap,
+                      p.report.plan.tiles[w.tile(item)], w.v0(item), w.v1(item) - w.v0(item));
+    w.gather_s[item] = seconds_since(start);
+  }
   void run(WaveRuns& w, std::int64_t item) const {
     w.runs[item] = run_tile(p, w.tile(item), input, imap, to_weight_units, with_ideal, first_vector,
-                            w.v0(item), w.v1(item));
+                            w.v0(item), w.v1(item), std::move(w.gathered[item]));
+    w.runs[item].apply_s += w.gather_s[item];  // (the apply phase includes the gathering)
   }
 };
 
@@ -785,32 +825,55 @@ void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
   }
 }
 
-// simulate()'s wave: tiles [t0, t1) are set up and read the batch as one set of tasks, each
-// chunk after its tile's setup, so that the threads read chunks of set-up tiles while another
-// tile is being set up; then the setups and the chunks are merged in tile order.
+// simulate()'s wave: tiles [t0, t1) are set up and read the batch as one graph of tasks:
+//   the layout's shared setup (the analyzed prototype of a circuit's tiles), made once;
+//   each tile's setup, after it;
+//   each chunk's word-line voltages, gathered whenever a thread is free (they need no circuit);
+//   each chunk's reads, after its tile's setup and its gathering.
+// So no thread waits while the prototype is analyzed or a tile is set up, as long as there is
+// gathering to do. The setups and the chunks are then merged in tile order.
 Status setup_and_run_tiles(PreparedLayer& p, SetupState& st, const Tensor& input, std::int64_t t0,
                            std::int64_t t1, BatchTotals& out) {
   const LayerSetup ls = layer_setup(p, st);
   SetupResults done(t1 - t0);
-  std::vector<char> ready(static_cast<size_t>(t1 - t0), 0);
-  // The tasks' dependences: one address per tile (GCC does not count a use in a depend clause).
-  [[maybe_unused]] char* const anchor = ready.data();
+  Status layout;
+  double layout_s = 0.0;
+  std::vector<char> ready(static_cast<size_t>(t1 - t0) + 1, 0);
   const BatchContext ctx(p, input, true, 0);
   WaveRuns w(t0, t1, input.dim(0) * p.report.plan.lowering.positions_per_sample);
+  std::vector<char> gathered(static_cast<size_t>(w.items()), 0);
+  // The tasks' dependences, one address each (GCC does not count a use in a depend clause).
+  [[maybe_unused]] char* const anchor = ready.data();
+  [[maybe_unused]] char* const shared = anchor + (t1 - t0);
+  [[maybe_unused]] char* const voltages = gathered.data();
 #pragma omp parallel num_threads(p.report.threads)
 #pragma omp single
   {
-    // Created first, so taken first: every thread starts with a setup while there are some.
+    // Created in the order they should be taken: setups first, then gathering and reads.
+#pragma omp task depend(out : shared[0])
+    {
+      // The layout from the first tile's target cells (the programmed ones differ only in
+      // values, which the tiles re-stamp).
+      const auto start = Clock::now();
+      const TileSpec& spec = p.report.plan.tiles[t0];
+      layout = ls.response_model.prepare_layout(netlists::Crossbar::uniform(
+          target_conductances(ls.plan, ls.lw, ls.wmap, spec), p.options.parasitics));
+      layout_s = seconds_since(start);
+    }
     for (std::int64_t t = t0; t < t1; ++t) {
-#pragma omp task depend(out : anchor[t - t0])
+#pragma omp task depend(in : shared[0]) depend(out : anchor[t - t0])
       done.status[t - t0] = setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]);
     }
     for (std::int64_t item = 0; item < w.items(); ++item) {
       const std::int64_t t = w.tile(item);
-#pragma omp task depend(in : anchor[t - t0])
+#pragma omp task depend(out : voltages[item])
+      ctx.gather_ahead(w, item);
+#pragma omp task depend(in : anchor[t - t0]) depend(in : voltages[item])
       if (done.status[t - t0].is_ok()) ctx.run(w, item);
     }
   }
+  if (!layout.is_ok()) return layout;
+  p.report.seconds.circuit += layout_s;  // (the layout's analysis is circuit work)
   if (Status s = absorb_setups(p, st, t0, t1, done); !s.is_ok()) return s;
   merge_wave(p, true, w, out);
   return Status::ok();

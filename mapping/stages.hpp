@@ -131,6 +131,12 @@ class ResponseModel {
   virtual StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
                                                           const TileContext& tile,
                                                           bool ir_map) const = 0;
+  // Optional: whatever the tiles of this circuit's layout (size and parasitics) share, made
+  // now, so that prepare() of those tiles does not wait for it (thread-safe; the default does
+  // nothing).
+  virtual Status prepare_layout(const netlists::Crossbar& /*circuit*/) const {
+    return Status::ok();
+  }
 };
 
 // Linear cells: the exact transfer matrix of the tile's circuit, by the Schur complement of one
@@ -151,6 +157,8 @@ class LinearCircuitResponse final : public ResponseModel {
   StatusOr<std::unique_ptr<TileResponse>> prepare(const netlists::Crossbar& circuit,
                                                   const TileContext& tile,
                                                   bool ir_map) const override;
+  // The layout's assembled and analyzed prototype.
+  Status prepare_layout(const netlists::Crossbar& circuit) const override;
   // Symbolic analyses run so far: one per tile layout (plus one per tile assembled anew).
   int analyses() const;
 
@@ -217,13 +225,15 @@ struct TileReads {
 // digitised before the shift and add. `perturb` (may be empty) acts on each read's currents (K x
 // used columns) given the word-line voltages of the read, e.g. read noise; its int argument
 // numbers the reads. `read_outs` (may be null) receives every read-out before the ADC (an ADC
-// range calibration).
+// range calibration). `analog_current` (may be null; analog inputs only) is the response's
+// currents for the row-scaled voltages, computed by the caller (with another product, in one).
 using ReadPerturbation =
     std::function<void(Eigen::MatrixXd& current, const Eigen::MatrixXd& voltage, int read)>;
 TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
                     const Eigen::MatrixXd& voltage, const ReadSide& side,
                     const devices::DeviceParams& device, const Adc& adc, double full_scale,
-                    const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr);
+                    const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr,
+                    const Eigen::MatrixXd* analog_current = nullptr);
 
 // -------------------------------------------------------------------------------------- merge
 

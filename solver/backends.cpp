@@ -303,7 +303,7 @@ class CholmodSolver final : public LinearSolver {
     const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
     const int k = blas_int(xt.rows());
     const double one = 1.0, zero = 0.0, minus_one = -1.0;
-    if (k == 1) return supernodal_solve_one(xt.data(), e);
+    if (k == 1) return supernodal_solve_one(xt.data());
     // Forward: x1 = L11^-1 b1, b2 -= L21 x1; row form x1^T = b1^T L11^-T, E = x1^T L21^T.
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
@@ -337,40 +337,48 @@ class CholmodSolver final : public LinearSolver {
     }
   }
 
-  // The same for one right-hand side x (n values): matrix-vector kernels, which do not pack the
-  // supernode's triangle as dtrsm does (with one input vector the packing cost as much as the
-  // solve: 31 ms against 12 ms at 256 x 256, docs/performance.md).
-  void supernodal_solve_one(double* x, std::vector<double>& e) const {
+  // The same for one right-hand side x (n values), by columns of each supernode in plain loops:
+  // no BLAS call per supernode (dtrsm packed the supernode's triangle and cost more than the
+  // solve; dtrsv and dgemv still took 18 ms at 256 x 256 against 7 ms here,
+  // docs/performance.md). Each column of L is read once, contiguously, in each sweep.
+  void supernodal_solve_one(double* x) const {
     const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
     const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
     const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
     const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
     const auto* lx = static_cast<const double*>(factor_->x);
     const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
-    const int inc = 1;
-    const double one = 1.0, zero = 0.0, minus_one = -1.0;
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
-      const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
-      const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
-      const double* l11 = lx + px[sn];
-      dtrsv_("L", "N", "N", &nc, l11, &nr, x + k1, &inc);
-      if (nrow2 == 0) continue;
-      dgemv_("N", &nr2, &nc, &one, l11 + ncol, &nr, x + k1, &inc, &zero, e.data(), &inc);
-      const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
-      for (std::int64_t r = 0; r < nrow2; ++r) x[rows2[r]] -= e[r];
+      const std::int64_t nrow = pi[sn + 1] - pi[sn];
+      const SuiteSparse_long* rows = ls + pi[sn];
+      for (std::int64_t j = 0; j < ncol; ++j) {
+        const double* col = lx + px[sn] + j * nrow;
+        const double xj = x[k1 + j] / col[j];
+        x[k1 + j] = xj;
+        for (std::int64_t i = j + 1; i < ncol; ++i) x[k1 + i] -= col[i] * xj;
+        for (std::int64_t i = ncol; i < nrow; ++i) x[rows[i]] -= col[i] * xj;
+      }
     }
     for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
-      const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
-      const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
-      const double* l11 = lx + px[sn];
-      if (nrow2 > 0) {
-        const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
-        for (std::int64_t r = 0; r < nrow2; ++r) e[r] = x[rows2[r]];
-        dgemv_("T", &nr2, &nc, &minus_one, l11 + ncol, &nr, e.data(), &inc, &one, x + k1, &inc);
+      const std::int64_t nrow = pi[sn + 1] - pi[sn];
+      const SuiteSparse_long* rows = ls + pi[sn];
+      for (std::int64_t j = ncol - 1; j >= 0; --j) {
+        const double* col = lx + px[sn] + j * nrow;
+        // Four partial sums, so that the additions do not wait on each other.
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        std::int64_t i = ncol;
+        for (; i + 3 < nrow; i += 4) {
+          s0 += col[i] * x[rows[i]];
+          s1 += col[i + 1] * x[rows[i + 1]];
+          s2 += col[i + 2] * x[rows[i + 2]];
+          s3 += col[i + 3] * x[rows[i + 3]];
+        }
+        for (; i < nrow; ++i) s0 += col[i] * x[rows[i]];
+        for (i = j + 1; i < ncol; ++i) s1 += col[i] * x[k1 + i];
+        x[k1 + j] = (x[k1 + j] - ((s0 + s1) + (s2 + s3))) / col[j];
       }
-      dtrsv_("L", "T", "N", &nc, l11, &nr, x + k1, &inc);
     }
   }
 
