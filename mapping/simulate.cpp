@@ -636,25 +636,8 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   const Eigen::MatrixXd v =
       gathered.size() != 0 ? std::move(gathered)
                            : tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
-  Eigen::MatrixXd i_ideal, i_read;
-  const Eigen::MatrixXd* transfer = pt.response->transfer();
-  if (with_ideal && !p.ideal_and_exact && transfer != nullptr &&
-      options.device.input_encoding == devices::InputEncoding::kAnalog) {
-    // A linear tile read in analog: the ideal and the simulated currents in one product,
-    // V [G_used, diag(row scale) T_used^T] (one pass over V instead of two).
-    const auto u = static_cast<Eigen::Index>(pt.used.size());
-    Eigen::MatrixXd both(spec.nk, 2 * u);
-    both.leftCols(u) = pt.target_used;
-    for (Eigen::Index q = 0; q < u; ++q) {
-      both.col(u + q) = transfer->row(pt.used[q]).head(spec.nk).transpose();
-      if (pt.side.row_scale.size() != 0) both.col(u + q).array() *= pt.side.row_scale.array();
-    }
-    const Eigen::MatrixXd product = v * both;
-    i_ideal = product.leftCols(u);
-    i_read = product.rightCols(u);
-  } else if (with_ideal || p.ideal_and_exact) {
-    i_ideal = v * pt.target_used;
-  }
+  Eigen::MatrixXd i_ideal;
+  if (with_ideal || p.ideal_and_exact) i_ideal = v * pt.target_used;
   if (i_ideal.size() != 0) tr.y_ideal = read_out(i_ideal, pl, spec);
   // ---- read (the read side's corrections, the input encoding, read noise), read out,
   // digitise; the ideal reference keeps analog reads and an ideal ADC
@@ -678,8 +661,8 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
     reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
     reads.clipped = adc.apply(reads.y, pt.full_scale);
   } else {
-    reads = read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise,
-                      nullptr, i_read.size() != 0 ? &i_read : nullptr);
+    reads =
+        read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise);
   }
   if (with_ideal) {
     const std::int64_t cols = pl.options.array.cols;

@@ -307,24 +307,17 @@ std::int64_t Adc::apply(Eigen::MatrixXd& y, double fs) const {
 TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
                     const Eigen::MatrixXd& v, const ReadSide& side,
                     const devices::DeviceParams& device, const Adc& adc, double full_scale,
-                    const ReadPerturbation& perturb, std::vector<double>* read_outs,
-                    const Eigen::MatrixXd* analog_current) {
-  XBARNET_ASSERT(
-      analog_current == nullptr || device.input_encoding == devices::InputEncoding::kAnalog,
-      "read_tile: precomputed currents stand for one analog read");
+                    const ReadPerturbation& perturb, std::vector<double>* read_outs) {
   const std::vector<Eigen::Index> used = used_columns(plan, spec);
   TileReads out;
   int reads = 0;
   // One read: the row scale, the response, the column gains, the perturbation.
   const auto read = [&](const Eigen::MatrixXd& vr) {
     // (No copy of the voltages without a row scale: a layer's batch block can be large.)
-    const bool given = analog_current != nullptr;
     Eigen::MatrixXd scaled_storage;
-    if (side.row_scale.size() != 0 && (!given || perturb)) {
-      scaled_storage = vr * side.row_scale.asDiagonal();
-    }
+    if (side.row_scale.size() != 0) scaled_storage = vr * side.row_scale.asDiagonal();
     const Eigen::MatrixXd& scaled = side.row_scale.size() != 0 ? scaled_storage : vr;
-    Eigen::MatrixXd i = given ? *analog_current : response.currents(scaled, used);
+    Eigen::MatrixXd i = response.currents(scaled, used);
     // The cells' read noise, then the neuron's gain (which amplifies it).
     if (perturb) perturb(i, scaled, reads);
     if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();

@@ -225,15 +225,13 @@ struct TileReads {
 // digitised before the shift and add. `perturb` (may be empty) acts on each read's currents (K x
 // used columns) given the word-line voltages of the read, e.g. read noise; its int argument
 // numbers the reads. `read_outs` (may be null) receives every read-out before the ADC (an ADC
-// range calibration). `analog_current` (may be null; analog inputs only) is the response's
-// currents for the row-scaled voltages, computed by the caller (with another product, in one).
+// range calibration).
 using ReadPerturbation =
     std::function<void(Eigen::MatrixXd& current, const Eigen::MatrixXd& voltage, int read)>;
 TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
                     const Eigen::MatrixXd& voltage, const ReadSide& side,
                     const devices::DeviceParams& device, const Adc& adc, double full_scale,
-                    const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr,
-                    const Eigen::MatrixXd* analog_current = nullptr);
+                    const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr);
 
 // -------------------------------------------------------------------------------------- merge
 
