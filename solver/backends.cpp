@@ -133,6 +133,10 @@ class CholmodSolver final : public LinearSolver {
     const int chosen = common_.method[common_.selected].ordering;
     stats_.method = fmt::format("{}, {} ordering", factor_->is_super ? "supernodal" : "simplicial",
                                 ordering_name(chosen));
+    // Where A's entries land in L, once per pattern (clones copy it).
+    if (factor_->is_super) {
+      native_.prepare(supernodal_layout(), a, static_cast<const SuiteSparse_long*>(factor_->Perm));
+    }
     return Status::ok();
   }
 
@@ -174,7 +178,7 @@ class CholmodSolver final : public LinearSolver {
     }
     const SupernodalLayout layout = supernodal_layout();
     const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
-    if (!native_.prepared()) native_.prepare(layout, a, perm);
+    if (!native_.prepared()) native_.prepare(layout, a, perm);  // (analyze() prepared it)
     const std::int64_t minor =
         native_.factorize(layout, a.valuePtr(), static_cast<double*>(factor_->x));
     factor_->is_ll = 1;
@@ -382,7 +386,7 @@ class CholmodSolver final : public LinearSolver {
     }
   }
 
-  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) override {
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb, std::int64_t cols) override {
     if (factor_ == nullptr || factor_->minor < factor_->n) {
       return Status{StatusCode::kBackendFailure, "CHOLMOD: no complete factorization"};
     }
@@ -395,7 +399,9 @@ class CholmodSolver final : public LinearSolver {
                       "CHOLMOD: the boundary unknowns are not last in the factor's order"};
       }
     }
-    Eigen::MatrixXd lbb = Eigen::MatrixXd::Zero(nb, nb);
+    // L_B1 is [L_11 0]: only the first `cols` columns of L_BB enter.
+    const std::int64_t last = first + cols;
+    Eigen::MatrixXd lbb = Eigen::MatrixXd::Zero(nb, cols);
     const auto* lx = static_cast<const double*>(factor_->x);
     if (factor_->is_super) {
       const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
@@ -405,9 +411,9 @@ class CholmodSolver final : public LinearSolver {
       for (size_t sn = 0; sn < factor_->nsuper; ++sn) {
         const std::int64_t k1 = super[sn];
         const std::int64_t k2 = super[sn + 1];
-        if (k2 <= first) continue;
+        if (k2 <= first || k1 >= last) continue;
         const std::int64_t nrow = pi[sn + 1] - pi[sn];
-        for (std::int64_t k = std::max(k1, first); k < k2; ++k) {
+        for (std::int64_t k = std::max(k1, first); k < std::min(k2, last); ++k) {
           const double* col = lx + px[sn] + (k - k1) * nrow;
           for (std::int64_t r = 0; r < nrow; ++r) {
             const std::int64_t row = ls[pi[sn] + r];
@@ -422,13 +428,13 @@ class CholmodSolver final : public LinearSolver {
       const auto* lp = static_cast<const SuiteSparse_long*>(factor_->p);
       const auto* li = static_cast<const SuiteSparse_long*>(factor_->i);
       const auto* lnz = static_cast<const SuiteSparse_long*>(factor_->nz);
-      for (std::int64_t k = first; k < n; ++k) {
+      for (std::int64_t k = first; k < last; ++k) {
         for (std::int64_t q = lp[k]; q < lp[k] + lnz[k]; ++q) {
           if (li[q] >= first) lbb(li[q] - first, k - first) = lx[q];
         }
       }
     }
-    return Eigen::MatrixXd(lbb * lbb.transpose());
+    return Eigen::MatrixXd(lbb * lbb.topRows(cols).transpose());
   }
 
   FactorStats stats() const override { return stats_; }
@@ -601,7 +607,8 @@ class KluSolver final : public LinearSolver {
   }
 
   bool has_schur_complement() const override { return false; }
-  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t /*nb*/) override {
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t /*nb*/,
+                                                      std::int64_t /*cols*/) override {
     return Status{StatusCode::kBackendFailure,
                   "KLU: no Schur complement from an LU factor with pivoting"};
   }
@@ -689,11 +696,11 @@ class DenseSolver final : public LinearSolver {
     return Status::ok();
   }
 
-  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) override {
+  StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb, std::int64_t cols) override {
     // Natural order: the trailing block of L belongs to the last nb unknowns.
     const Eigen::MatrixXd lbb =
         llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();
-    return Eigen::MatrixXd(lbb * lbb.transpose());
+    return Eigen::MatrixXd(lbb * lbb.topRows(cols).transpose());
   }
 
   FactorStats stats() const override { return stats_; }

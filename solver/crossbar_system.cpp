@@ -476,7 +476,8 @@ Status CrossbarSystem::Impl::check_floating() const {
 
 StatusOr<const Eigen::MatrixXd*> CrossbarSystem::Impl::schur_block() {
   if (!boundary_block) {
-    StatusOr<Eigen::MatrixXd> s = backend->trailing_schur_complement(rows() + cols());
+    // Only the input columns are used (T and the boundary's drive in solve()).
+    StatusOr<Eigen::MatrixXd> s = backend->trailing_schur_complement(rows() + cols(), rows());
     if (!s.is_ok()) return s.status();
     boundary_block = std::move(s).value();
   }

@@ -66,8 +66,11 @@ class LinearSolver {
   // After factorize(), for a Cholesky factor P A P^T = L L^T whose elimination order ends with
   // `nb` given unknowns (the last nb entries of the ordering passed to analyze(), or of the
   // natural order): L_BB L_BB^T, the trailing nb x nb block, which is the Schur complement of A
-  // onto those unknowns, in the order they were given. Backends without it return an error.
-  virtual StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb) = 0;
+  // onto those unknowns, in the order they were given; only its first `cols` columns
+  // (L_BB L_B1^T with L_B1 the first `cols` rows of L_BB: a fraction of the product when fewer
+  // are needed). Backends without it return an error.
+  virtual StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb,
+                                                              std::int64_t cols) = 0;
   // Whether trailing_schur_complement() is available (Cholesky factors: yes; LU with pivoting:
   // no).
   virtual bool has_schur_complement() const { return true; }
