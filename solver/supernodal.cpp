@@ -72,25 +72,35 @@ void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMat
   for (std::int64_t k = 0; k < n; ++k) inverse[perm != nullptr ? perm[k] : k] = k;
   // Entry (i, j) of A is entry (inverse[i], inverse[j]) of P A P^T; its lower-triangle copy
   // lands in the column of the smaller of the two.
-  dest_.assign(static_cast<size_t>(nnz_), -1);
+  source_.clear();
+  dest_.clear();
+  source_.reserve(static_cast<size_t>(nnz_ / 2 + n));
+  dest_.reserve(static_cast<size_t>(nnz_ / 2 + n));
+  first_.assign(static_cast<size_t>(layout.nsuper + 1), 0);
   map_.assign(static_cast<size_t>(n), -1);
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
     const std::int64_t k1 = layout.super[s];
     const std::int64_t nrow = layout.pi[s + 1] - layout.pi[s];
     for (std::int64_t r = 0; r < nrow; ++r) map_[layout.s_rows[layout.pi[s] + r]] = r;
+    first_[s] = static_cast<std::int64_t>(dest_.size());
     for (std::int64_t k = k1; k < layout.super[s + 1]; ++k) {
       const std::int64_t j = perm != nullptr ? perm[k] : k;
       for (std::int64_t q = a.outerIndexPtr()[j]; q < a.outerIndexPtr()[j + 1]; ++q) {
         const std::int64_t row = inverse[a.innerIndexPtr()[q]];
-        if (row >= k) dest_[q] = layout.px[s] + (k - k1) * nrow + map_[row];
+        if (row >= k) {
+          source_.push_back(q);
+          dest_.push_back((k - k1) * nrow + map_[row]);  // (within the supernode's block)
+        }
       }
     }
   }
+  first_[layout.nsuper] = static_cast<std::int64_t>(dest_.size());
   relative_.assign(static_cast<size_t>(most_rows), 0);
   head_.assign(static_cast<size_t>(layout.nsuper), -1);
   next_.assign(static_cast<size_t>(layout.nsuper), -1);
   lpos_.assign(static_cast<size_t>(layout.nsuper), 0);
   c_.assign(static_cast<size_t>(most_below * most_below), 0.0);
+  sum_.assign(static_cast<size_t>(most_rows), 0.0);
 }
 
 std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const double* a_values,
@@ -99,10 +109,6 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
   const std::int64_t* pi = layout.pi;
   const std::int64_t* px = layout.px;
   const std::int64_t* ls = layout.s_rows;
-  std::fill(x, x + layout.xsize, 0.0);
-  for (std::int64_t q = 0; q < nnz_; ++q) {
-    if (dest_[q] >= 0) x[dest_[q]] = a_values[q];
-  }
   std::fill(head_.begin(), head_.end(), -1);
   const double one = 1.0, zero = 0.0;
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
@@ -110,6 +116,9 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
     const std::int64_t psi = pi[s], nrow = pi[s + 1] - psi;
     double* ls_x = x + px[s];
     for (std::int64_t r = 0; r < nrow; ++r) map_[ls[psi + r]] = r;
+    // The supernode's block starts as A's entries (zeroed here, while it is about to be used).
+    std::fill(ls_x, ls_x + nrow * ncol, 0.0);
+    for (std::int64_t e = first_[s]; e < first_[s + 1]; ++e) ls_x[dest_[e]] = a_values[source_[e]];
 
     // Every pending descendant d whose next rows fall in s's columns: S -= L_d(rows, :)
     // L_d(rows in s, :)^T, then d waits for the supernode of its next row.
@@ -125,13 +134,17 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       const double* ld_x = x + px[d] + p1;
       for (std::int64_t r = 0; r < m2; ++r) relative_[r] = map_[ls[pdi + p1 + r]];
       if (m1 * m2 * dcol <= kSmallWork) {
+        // Column j of the update, sum_k L(i, k) L(j, k) for i >= j, by contiguous axpys.
+        double* sum = sum_.data();
         for (std::int64_t j = 0; j < m1; ++j) {
-          double* col = ls_x + relative_[j] * nrow;
-          for (std::int64_t i = j; i < m2; ++i) {
-            double v = 0.0;
-            for (std::int64_t k = 0; k < dcol; ++k) v += ld_x[i + k * drow] * ld_x[j + k * drow];
-            col[relative_[i]] -= v;
+          std::fill(sum + j, sum + m2, 0.0);
+          for (std::int64_t k = 0; k < dcol; ++k) {
+            const double* lk = ld_x + k * drow;
+            const double f = lk[j];
+            for (std::int64_t i = j; i < m2; ++i) sum[i] += lk[i] * f;
           }
+          double* col = ls_x + relative_[j] * nrow;
+          for (std::int64_t i = j; i < m2; ++i) col[relative_[i]] -= sum[i];
         }
       } else {
         const int bm1 = blas_int(m1), bm2 = blas_int(m2), bm3 = blas_int(m2 - m1);

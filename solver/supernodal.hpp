@@ -37,7 +37,7 @@ class SupernodalCholesky {
   // L's values for P A P^T, with `perm` the factor's order (row k of P A P^T is row perm[k] of
   // A; nullptr: natural). Once per pattern.
   void prepare(const SupernodalLayout& layout, const SparseMatrix& a, const std::int64_t* perm);
-  bool prepared() const { return !dest_.empty() || nnz_ == 0; }
+  bool prepared() const { return nnz_ >= 0; }
 
   // L L^T = P A P^T into x (layout.xsize values), A with the pattern given to prepare(). Returns
   // -1, or the first column (in the factor's order) whose pivot is not positive; L is then
@@ -46,12 +46,15 @@ class SupernodalCholesky {
 
  private:
   std::int64_t nnz_ = -1;
-  std::vector<std::int64_t> dest_;      // per entry of A: index into x, -1 for the upper part
-  std::vector<std::int64_t> super_of_;  // column -> supernode
-  std::vector<std::int64_t> map_;       // row -> position in the current supernode
-  std::vector<std::int64_t> relative_;  // rows of an update -> positions in the supernode
+  // The entries of A that land in each supernode, in supernode order: entry source_[e] of A's
+  // values goes to x[dest_[e]]; supernode s holds e in [first_[s], first_[s + 1]).
+  std::vector<std::int64_t> source_, dest_, first_;
+  std::vector<std::int64_t> super_of_;            // column -> supernode
+  std::vector<std::int64_t> map_;                 // row -> position in the current supernode
+  std::vector<std::int64_t> relative_;            // rows of an update -> positions in the supernode
   std::vector<std::int64_t> head_, next_, lpos_;  // pending updates (linked lists)
   std::vector<double> c_;                         // one update block
+  std::vector<double> sum_;                       // one column of a small update
 };
 
 }  // namespace xbarnet::solver
