@@ -310,6 +310,73 @@ TEST(CrossbarNetwork, AnImagesScoresDoNotDependOnItsBatch) {
 
 // The network's layer path (set up once, then run) is the one-shot simulate() split in two: with
 // the same calibration batch, a calibrated ADC and read noise, they give the same outputs.
+// A batch of more input vectors than one chunk (mapping/simulate.cpp reads a tile's batch in
+// chunks of 8192): 100 images of 10 x 10 give 10,000 vectors per tile, two chunks.
+TEST(Chunks, ABatchOfSeveralChunksIsExactAndIndependentOfThreadsAndSplits) {
+  std::mt19937_64 rng(61);
+  const Tensor w = random_tensor(rng, {4, 3, 3, 3}, -0.5, 0.5);
+  const Tensor input = random_tensor(rng, {100, 3, 10, 10}, 0.0, 1.0);
+  StatusOr<mapping::Layer> layer = mapping::make_layer(mapping::LayerKind::kConv, w, {}, 1, 1,
+                                                       mapping::Activation::kNone, input);
+  ASSERT_TRUE(layer.is_ok()) << layer.status().message();
+  // Without parasitics: the floating-point layer, every vector of both chunks in its place.
+  {
+    mapping::SimulationOptions o;
+    o.mapping.array = {16, 16};
+    o.ir_drop = false;
+    o.threads = 2;
+    StatusOr<mapping::SimulationResult> sim = mapping::simulate(layer.value(), input, o);
+    ASSERT_TRUE(sim.is_ok()) << sim.status().message();
+    const Tensor reference = mapping::reference_forward(
+        layer.value(), input, [](double v) { return v; }, [](double x) { return x; });
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < reference.data.size(); ++i) {
+      worst = std::max(worst, std::abs(sim.value().simulated.data[i] - reference.data[i]));
+      scale = std::max(scale, std::abs(reference.data[i]));
+    }
+    EXPECT_GT(scale, 0.1);
+    EXPECT_LE(worst, 1e-9 * scale);
+  }
+  // With parasitics and read noise: the same outputs on 1 and 2 threads, from simulate() and
+  // from a prepared layer, and a sub-batch's outputs (its vectors numbered from its first
+  // sample) equal the full batch's.
+  mapping::SimulationOptions o;
+  o.mapping.array = {16, 16};
+  o.parasitics = {50.0, 2.0, 2.0, 50.0};
+  o.variation.read_noise = 0.02;
+  o.ir_drop = false;
+  std::vector<Tensor> outputs;
+  for (int threads : {1, 2}) {
+    o.threads = threads;
+    StatusOr<mapping::SimulationResult> sim = mapping::simulate(layer.value(), input, o);
+    ASSERT_TRUE(sim.is_ok()) << sim.status().message();
+    outputs.push_back(sim.value().simulated);
+  }
+  EXPECT_EQ(outputs[0].data, outputs[1].data);
+  StatusOr<mapping::PreparedLayer> prepared = mapping::prepare_layer(layer.value(), o, input);
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  StatusOr<mapping::LayerRun> all = mapping::run_layer(prepared.value(), input, false);
+  ASSERT_TRUE(all.is_ok()) << all.status().message();
+  Tensor tail;
+  tail.shape = {10, 3, 10, 10};
+  tail.data.assign(input.data.end() - 3000, input.data.end());
+  StatusOr<mapping::LayerRun> part = mapping::run_layer(prepared.value(), tail, false, 90);
+  ASSERT_TRUE(part.is_ok()) << part.status().message();
+  double scale = 0.0, worst_all = 0.0, worst_part = 0.0;
+  const size_t per_sample = all.value().simulated.data.size() / 100;
+  for (size_t i = 0; i < all.value().simulated.data.size(); ++i) {
+    scale = std::max(scale, std::abs(outputs[0].data[i]));
+    worst_all = std::max(worst_all, std::abs(all.value().simulated.data[i] - outputs[0].data[i]));
+  }
+  for (size_t i = 0; i < part.value().simulated.data.size(); ++i) {
+    worst_part = std::max(worst_part, std::abs(part.value().simulated.data[i] -
+                                               outputs[0].data[90 * per_sample + i]));
+  }
+  EXPECT_GT(scale, 0.1);
+  EXPECT_LE(worst_all, 1e-12 * scale);
+  EXPECT_LE(worst_part, 1e-12 * scale);
+}
+
 TEST(PreparedLayer, SetUpOnceThenRunEqualsSimulate) {
   std::mt19937_64 rng(6);
   const Tensor w = random_tensor(rng, {6, 3, 3, 3}, -0.5, 0.5);
