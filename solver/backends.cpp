@@ -299,12 +299,10 @@ class CholmodSolver final : public LinearSolver {
   // L L^T x = b for a node-major block xt (K x n, column p = unknown p in the factor's order);
   // `e` holds K x rows_below() values.
   void supernodal_solve(Eigen::Map<Eigen::MatrixXd>& xt, std::vector<double>& e) const {
-    const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
-    const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
-    const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
-    const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
+    const SupernodalLayout l = supernodal_layout();
+    const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
-    const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
+    const std::int64_t nsuper = l.nsuper;
     const int k = blas_int(xt.rows());
     const double one = 1.0, zero = 0.0, minus_one = -1.0;
     if (k == 1) return supernodal_solve_one(xt.data());
@@ -318,7 +316,7 @@ class CholmodSolver final : public LinearSolver {
       dtrsm_("R", "L", "T", "N", &k, &nc, &one, l11, &nr, x1, &k);
       if (nrow2 == 0) continue;
       dgemm_("N", "T", &k, &nr2, &nc, &one, x1, &k, l11 + ncol, &nr, &zero, e.data(), &k);
-      const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
+      const std::int64_t* rows2 = ls + pi[sn] + ncol;
       for (std::int64_t r = 0; r < nrow2; ++r) {
         xt.col(rows2[r]) -= Eigen::Map<const Eigen::VectorXd>(e.data() + r * k, k);
       }
@@ -331,7 +329,7 @@ class CholmodSolver final : public LinearSolver {
       double* x1 = xt.data() + k1 * xt.rows();
       const double* l11 = lx + px[sn];
       if (nrow2 > 0) {
-        const SuiteSparse_long* rows2 = ls + pi[sn] + ncol;
+        const std::int64_t* rows2 = ls + pi[sn] + ncol;
         for (std::int64_t r = 0; r < nrow2; ++r) {
           Eigen::Map<Eigen::VectorXd>(e.data() + r * k, k) = xt.col(rows2[r]);
         }
@@ -342,20 +340,18 @@ class CholmodSolver final : public LinearSolver {
   }
 
   // The same for one right-hand side x (n values), by columns of each supernode in plain loops:
-  // no BLAS call per supernode (dtrsm packed the supernode's triangle and cost more than the
-  // solve; dtrsv and dgemv still took 18 ms at 256 x 256 against 7 ms here,
-  // docs/performance.md). Each column of L is read once, contiguously, in each sweep.
+  // no BLAS call per supernode (dtrsm packs the supernode's triangle: with it an operating point
+  // of a 256 x 256 tile took 24-29 ms, now 12-16 ms, docs/performance.md). Each column of L is
+  // read once, contiguously, in each sweep.
   void supernodal_solve_one(double* x) const {
-    const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
-    const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
-    const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
-    const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
+    const SupernodalLayout l = supernodal_layout();
+    const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
-    const auto nsuper = static_cast<std::int64_t>(factor_->nsuper);
+    const std::int64_t nsuper = l.nsuper;
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
       const std::int64_t nrow = pi[sn + 1] - pi[sn];
-      const SuiteSparse_long* rows = ls + pi[sn];
+      const std::int64_t* rows = ls + pi[sn];
       for (std::int64_t j = 0; j < ncol; ++j) {
         const double* col = lx + px[sn] + j * nrow;
         const double xj = x[k1 + j] / col[j];
@@ -367,7 +363,7 @@ class CholmodSolver final : public LinearSolver {
     for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
       const std::int64_t nrow = pi[sn + 1] - pi[sn];
-      const SuiteSparse_long* rows = ls + pi[sn];
+      const std::int64_t* rows = ls + pi[sn];
       for (std::int64_t j = ncol - 1; j >= 0; --j) {
         const double* col = lx + px[sn] + j * nrow;
         // Four partial sums, so that the additions do not wait on each other.
