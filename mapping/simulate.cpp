@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <new>
 #include <optional>
 
 #include "solver/crossbar_system.hpp"
@@ -474,8 +475,7 @@ Status begin_setup(const Layer& layer, const SimulationOptions& options, const S
     } else {
       // simulate() gathers word-line voltages ahead of the reads: at most those of a wave of
       // 2 x threads tiles (setup_and_run_tiles).
-      need += 2.0 *
-              std::min(static_cast<double>(core::capped_threads(options.threads)),
+      need += std::min(2.0 * static_cast<double>(core::capped_threads(options.threads)),
                        static_cast<double>(pl.tiles.size())) *
               8.0 * static_cast<double>(b * low.positions_per_sample) *
               static_cast<double>(pl.options.array.rows);
@@ -515,6 +515,21 @@ Status begin_setup(const Layer& layer, const SimulationOptions& options, const S
   st.row_count = Eigen::VectorXd::Zero(pl.options.array.rows);
   rep.seconds.map = seconds_since(st.start);
   return Status::ok();
+}
+
+// Runs f (returning a Status) inside a parallel region or task, where an exception must not
+// escape (it would end the process): running out of memory becomes a Status.
+template <typename F>
+Status guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return {StatusCode::kBackendFailure,
+            "out of memory: use smaller arrays, a smaller batch or fewer threads (memory_limit "
+            "bounds what a run may need)"};
+  } catch (const std::exception& e) {
+    return {StatusCode::kBackendFailure, fmt::format("internal error: {}", e.what())};
+  }
 }
 
 // What one tile's setup hands back besides its PreparedTile: its status and IR-drop map.
@@ -576,7 +591,8 @@ Status setup_tiles(PreparedLayer& p, SetupState& st, std::int64_t t0, std::int64
   SetupResults done(t1 - t0);
 #pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
   for (std::int64_t t = t0; t < t1; ++t) {
-    done.status[t - t0] = setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]);
+    done.status[t - t0] =
+        guarded([&] { return setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]); });
   }
   return absorb_setups(p, st, t0, t1, done);
 }
@@ -721,6 +737,7 @@ struct WaveRuns {
   std::vector<TileRun> runs;
   std::vector<Eigen::MatrixXd> gathered;  // an item's word-line voltages, gathered ahead
   std::vector<double> gather_s;           // and the seconds that took
+  std::vector<Status> status;             // of each item's gathering and reads
   WaveRuns(std::int64_t first, std::int64_t last, std::int64_t vectors)
       : t0(first),
         t1(last),
@@ -728,11 +745,19 @@ struct WaveRuns {
         chunks(std::max<std::int64_t>(1, (vectors + kChunkVectors - 1) / kChunkVectors)),
         runs(static_cast<size_t>((last - first) * chunks)),
         gathered(runs.size()),
-        gather_s(runs.size(), 0.0) {}
+        gather_s(runs.size(), 0.0),
+        status(runs.size()) {}
   std::int64_t items() const { return (t1 - t0) * chunks; }
   std::int64_t tile(std::int64_t item) const { return t0 + item / chunks; }
   std::int64_t v0(std::int64_t item) const { return (item % chunks) * kChunkVectors; }
   std::int64_t v1(std::int64_t item) const { return std::min(n_vec, v0(item) + kChunkVectors); }
+  // The first failure, in item order.
+  Status first_failure() const {
+    for (const Status& s : status) {
+      if (!s.is_ok()) return s;
+    }
+    return Status::ok();
+  }
 };
 
 // What every chunk of a batch reads with.
@@ -753,16 +778,23 @@ struct BatchContext {
                                imap.volts_per_unit())),
         first_vector(first_sample * prepared.report.plan.lowering.positions_per_sample) {}
   void gather_ahead(WaveRuns& w, std::int64_t item) const {
-    const auto start = Clock::now();
-    w.gathered[item] =
-        tile_voltages(p.layer, input, p.report.plan.lowering, imap,
-                      p.report.plan.tiles[w.tile(item)], w.v0(item), w.v1(item) - w.v0(item));
-    w.gather_s[item] = seconds_since(start);
+    w.status[item] = guarded([&] {
+      const auto start = Clock::now();
+      w.gathered[item] =
+          tile_voltages(p.layer, input, p.report.plan.lowering, imap,
+                        p.report.plan.tiles[w.tile(item)], w.v0(item), w.v1(item) - w.v0(item));
+      w.gather_s[item] = seconds_since(start);
+      return Status::ok();
+    });
   }
   void run(WaveRuns& w, std::int64_t item) const {
-    w.runs[item] = run_tile(p, w.tile(item), input, imap, to_weight_units, with_ideal, first_vector,
-                            w.v0(item), w.v1(item), std::move(w.gathered[item]));
-    w.runs[item].apply_s += w.gather_s[item];  // (the apply phase includes the gathering)
+    if (!w.status[item].is_ok()) return;
+    w.status[item] = guarded([&] {
+      w.runs[item] = run_tile(p, w.tile(item), input, imap, to_weight_units, with_ideal,
+                              first_vector, w.v0(item), w.v1(item), std::move(w.gathered[item]));
+      w.runs[item].apply_s += w.gather_s[item];  // (the apply phase includes the gathering)
+      return Status::ok();
+    });
   }
 };
 
@@ -795,8 +827,8 @@ void merge_wave(const PreparedLayer& p, bool with_ideal, WaveRuns& w, BatchTotal
 
 // Tiles [t0, t1) (set up) read the batch, in chunks shared by the threads, and are merged in
 // tile order.
-void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
-               std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
+Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
+                 std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
   const BatchContext ctx(p, input, with_ideal, first_sample);
   const std::int64_t n_vec = input.dim(0) * p.report.plan.lowering.positions_per_sample;
   const std::int64_t wave = std::int64_t{p.report.threads} * 2;
@@ -804,8 +836,10 @@ void run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
     WaveRuns w(w0, std::min(t1, w0 + wave), n_vec);
 #pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
     for (std::int64_t item = 0; item < w.items(); ++item) ctx.run(w, item);
+    if (Status s = w.first_failure(); !s.is_ok()) return s;
     merge_wave(p, with_ideal, w, out);
   }
+  return Status::ok();
 }
 
 // simulate()'s wave: tiles [t0, t1) are set up and read the batch as one graph of tasks:
@@ -839,13 +873,18 @@ Status setup_and_run_tiles(PreparedLayer& p, SetupState& st, const Tensor& input
       // values, which the tiles re-stamp).
       const auto start = Clock::now();
       const TileSpec& spec = p.report.plan.tiles[t0];
-      layout = ls.response_model.prepare_layout(netlists::Crossbar::uniform(
-          target_conductances(ls.plan, ls.lw, ls.wmap, spec), p.options.parasitics));
+      layout = guarded([&] {
+        return ls.response_model.prepare_layout(netlists::Crossbar::uniform(
+            target_conductances(ls.plan, ls.lw, ls.wmap, spec), p.options.parasitics));
+      });
       layout_s = seconds_since(start);
     }
     for (std::int64_t t = t0; t < t1; ++t) {
 #pragma omp task depend(in : shared[0]) depend(out : anchor[t - t0])
-      done.status[t - t0] = setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]);
+      done.status[t - t0] =
+          layout.is_ok()
+              ? guarded([&] { return setup_tile(ls, t, p.tiles[t], done.ir_drop[t - t0]); })
+              : layout;
     }
     for (std::int64_t item = 0; item < w.items(); ++item) {
       const std::int64_t t = w.tile(item);
@@ -855,9 +894,15 @@ Status setup_and_run_tiles(PreparedLayer& p, SetupState& st, const Tensor& input
       if (done.status[t - t0].is_ok()) ctx.run(w, item);
     }
   }
-  if (!layout.is_ok()) return layout;
+  if (!layout.is_ok()) {
+    const Plan& pl = p.report.plan;
+    return Status(layout.code(),
+                  fmt::format("the tiles' circuit layout ({} x {} cells, from tile {}): {}",
+                              pl.options.array.rows, pl.options.array.cols, t0, layout.message()));
+  }
   p.report.seconds.circuit += layout_s;  // (the layout's analysis is circuit work)
   if (Status s = absorb_setups(p, st, t0, t1, done); !s.is_ok()) return s;
+  if (Status s = w.first_failure(); !s.is_ok()) return s;
   merge_wave(p, true, w, out);
   return Status::ok();
 }
@@ -926,8 +971,11 @@ StatusOr<LayerRun> run_layer(const PreparedLayer& prepared, const Tensor& input,
   const auto t_start = Clock::now();
   if (Status s = validate_input(prepared.layer, input); !s.is_ok()) return s;
   BatchTotals totals = begin_batch(prepared, input, with_ideal);
-  run_tiles(prepared, input, with_ideal, first_sample, 0,
-            static_cast<std::int64_t>(prepared.tiles.size()), totals);
+  if (Status s = run_tiles(prepared, input, with_ideal, first_sample, 0,
+                           static_cast<std::int64_t>(prepared.tiles.size()), totals);
+      !s.is_ok()) {
+    return s;
+  }
   const Plan& pl = prepared.report.plan;
   LayerRun run;
   run.simulated = stitch(prepared.layer, pl, totals.acc, prepared.bias, input.dim(0), nullptr);

@@ -310,32 +310,32 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
                     const ReadPerturbation& perturb, std::vector<double>* read_outs) {
   const std::vector<Eigen::Index> used = used_columns(plan, spec);
   TileReads out;
-  int reads = 0;
-  // One read: the row scale, the response, the column gains, the perturbation.
-  const auto read = [&](const Eigen::MatrixXd& vr) {
+  // One read (numbered `index`: the perturbation's stream): the row scale, the response, the
+  // column gains, the perturbation.
+  const auto read = [&](const Eigen::MatrixXd& vr, int index) {
     // (No copy of the voltages without a row scale: a layer's batch block can be large.)
     Eigen::MatrixXd scaled_storage;
     if (side.row_scale.size() != 0) scaled_storage = vr * side.row_scale.asDiagonal();
     const Eigen::MatrixXd& scaled = side.row_scale.size() != 0 ? scaled_storage : vr;
     Eigen::MatrixXd i = response.currents(scaled, used);
     // The cells' read noise, then the neuron's gain (which amplifies it).
-    if (perturb) perturb(i, scaled, reads);
+    if (perturb) perturb(i, scaled, index);
     if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
-    ++reads;
     return i;
   };
-  const auto digitise = [&](const Eigen::MatrixXd& i) {
+  // `vectors` of the rows were read (the others are zero rows: no read, no conversion).
+  const auto digitise = [&](const Eigen::MatrixXd& i, std::int64_t vectors) {
     Eigen::MatrixXd y = read_out(i, plan, spec);
     if (read_outs != nullptr) read_outs->insert(read_outs->end(), y.data(), y.data() + y.size());
     out.nonzero += static_cast<std::int64_t>((y.array() != 0.0).count());
     out.clipped += adc.apply(y, full_scale);
-    out.conversions += y.size();
+    out.conversions += vectors * y.cols();
     if (side.digital_gain != 1.0) y *= side.digital_gain;
     return y;
   };
   if (device.input_encoding == devices::InputEncoding::kAnalog) {
-    out.current = read(v);
-    out.y = digitise(out.current);
+    out.current = read(v, 0);
+    out.y = digitise(out.current, v.rows());
     if (side.digital_gain != 1.0) out.current *= side.digital_gain;  // what the y stand for
     return out;
   }
@@ -344,19 +344,26 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
   const Eigen::ArrayXXd code = (v.array().abs() / device.v_read * steps).round();
   out.current = Eigen::MatrixXd::Zero(v.rows(), static_cast<Eigen::Index>(used.size()));
   out.y = Eigen::MatrixXd::Zero(v.rows(), spec.nm);
+  // Each vector is read in the passes of the signs it has (a vector without negative inputs
+  // has no negative pass), so that its reads, their noise streams (positive bits 0 .. bits-1,
+  // negative bits .. 2 bits-1) and its ADC conversions do not depend on the other vectors of
+  // its batch.
   for (const double sign : {1.0, -1.0}) {
     const Eigen::ArrayXXd on_side = ((sign * v.array()) > 0.0).cast<double>();
-    if (on_side.sum() == 0.0) continue;
+    const Eigen::ArrayXd has_side = on_side.rowwise().maxCoeff();
+    const auto vectors = static_cast<std::int64_t>(has_side.sum());
+    if (vectors == 0) continue;
     for (int p = 0; p < bits; ++p) {
       const double place = std::ldexp(1.0, p);
       // Bit p of each code: floor(code / 2^p) mod 2.
       const Eigen::ArrayXXd bit = ((code / place).floor() - 2.0 * (code / (2.0 * place)).floor());
       // The magnitude bit at +v_read on the word line; the sign is applied after the ADC.
       const Eigen::MatrixXd vp = device.v_read * (bit * on_side).matrix();
-      const Eigen::MatrixXd i = read(vp);
+      Eigen::MatrixXd i = read(vp, (sign > 0.0 ? 0 : bits) + p);
+      if (vectors < v.rows()) i = (i.array().colwise() * has_side).matrix();
       const double weight = sign * place / steps;
       out.current += weight * i;
-      out.y += weight * digitise(i);
+      out.y += weight * digitise(i, vectors);
     }
   }
   if (side.digital_gain != 1.0) out.current *= side.digital_gain;

@@ -221,11 +221,12 @@ struct TileReads {
 // Reads K input vectors (K x nk word-line voltages, the DAC applied) through a tile as the chip
 // does: analog inputs in one read per vector; bit-serial inputs (devices::InputEncoding) in one
 // read per bit of the magnitude (bit p: v_read on the rows whose code has it, weight
-// 2^p / (2^bits - 1)) and, when some inputs are negative, per sign; every read is read out and
-// digitised before the shift and add. `perturb` (may be empty) acts on each read's currents (K x
-// used columns) given the word-line voltages of the read, e.g. read noise; its int argument
-// numbers the reads. `read_outs` (may be null) receives every read-out before the ADC (an ADC
-// range calibration).
+// 2^p / (2^bits - 1)) and per sign, a vector in the passes of the signs its inputs have; every
+// read is read out and digitised before the shift and add. `perturb` (may be empty) acts on each
+// read's currents (K x used columns) given the word-line voltages of the read, e.g. read noise;
+// its int argument numbers the read: 0 for analog inputs, p for bit p of the positive pass,
+// bits + p for the negative pass (so a vector's reads do not depend on its batch). `read_outs`
+// (may be null) receives every read-out before the ADC (an ADC range calibration).
 using ReadPerturbation =
     std::function<void(Eigen::MatrixXd& current, const Eigen::MatrixXd& voltage, int read)>;
 TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,

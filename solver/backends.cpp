@@ -106,6 +106,7 @@ class CholmodSolver final : public LinearSolver {
     ++analyses_;
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
     native_ = SupernodalCholesky{};
+    rcond_ = -1.0;
     cholmod_sparse view = make_view(a);
     const SerialOpenMp serial;
     if (ordering.empty()) {
@@ -179,6 +180,13 @@ class CholmodSolver final : public LinearSolver {
     const SupernodalLayout layout = supernodal_layout();
     const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
     if (!native_.prepared()) native_.prepare(layout, a, perm);  // (analyze() prepared it)
+    if (!native_.matches(a)) {
+      return {
+          StatusCode::kFailedPrecondition,
+          fmt::format("CHOLMOD: factorize of a matrix ({} non-zeros) whose pattern differs from "
+                      "the one analyzed",
+                      a.nonZeros())};
+    }
     const std::int64_t minor =
         native_.factorize(layout, a.valuePtr(), static_cast<double*>(factor_->x));
     factor_->is_ll = 1;
@@ -387,6 +395,11 @@ class CholmodSolver final : public LinearSolver {
       return Status{StatusCode::kBackendFailure, "CHOLMOD: no complete factorization"};
     }
     const auto n = static_cast<std::int64_t>(factor_->n);
+    if (nb < 0 || nb > n || cols < 0 || cols > nb) {
+      return Status{StatusCode::kFailedPrecondition,
+                    fmt::format("CHOLMOD: trailing_schur_complement({}, {}) of a {}-unknown factor",
+                                nb, cols, n)};
+    }
     const std::int64_t first = n - nb;
     const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
     for (std::int64_t k = first; k < n; ++k) {
@@ -481,7 +494,7 @@ class CholmodSolver final : public LinearSolver {
 
   cholmod_common common_{};
   cholmod_factor* factor_ = nullptr;
-  SupernodalCholesky native_;  // prepared at the first supernodal factorization
+  SupernodalCholesky native_;  // its pattern map is prepared by analyze(), shared by clones
   double rcond_ = -1.0;        // of the current factor, once asked (-1: not yet)
   FactorStats stats_;
   std::int64_t failed_ = -1;
@@ -693,6 +706,12 @@ class DenseSolver final : public LinearSolver {
   }
 
   StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb, std::int64_t cols) override {
+    if (nb < 0 || nb > llt_.rows() || cols < 0 || cols > nb) {
+      return Status{
+          StatusCode::kFailedPrecondition,
+          fmt::format("dense LLT: trailing_schur_complement({}, {}) of a {}-unknown factor", nb,
+                      cols, llt_.rows())};
+    }
     // Natural order: the trailing block of L belongs to the last nb unknowns.
     const Eigen::MatrixXd lbb =
         llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();

@@ -17,6 +17,7 @@
 #include "core/threads.hpp"
 #include "netlists/netlist.hpp"
 #include "solver/ordering.hpp"
+#include "solver/supernodal.hpp"
 
 namespace xbarnet::solver {
 
@@ -898,12 +899,16 @@ double estimate_system_bytes(Index rows, Index cols, Index input_vectors, bool n
   // inputs; 0.55 GB and 0.58 GB at 256 x 256.
   const double factor = 12.0 * factor_entries_per_unknown(n);
   const double per_unknown = 330.0 + factor;
+  // The supernodal factorization's pattern map and workspace: A has about 5 entries per unknown,
+  // and a supernode has at most its separator (max(R, C)) and the boundary (R + C) below it.
+  const double below = std::max(r, c) + r + c;
+  const double supernodal = SupernodalCholesky::bytes(n, 5.0 * n, below);
   const double k = static_cast<double>(std::max<Index>(input_vectors, 1));
   const double block =
       static_cast<double>(block_inputs(static_cast<std::int64_t>(n), static_cast<Index>(k)));
   const double rhs = 3.0 * 8.0 * n * block;  // right-hand sides, solutions, backend copy
   const double outputs = 8.0 * k * c + (node_voltages ? 2.0 * 8.0 * k * r * c : 0.0);
-  return per_unknown * n + rhs + outputs + 8.0 * (r + c) * (r + c);
+  return per_unknown * n + supernodal + rhs + outputs + 8.0 * (r + c) * (r + c);
 }
 
 namespace {

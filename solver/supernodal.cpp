@@ -58,53 +58,80 @@ void small_trsm(std::int64_t m, std::int64_t n, const double* l, double* b, std:
 
 void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMatrix& a,
                                  const std::int64_t* perm) {
+  auto pat = std::make_shared<Pattern>();
   const std::int64_t n = layout.n;
-  nnz_ = a.nonZeros();
-  super_of_.assign(static_cast<size_t>(n), 0);
-  std::int64_t most_rows = 0, most_below = 0;
+  const std::int64_t* outer = a.outerIndexPtr();
+  const std::int64_t* inner = a.innerIndexPtr();
+  pat->nnz = a.nonZeros();
+  pat->outer.assign(outer, outer + a.outerSize() + 1);
+  pat->super_of.assign(static_cast<size_t>(n), 0);
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
-    for (std::int64_t k = layout.super[s]; k < layout.super[s + 1]; ++k) super_of_[k] = s;
+    for (std::int64_t k = layout.super[s]; k < layout.super[s + 1]; ++k) pat->super_of[k] = s;
     const std::int64_t nrow = layout.pi[s + 1] - layout.pi[s];
-    most_rows = std::max(most_rows, nrow);
-    most_below = std::max(most_below, nrow - (layout.super[s + 1] - layout.super[s]));
+    pat->most_rows = std::max(pat->most_rows, nrow);
+    pat->most_below = std::max(pat->most_below, nrow - (layout.super[s + 1] - layout.super[s]));
   }
   std::vector<std::int64_t> inverse(static_cast<size_t>(n));
   for (std::int64_t k = 0; k < n; ++k) inverse[perm != nullptr ? perm[k] : k] = k;
+  // The lower-triangle copy of entry (i, j): q itself for i >= j, else (j, i) in column i.
+  auto lower_copy = [&](std::int64_t q, std::int64_t i, std::int64_t j) -> std::int64_t {
+    if (i >= j) return q;
+    const std::int64_t* begin = inner + outer[i];
+    const std::int64_t* end = inner + outer[i + 1];
+    const std::int64_t* it = std::lower_bound(begin, end, j);
+    return it != end && *it == j ? outer[i] + (it - begin) : -1;
+  };
   // Entry (i, j) of A is entry (inverse[i], inverse[j]) of P A P^T; its lower-triangle copy
   // lands in the column of the smaller of the two.
-  source_.clear();
-  dest_.clear();
-  source_.reserve(static_cast<size_t>(nnz_ / 2 + n));
-  dest_.reserve(static_cast<size_t>(nnz_ / 2 + n));
-  first_.assign(static_cast<size_t>(layout.nsuper + 1), 0);
-  map_.assign(static_cast<size_t>(n), -1);
+  pat->source.reserve(static_cast<size_t>(pat->nnz / 2 + n));
+  pat->dest.reserve(static_cast<size_t>(pat->nnz / 2 + n));
+  pat->first.assign(static_cast<size_t>(layout.nsuper + 1), 0);
+  std::vector<std::int64_t> map(static_cast<size_t>(n), -1);
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
     const std::int64_t k1 = layout.super[s];
     const std::int64_t nrow = layout.pi[s + 1] - layout.pi[s];
-    for (std::int64_t r = 0; r < nrow; ++r) map_[layout.s_rows[layout.pi[s] + r]] = r;
-    first_[s] = static_cast<std::int64_t>(dest_.size());
+    for (std::int64_t r = 0; r < nrow; ++r) map[layout.s_rows[layout.pi[s] + r]] = r;
+    pat->first[s] = static_cast<std::int64_t>(pat->dest.size());
     for (std::int64_t k = k1; k < layout.super[s + 1]; ++k) {
       const std::int64_t j = perm != nullptr ? perm[k] : k;
-      for (std::int64_t q = a.outerIndexPtr()[j]; q < a.outerIndexPtr()[j + 1]; ++q) {
-        const std::int64_t row = inverse[a.innerIndexPtr()[q]];
-        if (row >= k) {
-          source_.push_back(q);
-          dest_.push_back((k - k1) * nrow + map_[row]);  // (within the supernode's block)
-        }
+      for (std::int64_t q = outer[j]; q < outer[j + 1]; ++q) {
+        const std::int64_t row = inverse[inner[q]];
+        if (row < k) continue;
+        const std::int64_t from = lower_copy(q, inner[q], j);
+        if (from < 0) continue;
+        pat->source.push_back(from);
+        pat->dest.push_back((k - k1) * nrow + map[row]);  // (within the supernode's block)
       }
     }
   }
-  first_[layout.nsuper] = static_cast<std::int64_t>(dest_.size());
-  relative_.assign(static_cast<size_t>(most_rows), 0);
-  head_.assign(static_cast<size_t>(layout.nsuper), -1);
-  next_.assign(static_cast<size_t>(layout.nsuper), -1);
-  lpos_.assign(static_cast<size_t>(layout.nsuper), 0);
-  c_.assign(static_cast<size_t>(most_below * most_below), 0.0);
-  sum_.assign(static_cast<size_t>(most_rows), 0.0);
+  pat->first[layout.nsuper] = static_cast<std::int64_t>(pat->dest.size());
+  pattern_ = std::move(pat);
+}
+
+bool SupernodalCholesky::matches(const SparseMatrix& a) const {
+  return pattern_ != nullptr && a.nonZeros() == pattern_->nnz &&
+         static_cast<size_t>(a.outerSize() + 1) == pattern_->outer.size() &&
+         std::equal(pattern_->outer.begin(), pattern_->outer.end(), a.outerIndexPtr());
+}
+
+double SupernodalCholesky::bytes(double n, double nnz_a, double most_below) {
+  // Pattern: source and dest per lower entry, first and super_of, A's column pointers;
+  // workspace: map, relative and sum (n at most), the lists, and one update block.
+  return 8.0 * (nnz_a + n) + 3.0 * 8.0 * n + 6.0 * 8.0 * n + 8.0 * most_below * most_below;
 }
 
 std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const double* a_values,
                                            double* x) {
+  const Pattern& pat = *pattern_;
+  if (map_.size() != static_cast<size_t>(layout.n)) {
+    map_.assign(static_cast<size_t>(layout.n), -1);
+    relative_.assign(static_cast<size_t>(pat.most_rows), 0);
+    sum_.assign(static_cast<size_t>(pat.most_rows), 0.0);
+    head_.assign(static_cast<size_t>(layout.nsuper), -1);
+    next_.assign(static_cast<size_t>(layout.nsuper), -1);
+    lpos_.assign(static_cast<size_t>(layout.nsuper), 0);
+    c_.assign(static_cast<size_t>(pat.most_below * pat.most_below), 0.0);
+  }
   const std::int64_t* super = layout.super;
   const std::int64_t* pi = layout.pi;
   const std::int64_t* px = layout.px;
@@ -118,7 +145,9 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
     for (std::int64_t r = 0; r < nrow; ++r) map_[ls[psi + r]] = r;
     // The supernode's block starts as A's entries (zeroed here, while it is about to be used).
     std::fill(ls_x, ls_x + nrow * ncol, 0.0);
-    for (std::int64_t e = first_[s]; e < first_[s + 1]; ++e) ls_x[dest_[e]] = a_values[source_[e]];
+    for (std::int64_t e = pat.first[s]; e < pat.first[s + 1]; ++e) {
+      ls_x[pat.dest[e]] = a_values[pat.source[e]];
+    }
 
     // Every pending descendant d whose next rows fall in s's columns: S -= L_d(rows, :)
     // L_d(rows in s, :)^T, then d waits for the supernode of its next row.
@@ -162,7 +191,7 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       }
       lpos_[d] = p2;
       if (p2 < drow) {
-        const std::int64_t up = super_of_[ls[pdi + p2]];
+        const std::int64_t up = pat.super_of[ls[pdi + p2]];
         next_[d] = head_[up];
         head_[up] = d;
       }
@@ -186,7 +215,7 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
         dtrsm_("R", "L", "T", "N", &bm, &bn, &one, ls_x, &bld, ls_x + ncol, &bld);
       }
       lpos_[s] = ncol;
-      const std::int64_t up = super_of_[ls[psi + ncol]];
+      const std::int64_t up = pat.super_of[ls[psi + ncol]];
       next_[s] = head_[up];
       head_[up] = s;
     }

@@ -5,12 +5,13 @@
 // supernode and every descendant update, guarded by `if` clauses that keep them on one thread for
 // small supernodes. libgomp still builds a team and ends it with a barrier whose last thread
 // wakes the waiters by a futex system call, whether anyone waits or not: about 1.2e5 system calls
-// per factorization of a 256 x 256 tile, a third of its time (docs/performance.md has the
-// profile). The algorithm here is the same as CHOLMOD's supernodal one and writes the same
+// per factorization of a 256 x 256 tile, which took twice as long as this code (docs/performance.md
+// has the profile). The algorithm here is the same as CHOLMOD's supernodal one and writes the same
 // layout, so CHOLMOD's solves, rcond and copies work on the result.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "solver/linear_solver.hpp"
@@ -35,21 +36,37 @@ class SupernodalCholesky {
  public:
   // Where every entry of A (both triangles stored, the pattern given to the analysis) lands in
   // L's values for P A P^T, with `perm` the factor's order (row k of P A P^T is row perm[k] of
-  // A; nullptr: natural). Once per pattern.
+  // A; nullptr: natural). Once per pattern; copies of this object share it. Like CHOLMOD with a
+  // lower-triangle view, only A's lower triangle is read (an upper entry without a lower
+  // mirror counts as 0).
   void prepare(const SupernodalLayout& layout, const SparseMatrix& a, const std::int64_t* perm);
-  bool prepared() const { return nnz_ >= 0; }
+  bool prepared() const { return pattern_ != nullptr; }
+  // Whether `a` has the pattern given to prepare() (its size and column pointers).
+  bool matches(const SparseMatrix& a) const;
 
-  // L L^T = P A P^T into x (layout.xsize values), A with the pattern given to prepare(). Returns
-  // -1, or the first column (in the factor's order) whose pivot is not positive; L is then
-  // complete only before that column's supernode.
+  // L L^T = P A P^T into x (layout.xsize values), A with the pattern given to prepare() (the
+  // caller checks matches()). Returns -1, or the first column (in the factor's order) whose
+  // pivot is not positive; L is then complete only before that column's supernode.
   std::int64_t factorize(const SupernodalLayout& layout, const double* a_values, double* x);
 
+  // Bytes it keeps for an n-unknown system whose supernodes have at most `most_below` rows
+  // below their diagonal blocks, for A with nnz_a entries: the shared pattern map and the
+  // workspace of one factorization.
+  static double bytes(double n, double nnz_a, double most_below);
+
  private:
-  std::int64_t nnz_ = -1;
-  // The entries of A that land in each supernode, in supernode order: entry source_[e] of A's
-  // values goes to x[dest_[e]]; supernode s holds e in [first_[s], first_[s + 1]).
-  std::vector<std::int64_t> source_, dest_, first_;
-  std::vector<std::int64_t> super_of_;            // column -> supernode
+  struct Pattern {
+    std::int64_t nnz = 0;
+    std::vector<std::int64_t> outer;  // A's column pointers (n + 1)
+    // The entries of A that land in each supernode, in supernode order: entry source[e] of A's
+    // values goes to dest[e] within the supernode's block; supernode s holds e in
+    // [first[s], first[s + 1]).
+    std::vector<std::int64_t> source, dest, first;
+    std::vector<std::int64_t> super_of;  // column -> supernode
+    std::int64_t most_rows = 0, most_below = 0;
+  };
+  std::shared_ptr<const Pattern> pattern_;
+  // Workspace, allocated at the first factorization (not copied with the pattern's owner).
   std::vector<std::int64_t> map_;                 // row -> position in the current supernode
   std::vector<std::int64_t> relative_;            // rows of an update -> positions in the supernode
   std::vector<std::int64_t> head_, next_, lpos_;  // pending updates (linked lists)

@@ -68,8 +68,11 @@ struct Factored {
 };
 
 // Analyzes `a` once with CHOLMOD (supernodal forced; natural order = AMD when `given` is
-// empty), then factorizes it with CHOLMOD and with SupernodalCholesky on that analysis.
-Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given) {
+// empty), then factorizes it with CHOLMOD and with SupernodalCholesky on that analysis; the
+// latter first factorizes `before` (values of the same pattern; null: `a` itself), so that what
+// a factorization leaves behind is seen if it matters.
+Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given,
+                     const SparseMatrix* before = nullptr) {
   cholmod_common c;
   cholmod_l_start(&c);
   c.print = 0;
@@ -103,9 +106,9 @@ Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given) {
   solver::SupernodalCholesky chol;
   chol.prepare(l, a, static_cast<const std::int64_t*>(mine->Perm));
   auto* x = static_cast<double*>(mine->x);
+  EXPECT_TRUE(chol.matches(a));
+  (void)chol.factorize(l, (before != nullptr ? *before : a).valuePtr(), x);
   out.ours_minor = chol.factorize(l, a.valuePtr(), x);
-  // Factorize twice: the second run must not depend on what the first left behind.
-  if (out.ours_minor < 0) out.ours_minor = chol.factorize(l, a.valuePtr(), x);
   const auto* cx = static_cast<const double*>(f->x);
   out.cholmod_x.assign(cx, cx + f->xsize);
   out.ours_x.assign(x, x + mine->xsize);
@@ -158,6 +161,52 @@ TEST(Supernodal, StopsAtTheSamePivotAsCholmod) {
   EXPECT_EQ(f.ours_minor, f.cholmod_minor);
 }
 
+TEST(Supernodal, RefactorizesNewValuesAfterOthersAndAfterAFailure) {
+  std::mt19937_64 rng(24);
+  const SparseMatrix a = grid_matrix(60, 50, 1e-3, rng);
+  SparseMatrix other = a, indefinite = a;
+  for (std::int64_t k = 0; k < other.nonZeros(); ++k) other.valuePtr()[k] *= 1.7;
+  indefinite.coeffRef(40, 40) = -1.0;
+  for (const SparseMatrix* before : {&other, &indefinite}) {
+    const Factored f = factor_both(a, {}, before);
+    EXPECT_EQ(f.ours_minor, -1);
+    EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13);
+  }
+}
+
+// CHOLMOD with a lower-triangle view reads only A's lower triangle; so does the own
+// factorization (here the upper entries are wrong on purpose).
+TEST(Supernodal, ReadsTheLowerTriangleAsCholmodDoes) {
+  std::mt19937_64 rng(25);
+  SparseMatrix a = grid_matrix(45, 40, 1e-3, rng);
+  for (std::int64_t j = 0; j < a.outerSize(); ++j) {
+    for (SparseMatrix::InnerIterator it(a, j); it; ++it) {
+      if (it.row() < j) it.valueRef() *= 3.0;
+    }
+  }
+  const Factored f = factor_both(a, {});
+  EXPECT_EQ(f.ours_minor, -1);
+  EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13);
+}
+
+// A matrix whose pattern is not the analyzed one is refused, not factorized.
+TEST(Supernodal, AChangedPatternIsRefused) {
+  std::mt19937_64 rng(26);
+  const SparseMatrix a = grid_matrix(90, 70, 1e-3, rng);
+  SparseMatrix pruned = a;
+  pruned.coeffRef(1, 0) = 0.0;
+  pruned.coeffRef(0, 1) = 0.0;
+  pruned.prune(0.0);
+  ASSERT_LT(pruned.nonZeros(), a.nonZeros());
+  auto solver = solver::make_linear_solver(solver::Backend::kCholmod);
+  ASSERT_TRUE(solver->analyze(a).is_ok());
+  ASSERT_NE(solver->stats().method.find("supernodal"), std::string::npos);
+  ASSERT_TRUE(solver->factorize(a).is_ok());
+  const Status s = solver->factorize(pruned);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("pattern differs"), std::string::npos) << s.message();
+}
+
 // Through the crossbar solver: a tile large enough for a supernodal factor, in both modes,
 // against KLU's LU with partial pivoting.
 TEST(Supernodal, CrossbarCurrentsEqualKlu) {
@@ -181,6 +230,12 @@ TEST(Supernodal, CrossbarCurrentsEqualKlu) {
     EXPECT_LT(testing::rel_diff(s.value().column_current, ref.value().solution.column_current),
               1e-12);
     EXPECT_LT(s.value().relative_residual, 1e-14);
+    // One input vector goes through the supernodes in plain loops.
+    auto one = sys.value().solve(v.topRows(1));
+    ASSERT_TRUE(one.is_ok()) << one.status().to_string();
+    EXPECT_LT(testing::rel_diff(one.value().column_current,
+                                ref.value().solution.column_current.topRows(1)),
+              1e-12);
   }
 }
 
