@@ -653,8 +653,10 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
       gathered.size() != 0 ? std::move(gathered)
                            : tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
   Eigen::MatrixXd i_ideal;
-  if (with_ideal || p.ideal_and_exact) i_ideal = v * pt.target_used;
-  if (i_ideal.size() != 0) tr.y_ideal = read_out(i_ideal, pl, spec);
+  if (with_ideal || p.ideal_and_exact) {
+    i_ideal = v * pt.target_used;
+    tr.y_ideal = read_out(i_ideal, pl, spec);
+  }
   // ---- read (the read side's corrections, the input encoding, read noise), read out,
   // digitise; the ideal reference keeps analog reads and an ideal ADC
   ReadPerturbation noise;

@@ -413,11 +413,9 @@ class CholmodSolver final : public LinearSolver {
     Eigen::MatrixXd lbb = Eigen::MatrixXd::Zero(nb, cols);
     const auto* lx = static_cast<const double*>(factor_->x);
     if (factor_->is_super) {
-      const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
-      const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
-      const auto* px = static_cast<const SuiteSparse_long*>(factor_->px);
-      const auto* ls = static_cast<const SuiteSparse_long*>(factor_->s);
-      for (size_t sn = 0; sn < factor_->nsuper; ++sn) {
+      const SupernodalLayout l = supernodal_layout();
+      const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
+      for (std::int64_t sn = 0; sn < l.nsuper; ++sn) {
         const std::int64_t k1 = super[sn];
         const std::int64_t k2 = super[sn + 1];
         if (k2 <= first || k1 >= last) continue;

@@ -106,6 +106,7 @@ void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMat
   }
   pat->first[layout.nsuper] = static_cast<std::int64_t>(pat->dest.size());
   pattern_ = std::move(pat);
+  map_.clear();  // the workspace is sized by the pattern: made anew at the next factorization
 }
 
 bool SupernodalCholesky::matches(const SparseMatrix& a) const {
@@ -123,7 +124,7 @@ double SupernodalCholesky::bytes(double n, double nnz_a, double most_below) {
 std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const double* a_values,
                                            double* x) {
   const Pattern& pat = *pattern_;
-  if (map_.size() != static_cast<size_t>(layout.n)) {
+  if (map_.empty()) {
     map_.assign(static_cast<size_t>(layout.n), -1);
     relative_.assign(static_cast<size_t>(pat.most_rows), 0);
     sum_.assign(static_cast<size_t>(pat.most_rows), 0.0);

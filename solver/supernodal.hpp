@@ -66,7 +66,7 @@ class SupernodalCholesky {
     std::int64_t most_rows = 0, most_below = 0;
   };
   std::shared_ptr<const Pattern> pattern_;
-  // Workspace, allocated at the first factorization (not copied with the pattern's owner).
+  // Workspace, sized by the pattern: made at the first factorization after prepare().
   std::vector<std::int64_t> map_;                 // row -> position in the current supernode
   std::vector<std::int64_t> relative_;            // rows of an update -> positions in the supernode
   std::vector<std::int64_t> head_, next_, lpos_;  // pending updates (linked lists)
