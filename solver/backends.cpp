@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/enum.hpp"
+#include "core/memory.hpp"
 #include "solver/linear_solver.hpp"
 #include "solver/supernodal.hpp"
 
@@ -172,10 +173,13 @@ class CholmodSolver final : public LinearSolver {
   // same algorithm and layout as cholmod_factorize, without its OpenMP regions; see
   // solver/supernodal.hpp), so that CHOLMOD's solves, rcond and copies read the result.
   Status factorize_supernodal(const SparseMatrix& a) {
-    if (factor_->xtype == CHOLMOD_PATTERN &&
-        !cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, factor_, &common_)) {
-      return {StatusCode::kBackendFailure,
-              fmt::format("CHOLMOD: could not allocate the factor (status {})", common_.status)};
+    if (factor_->xtype == CHOLMOD_PATTERN) {
+      if (!cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, factor_, &common_)) {
+        return {StatusCode::kBackendFailure,
+                fmt::format("CHOLMOD: could not allocate the factor (status {})", common_.status)};
+      }
+      // Before the factorization first writes it, in scattered order.
+      core::advise_huge_pages(factor_->x, factor_->xsize * sizeof(double));
     }
     const SupernodalLayout layout = supernodal_layout();
     const auto* perm = static_cast<const SuiteSparse_long*>(factor_->Perm);
@@ -347,45 +351,64 @@ class CholmodSolver final : public LinearSolver {
     }
   }
 
-  // The same for one right-hand side x (n values), by columns of each supernode in plain loops:
-  // no BLAS call per supernode (dtrsm packs the supernode's triangle: with it an operating point
-  // of a 256 x 256 tile took 24-29 ms, now 12-16 ms, docs/performance.md). Each column of L is
-  // read once, contiguously, in each sweep.
+  // The same for one right-hand side x (n values), in plain loops: no BLAS call per supernode
+  // (dtrsm packs the supernode's triangle: with it an operating point of a 256 x 256 tile took
+  // 24-29 ms). The rows below a supernode's diagonal block are gathered from x into a dense
+  // vector once, updated by contiguous column sweeps, and scattered back once (a scatter per
+  // column and row took twice as long, docs/performance.md). Each column of L is read once in
+  // each sweep; the forward sweep skips supernodes where x is still zero (in transfer mode only
+  // the boundary, numbered last, is driven).
   void supernodal_solve_one(double* x) const {
     const SupernodalLayout l = supernodal_layout();
     const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
     const std::int64_t nsuper = l.nsuper;
+    std::vector<double> below;  // x at the rows below the current supernode's diagonal block
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
-      const std::int64_t nrow = pi[sn + 1] - pi[sn];
-      const std::int64_t* rows = ls + pi[sn];
+      const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
+      const std::int64_t* rows = ls + pi[sn] + ncol;
+      double* x1 = x + k1;
+      // Nothing to do while x is zero here (the interior, when only the boundary is driven).
+      if (std::all_of(x1, x1 + ncol, [](double v) { return v == 0.0; })) continue;
+      const double* block = lx + px[sn];
+      if (static_cast<std::int64_t>(below.size()) < nbelow) below.resize(nbelow);
+      double* e = below.data();
+      std::fill(e, e + nbelow, 0.0);
       for (std::int64_t j = 0; j < ncol; ++j) {
-        const double* col = lx + px[sn] + j * nrow;
-        const double xj = x[k1 + j] / col[j];
-        x[k1 + j] = xj;
-        for (std::int64_t i = j + 1; i < ncol; ++i) x[k1 + i] -= col[i] * xj;
-        for (std::int64_t i = ncol; i < nrow; ++i) x[rows[i]] -= col[i] * xj;
+        const double* col = block + j * nrow;
+        const double xj = x1[j] / col[j];
+        x1[j] = xj;
+        for (std::int64_t i = j + 1; i < ncol; ++i) x1[i] -= col[i] * xj;
+        const double* low = col + ncol;
+        for (std::int64_t r = 0; r < nbelow; ++r) e[r] += low[r] * xj;
       }
+      for (std::int64_t r = 0; r < nbelow; ++r) x[rows[r]] -= e[r];
     }
     for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
-      const std::int64_t nrow = pi[sn + 1] - pi[sn];
-      const std::int64_t* rows = ls + pi[sn];
+      const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
+      const std::int64_t* rows = ls + pi[sn] + ncol;
+      const double* block = lx + px[sn];
+      if (static_cast<std::int64_t>(below.size()) < nbelow) below.resize(nbelow);
+      double* g = below.data();
+      for (std::int64_t r = 0; r < nbelow; ++r) g[r] = x[rows[r]];
+      double* x1 = x + k1;
       for (std::int64_t j = ncol - 1; j >= 0; --j) {
-        const double* col = lx + px[sn] + j * nrow;
+        const double* col = block + j * nrow;
+        const double* low = col + ncol;
         // Four partial sums, so that the additions do not wait on each other.
         double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-        std::int64_t i = ncol;
-        for (; i + 3 < nrow; i += 4) {
-          s0 += col[i] * x[rows[i]];
-          s1 += col[i + 1] * x[rows[i + 1]];
-          s2 += col[i + 2] * x[rows[i + 2]];
-          s3 += col[i + 3] * x[rows[i + 3]];
+        std::int64_t r = 0;
+        for (; r + 3 < nbelow; r += 4) {
+          s0 += low[r] * g[r];
+          s1 += low[r + 1] * g[r + 1];
+          s2 += low[r + 2] * g[r + 2];
+          s3 += low[r + 3] * g[r + 3];
         }
-        for (; i < nrow; ++i) s0 += col[i] * x[rows[i]];
-        for (i = j + 1; i < ncol; ++i) s1 += col[i] * x[k1 + i];
-        x[k1 + j] = (x[k1 + j] - ((s0 + s1) + (s2 + s3))) / col[j];
+        for (; r < nbelow; ++r) s0 += low[r] * g[r];
+        for (std::int64_t i = j + 1; i < ncol; ++i) s1 += col[i] * x1[i];
+        x1[j] = (x1[j] - ((s0 + s1) + (s2 + s3))) / col[j];
       }
     }
   }
