@@ -3,9 +3,16 @@
 // LU.
 #include <cholmod.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "core/memory.hpp"
 
 #include "solver/crossbar_system.hpp"
 #include "solver/ordering.hpp"
@@ -237,6 +244,49 @@ TEST(Supernodal, CrossbarCurrentsEqualKlu) {
                                 ref.value().solution.column_current.topRows(1)),
               1e-12);
   }
+}
+
+// The VmFlags line of the mapping of this process that holds address a ("" if none does).
+std::string vm_flags_at(std::uintptr_t a) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
+      inside = a >= lo && a < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
+}
+
+// The factor's values are advised onto transparent huge pages (core::advise_huge_pages): the
+// 2 MiB-aligned pages inside the block, and nothing outside it (madvise refuses an unaligned
+// start, so an advice of the block as it is would mark nothing).
+TEST(Memory, HugePageAdviceMarksTheAlignedInteriorOfABlock) {
+  if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    GTEST_SKIP() << "no transparent huge pages on this kernel";
+  }
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t bytes = 8 * kHuge;
+  void* raw = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  const auto begin = reinterpret_cast<std::uintptr_t>(raw);
+  // A block that starts 100 bytes past the mapping's start and ends 100 bytes before its end.
+  core::advise_huge_pages(reinterpret_cast<char*>(raw) + 100, bytes - 200);
+  const std::uintptr_t first = (begin + 100 + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = (begin + bytes - 100) & ~(kHuge - 1);
+  ASSERT_GT(last, first);
+  EXPECT_NE(vm_flags_at(first).find(" hg "), std::string::npos) << vm_flags_at(first);
+  EXPECT_NE(vm_flags_at(last - 1).find(" hg "), std::string::npos) << vm_flags_at(last - 1);
+  EXPECT_EQ(vm_flags_at(begin).find(" hg "), std::string::npos) << vm_flags_at(begin);
+  EXPECT_EQ(vm_flags_at(begin + bytes - 1).find(" hg "), std::string::npos);
+  // Nothing to advise: no aligned page inside, or no block.
+  core::advise_huge_pages(reinterpret_cast<char*>(raw) + 100, kHuge);
+  core::advise_huge_pages(nullptr, bytes);
+  ::munmap(raw, bytes);
 }
 
 }  // namespace
