@@ -27,10 +27,11 @@ inline double effective_memory_limit(double limit_bytes) {
 
 // Asks the kernel to back the 2 MiB-aligned pages inside [data, data + bytes) with transparent
 // huge pages (madvise MADV_HUGEPAGE; machines set to "madvise" give them to no one else). Call it
-// before the memory is first written. A large array first written in scattered order, such as a
-// sparse factor, otherwise costs one page fault per 4 KiB page: a fresh 256 x 256 tile's factor
-// (28 MB) took 0.11-0.13 s to factorize instead of 0.07 s (docs/performance.md). A hint only:
-// where it is refused or unsupported nothing changes.
+// before the memory is first written: a fresh block then takes a fault per 2 MiB instead of one
+// per 4 KiB page (a fresh 256 x 256 tile's factor, 28 MB, took 0.11-0.13 s to factorize instead
+// of 0.07 s, docs/performance.md); memory the heap recycles is already mapped in small pages and
+// gains only if the kernel later merges them. A hint only: where it is refused or unsupported
+// nothing changes. (2 MiB is x86-64's huge page; elsewhere the rounding only advises less.)
 inline void advise_huge_pages(void* data, std::size_t bytes) noexcept {
 #ifdef MADV_HUGEPAGE
   constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;

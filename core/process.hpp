@@ -16,7 +16,8 @@ namespace xbarnet::core {
 // unmapped whenever they empty (whatever the trim threshold) and whose free blocks no other
 // thread reuses, so a tile's factor and system, allocated by whichever thread set the tile up,
 // came back as fresh pages in the next layer (0.05-0.3 s of system time per simulated layer).
-// The layer's allocations are few and large: the shared arena's lock costs nothing measurable.
+// A layer's allocations are few and large: the network benchmark ran as fast with one arena
+// (docs/performance.md).
 // Does nothing where the C library is not glibc.
 void keep_freed_memory_for_reuse();
 

@@ -178,7 +178,7 @@ class CholmodSolver final : public LinearSolver {
         return {StatusCode::kBackendFailure,
                 fmt::format("CHOLMOD: could not allocate the factor (status {})", common_.status)};
       }
-      // Before the factorization first writes it, in scattered order.
+      // Before the factorization first writes it (fresh memory then takes huge pages).
       core::advise_huge_pages(factor_->x, factor_->xsize * sizeof(double));
     }
     const SupernodalLayout layout = supernodal_layout();
@@ -317,7 +317,7 @@ class CholmodSolver final : public LinearSolver {
     const std::int64_t nsuper = l.nsuper;
     const int k = blas_int(xt.rows());
     const double one = 1.0, zero = 0.0, minus_one = -1.0;
-    if (k == 1) return supernodal_solve_one(xt.data());
+    if (k == 1) return supernodal_solve_one(xt.data(), e.data());
     // Forward: x1 = L11^-1 b1, b2 -= L21 x1; row form x1^T = b1^T L11^-T, E = x1^T L21^T.
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
@@ -354,16 +354,16 @@ class CholmodSolver final : public LinearSolver {
   // The same for one right-hand side x (n values), in plain loops: no BLAS call per supernode
   // (dtrsm packs the supernode's triangle: with it an operating point of a 256 x 256 tile took
   // 24-29 ms). The rows below a supernode's diagonal block are gathered from x into a dense
-  // vector once, updated by contiguous column sweeps, and scattered back once (a scatter per
+  // vector once (`below`: rows_below() values of the caller's workspace, so that nothing here
+  // allocates), updated by contiguous column sweeps, and scattered back once (a scatter per
   // column and row took twice as long, docs/performance.md). Each column of L is read once in
   // each sweep; the forward sweep skips supernodes where x is still zero (in transfer mode only
   // the boundary, numbered last, is driven).
-  void supernodal_solve_one(double* x) const {
+  void supernodal_solve_one(double* x, double* below) const {
     const SupernodalLayout l = supernodal_layout();
     const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
     const std::int64_t nsuper = l.nsuper;
-    std::vector<double> below;  // x at the rows below the current supernode's diagonal block
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
       const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
@@ -372,8 +372,7 @@ class CholmodSolver final : public LinearSolver {
       // Nothing to do while x is zero here (the interior, when only the boundary is driven).
       if (std::all_of(x1, x1 + ncol, [](double v) { return v == 0.0; })) continue;
       const double* block = lx + px[sn];
-      if (static_cast<std::int64_t>(below.size()) < nbelow) below.resize(nbelow);
-      double* e = below.data();
+      double* e = below;
       std::fill(e, e + nbelow, 0.0);
       for (std::int64_t j = 0; j < ncol; ++j) {
         const double* col = block + j * nrow;
@@ -390,8 +389,7 @@ class CholmodSolver final : public LinearSolver {
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
       const std::int64_t* rows = ls + pi[sn] + ncol;
       const double* block = lx + px[sn];
-      if (static_cast<std::int64_t>(below.size()) < nbelow) below.resize(nbelow);
-      double* g = below.data();
+      double* g = below;
       for (std::int64_t r = 0; r < nbelow; ++r) g[r] = x[rows[r]];
       double* x1 = x + k1;
       for (std::int64_t j = ncol - 1; j >= 0; --j) {
