@@ -228,6 +228,10 @@ double estimate_simulation_bytes(const Plan& plan, std::int64_t batch, std::int6
 
 namespace {
 
+// Tiles set up and read at once: 2 per thread, so that a thread has another tile's chunks to read
+// while one is set up, and the memory is bounded by the threads, not by the tiles.
+std::int64_t tiles_per_wave(int threads) { return 2 * std::int64_t{std::max(1, threads)}; }
+
 // What every tile's setup reads: the layer, its plan and maps, and the stages chosen.
 struct LayerSetup {
   const Layer& layer;
@@ -475,7 +479,7 @@ Status begin_setup(const Layer& layer, const SimulationOptions& options, const S
     } else {
       // simulate() gathers word-line voltages ahead of the reads: at most those of a wave of
       // 2 x threads tiles (setup_and_run_tiles).
-      need += std::min(2.0 * static_cast<double>(core::capped_threads(options.threads)),
+      need += std::min(static_cast<double>(tiles_per_wave(core::capped_threads(options.threads))),
                        static_cast<double>(pl.tiles.size())) *
               8.0 * static_cast<double>(b * low.positions_per_sample) *
               static_cast<double>(pl.options.array.rows);
@@ -833,7 +837,7 @@ Status run_tiles(const PreparedLayer& p, const Tensor& input, bool with_ideal,
                  std::int64_t first_sample, std::int64_t t0, std::int64_t t1, BatchTotals& out) {
   const BatchContext ctx(p, input, with_ideal, first_sample);
   const std::int64_t n_vec = input.dim(0) * p.report.plan.lowering.positions_per_sample;
-  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
+  const std::int64_t wave = tiles_per_wave(p.report.threads);
   for (std::int64_t w0 = t0; w0 < t1; w0 += wave) {
     WaveRuns w(w0, std::min(t1, w0 + wave), n_vec);
 #pragma omp parallel for num_threads(p.report.threads) schedule(dynamic)
@@ -958,7 +962,7 @@ StatusOr<PreparedLayer> prepare_layer(const Layer& layer, const SimulationOption
   const auto n = static_cast<std::int64_t>(p.tiles.size());
   // With a progress callback, in waves of 2 x threads tiles (told between waves, on this thread).
   const std::int64_t wave =
-      on_tiles ? 2 * std::max(1, p.report.threads) : std::max<std::int64_t>(n, 1);
+      on_tiles ? tiles_per_wave(p.report.threads) : std::max<std::int64_t>(n, 1);
   for (std::int64_t t0 = 0; t0 < n; t0 += wave) {
     const std::int64_t t1 = std::min(n, t0 + wave);
     if (Status s = setup_tiles(p, st, t0, t1); !s.is_ok()) return s;
@@ -1010,7 +1014,7 @@ StatusOr<SimulationResult> simulate(const Layer& layer, const Tensor& input,
   // the memory is bounded by the threads, not by the tiles.
   BatchTotals totals = begin_batch(p, input, true);
   const auto n_tiles = static_cast<std::int64_t>(p.tiles.size());
-  const std::int64_t wave = std::int64_t{p.report.threads} * 2;
+  const std::int64_t wave = tiles_per_wave(p.report.threads);
   for (std::int64_t t0 = 0; t0 < n_tiles; t0 += wave) {
     const std::int64_t t1 = std::min(n_tiles, t0 + wave);
     if (Status s = setup_and_run_tiles(p, st, input, t0, t1, totals); !s.is_ok()) return s;
