@@ -544,6 +544,11 @@ Status CrossbarSystem::analyze() {
     m.stats.factor = {};
     m.stats.factor.method = "no unknowns (every node driven)";
   }
+  // Without zero branches, whether a node floats depends on the pattern only: searched here
+  // once, so that the systems cloned from this one (a layer's tiles) skip it at factorize().
+  if (m.zero_branches == 0 && !m.connected_when_all_conduct) {
+    m.connected_when_all_conduct = m.check_floating().is_ok();
+  }
   m.analyzed = true;
   ++m.counters.analyses;
   m.times.analyze = seconds_since(t0);
