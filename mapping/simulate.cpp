@@ -318,7 +318,11 @@ Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
     pt.side.digital_gain = gain(0);
   } else if (correction_side == Side::kRead) {
     pt.side.column_gain = corr.column_gain(used);
-    pt.side.row_scale = corr.row_scale.head(spec.nk);
+    // (No row scale where it is all ones, as for the column-gain scheme: v diag(1) = v exactly,
+    // and the reads then need no scaled copy of the voltages.)
+    if ((corr.row_scale.head(spec.nk).array() != 1.0).any()) {
+      pt.side.row_scale = corr.row_scale.head(spec.nk);
+    }
   }
   if (pl.sign == devices::SignScheme::kReference && ls.ir_map) {
     pt.reference_drop = ir_drop.col(cols - 1).head(spec.nk).maxCoeff() / options.device.v_read;
@@ -329,14 +333,6 @@ Status setup_tile(const LayerSetup& ls, std::int64_t t, PreparedTile& pt,
   pt.target_used.resize(spec.nk, n_used);
   for (Eigen::Index q = 0; q < n_used; ++q) {
     pt.target_used.col(q) = g.target.col(used[q]).head(spec.nk);
-  }
-  if (measured != nullptr && options.device.input_encoding == devices::InputEncoding::kAnalog &&
-      pt.side.row_scale.size() == 0 && options.variation.read_noise == 0.0) {
-    pt.ideal_and_response.resize(spec.nk, 2 * n_used);
-    pt.ideal_and_response.leftCols(n_used) = pt.target_used;
-    for (Eigen::Index q = 0; q < n_used; ++q) {
-      pt.ideal_and_response.col(n_used + q) = measured->row(used[q]).head(spec.nk).transpose();
-    }
   }
   pt.row_loss = Eigen::VectorXd::Constant(rows, std::nan(""));
   if (measured != nullptr) {
@@ -664,21 +660,11 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
   const Eigen::MatrixXd v =
       gathered.size() != 0 ? std::move(gathered)
                            : tile_voltages(p.layer, input, pl.lowering, imap, spec, v0, v1 - v0);
-  // The ideal reads; with the ideal reference, a tile that allows it (ideal_and_response) gets
-  // them and its own currents from one product, [ideal | tile] = v [target_used | T_used^T].
-  const Eigen::Index k = v.rows();
-  const auto n_used = static_cast<Eigen::Index>(pt.used.size());
-  const bool one_product = with_ideal && !p.ideal_and_exact && pt.ideal_and_response.size() != 0;
-  Eigen::MatrixXd i_ideal;  // K x used (the left half of `both` after one product)
-  Eigen::MatrixXd both;     // K x 2 used
-  if (one_product) {
-    both.noalias() = v * pt.ideal_and_response;
-  } else if (with_ideal || p.ideal_and_exact) {
-    i_ideal.noalias() = v * pt.target_used;
+  Eigen::MatrixXd i_ideal;
+  if (with_ideal || p.ideal_and_exact) {
+    i_ideal.noalias() = v * pt.target_used;  // (without noalias: a temporary, then a copy)
+    tr.y_ideal = read_out(i_ideal, pl, spec);
   }
-  const Eigen::Map<const Eigen::MatrixXd> ideal(one_product ? both.data() : i_ideal.data(),
-                                                one_product ? k : i_ideal.rows(), n_used);
-  if (with_ideal || p.ideal_and_exact) tr.y_ideal = read_out(ideal, pl, spec);
   // ---- read (the read side's corrections, the input encoding, read noise), read out,
   // digitise; the ideal reference keeps analog reads and an ideal ADC
   ReadPerturbation noise;
@@ -700,23 +686,18 @@ TileRun run_tile(const PreparedLayer& p, std::int64_t t, const Tensor& input,
     reads.conversions = reads.y.size();
     reads.nonzero = static_cast<std::int64_t>((reads.y.array() != 0.0).count());
     reads.clipped = adc.apply(reads.y, pt.full_scale);
-  } else if (one_product) {
-    Eigen::Map<Eigen::MatrixXd> tile_currents(both.data() + k * n_used, k, n_used);
-    reads = read_analog(pl, spec, tile_currents, pt.side, adc, pt.full_scale);
   } else {
     reads =
         read_tile(pl, spec, *pt.response, v, pt.side, options.device, adc, pt.full_scale, noise);
   }
   if (with_ideal) {
-    // The tile's currents as read (the right half of `both` after one product).
-    const Eigen::Map<const Eigen::MatrixXd> current(
-        one_product ? both.data() + k * n_used : reads.current.data(), k, n_used);
     const std::int64_t cols = pl.options.array.cols;
     tr.col_err2 = Eigen::VectorXd::Zero(cols);
     tr.col_ref2 = Eigen::VectorXd::Zero(cols);
-    for (Eigen::Index c = 0; c < n_used; ++c) {
-      tr.col_err2(pt.used[c]) = (current.col(c) - ideal.col(c)).squaredNorm();
-      tr.col_ref2(pt.used[c]) = ideal.col(c).squaredNorm();
+    for (size_t q = 0; q < pt.used.size(); ++q) {
+      const auto c = static_cast<Eigen::Index>(q);
+      tr.col_err2(pt.used[q]) = (reads.current.col(c) - i_ideal.col(c)).squaredNorm();
+      tr.col_ref2(pt.used[q]) = i_ideal.col(c).squaredNorm();
     }
     tr.y_ideal *= to_weight_units;
   } else {

@@ -187,12 +187,7 @@ struct PreparedTile {
   TileReport report;                       // spec, IR drop, health, correction, setup seconds
   std::vector<Eigen::Index> used;          // used_columns()
   std::unique_ptr<TileResponse> response;  // the tile's response (its solver system released)
-  Eigen::MatrixXd target_used;  // nk x used [S]: the target conductances (the ideal reads)
-  // nk x 2 used [S]: [target_used | the used rows of T, transposed], so that a batch gets its
-  // ideal reads and the tile's currents from one product (a product of twice the columns runs
-  // faster than two: 11.9 against 14.2 ms for 8192 x 256 inputs on 65 used columns). Only for
-  // a linear tile read in one analog read with no row scale and no read noise; else empty.
-  Eigen::MatrixXd ideal_and_response;
+  Eigen::MatrixXd target_used;      // nk x used [S]: the target conductances (the ideal reads)
   Eigen::MatrixXd noise_coupling;   // nk x used [S]: what the read noise sees; empty without it
   ReadSide side;                    // the read side's corrections
   double full_scale = 0.0;          // A: the ADC's range (0: an ideal ADC)

@@ -282,8 +282,7 @@ std::vector<Eigen::Index> used_columns(const Plan& plan, const TileSpec& t) {
   return cols;
 }
 
-Eigen::MatrixXd read_out(Eigen::Ref<const Eigen::MatrixXd> current, const Plan& plan,
-                         const TileSpec& t) {
+Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const TileSpec& t) {
   XBARNET_ASSERT(current.cols() == (differential(plan) ? 2 * t.nm : t.nm + 1),
                  "read_out: the currents are not those of the tile's used columns");
   Eigen::MatrixXd y(current.rows(), t.nm);
@@ -305,69 +304,39 @@ std::int64_t Adc::apply(Eigen::MatrixXd& y, double fs) const {
 
 // ---------------------------------------------------------------------------------------- read
 
-namespace {
-
-// A read's column gains (the neuron's analog gain), in place.
-void apply_column_gain(Eigen::Ref<Eigen::MatrixXd> i, const ReadSide& side) {
-  if (side.column_gain.size() != 0) i.array().rowwise() *= side.column_gain.transpose().array();
-}
-
-// A read's read-outs, digitised: `vectors` of its rows were read (the others are zero rows: no
-// read, no conversion); counted into `out`, and kept before the ADC in `read_outs` (may be null).
-Eigen::MatrixXd digitise(Eigen::Ref<const Eigen::MatrixXd> i, std::int64_t vectors,
-                         const Plan& plan, const TileSpec& spec, const ReadSide& side,
-                         const Adc& adc, double full_scale, TileReads& out,
-                         std::vector<double>* read_outs) {
-  Eigen::MatrixXd y = read_out(i, plan, spec);
-  if (read_outs != nullptr) read_outs->insert(read_outs->end(), y.data(), y.data() + y.size());
-  out.nonzero += static_cast<std::int64_t>((y.array() != 0.0).count());
-  out.clipped += adc.apply(y, full_scale);
-  out.conversions += vectors * y.cols();
-  if (side.digital_gain != 1.0) y *= side.digital_gain;
-  return y;
-}
-
-// The end of an analog read whose currents (the response, perturbed) are `current`: the column
-// gains, the read-outs digitised into out.y, and the digital gain on `current` (what the y stand
-// for).
-void finish_analog_read(Eigen::Ref<Eigen::MatrixXd> current, const Plan& plan, const TileSpec& spec,
-                        const ReadSide& side, const Adc& adc, double full_scale, TileReads& out,
-                        std::vector<double>* read_outs) {
-  apply_column_gain(current, side);
-  out.y = digitise(current, current.rows(), plan, spec, side, adc, full_scale, out, read_outs);
-  if (side.digital_gain != 1.0) current *= side.digital_gain;
-}
-
-}  // namespace
-
-TileReads read_analog(const Plan& plan, const TileSpec& spec, Eigen::Ref<Eigen::MatrixXd> current,
-                      const ReadSide& side, const Adc& adc, double full_scale) {
-  TileReads out;
-  finish_analog_read(current, plan, spec, side, adc, full_scale, out, nullptr);
-  return out;
-}
-
 TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& response,
                     const Eigen::MatrixXd& v, const ReadSide& side,
                     const devices::DeviceParams& device, const Adc& adc, double full_scale,
                     const ReadPerturbation& perturb, std::vector<double>* read_outs) {
   const std::vector<Eigen::Index> used = used_columns(plan, spec);
   TileReads out;
-  // One read's currents (numbered `index`: the perturbation's stream): the row scale, the
-  // response, the perturbation.
-  const auto respond = [&](const Eigen::MatrixXd& vr, int index) {
+  // One read (numbered `index`: the perturbation's stream): the row scale, the response, the
+  // column gains, the perturbation.
+  const auto read = [&](const Eigen::MatrixXd& vr, int index) {
     // (No copy of the voltages without a row scale: a layer's batch block can be large.)
     Eigen::MatrixXd scaled_storage;
     if (side.row_scale.size() != 0) scaled_storage = vr * side.row_scale.asDiagonal();
     const Eigen::MatrixXd& scaled = side.row_scale.size() != 0 ? scaled_storage : vr;
     Eigen::MatrixXd i = response.currents(scaled, used);
-    // The cells' read noise (the neuron's gain, applied after, amplifies it).
+    // The cells' read noise, then the neuron's gain (which amplifies it).
     if (perturb) perturb(i, scaled, index);
+    if (side.column_gain.size() != 0) i = i * side.column_gain.asDiagonal();
     return i;
   };
+  // `vectors` of the rows were read (the others are zero rows: no read, no conversion).
+  const auto digitise = [&](const Eigen::MatrixXd& i, std::int64_t vectors) {
+    Eigen::MatrixXd y = read_out(i, plan, spec);
+    if (read_outs != nullptr) read_outs->insert(read_outs->end(), y.data(), y.data() + y.size());
+    out.nonzero += static_cast<std::int64_t>((y.array() != 0.0).count());
+    out.clipped += adc.apply(y, full_scale);
+    out.conversions += vectors * y.cols();
+    if (side.digital_gain != 1.0) y *= side.digital_gain;
+    return y;
+  };
   if (device.input_encoding == devices::InputEncoding::kAnalog) {
-    out.current = respond(v, 0);
-    finish_analog_read(out.current, plan, spec, side, adc, full_scale, out, read_outs);
+    out.current = read(v, 0);
+    out.y = digitise(out.current, v.rows());
+    if (side.digital_gain != 1.0) out.current *= side.digital_gain;  // what the y stand for
     return out;
   }
   const int bits = device.input_bits;
@@ -390,12 +359,11 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
       const Eigen::ArrayXXd bit = ((code / place).floor() - 2.0 * (code / (2.0 * place)).floor());
       // The magnitude bit at +v_read on the word line; the sign is applied after the ADC.
       const Eigen::MatrixXd vp = device.v_read * (bit * on_side).matrix();
-      Eigen::MatrixXd i = respond(vp, (sign > 0.0 ? 0 : bits) + p);
-      apply_column_gain(i, side);
+      Eigen::MatrixXd i = read(vp, (sign > 0.0 ? 0 : bits) + p);
       if (vectors < v.rows()) i = (i.array().colwise() * has_side).matrix();
       const double weight = sign * place / steps;
       out.current += weight * i;
-      out.y += weight * digitise(i, vectors, plan, spec, side, adc, full_scale, out, read_outs);
+      out.y += weight * digitise(i, vectors);
     }
   }
   if (side.digital_gain != 1.0) out.current *= side.digital_gain;

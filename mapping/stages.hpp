@@ -185,8 +185,7 @@ std::vector<Eigen::Index> used_columns(const Plan& plan, const TileSpec& t);
 
 // Currents of the used columns (K x used_columns().size(), in that order) -> one value per output
 // of the tile (K x nm): I_2q - I_2q+1, or I_q - I_ref.
-Eigen::MatrixXd read_out(Eigen::Ref<const Eigen::MatrixXd> current, const Plan& plan,
-                         const TileSpec& t);
+Eigen::MatrixXd read_out(const Eigen::MatrixXd& current, const Plan& plan, const TileSpec& t);
 
 // ----------------------------------------------------------------------------------- digitise
 
@@ -234,14 +233,6 @@ TileReads read_tile(const Plan& plan, const TileSpec& spec, const TileResponse& 
                     const Eigen::MatrixXd& voltage, const ReadSide& side,
                     const devices::DeviceParams& device, const Adc& adc, double full_scale,
                     const ReadPerturbation& perturb, std::vector<double>* read_outs = nullptr);
-
-// The analog read of currents the caller already has: the response of the tile's used columns
-// to K input vectors (K x used columns [A]) with no row scale and no perturbation, e.g. from one
-// product with the ideal conductances beside it. As read_tile's analog read from there on: the
-// column gains and the digital gain are applied to `current` in place, which then holds what
-// read_tile returns as `current` (the result's `current` stays empty).
-TileReads read_analog(const Plan& plan, const TileSpec& spec, Eigen::Ref<Eigen::MatrixXd> current,
-                      const ReadSide& side, const Adc& adc, double full_scale);
 
 // -------------------------------------------------------------------------------------- merge
 

@@ -419,39 +419,48 @@ TEST(Mapping, TilesOfOneLayoutShareOneAnalysis) {
   }
 }
 
-// With the ideal reference, a linear tile read in one analog read gets its ideal reads and its
-// own currents from one product (PreparedTile::ideal_and_response); without the reference, or
-// on ideal arrays, each comes from its own product. Both ways give the same outputs, for both
-// sign schemes and with a write-side correction's digital gain.
-TEST(Mapping, OneProductForTheIdealAndTheTileEqualsTwo) {
+// simulate() and a prepared layer read alike: the same outputs, ideal outputs and ADC counts
+// for both sign schemes, with a write-side correction's digital gain, a read-side column gain
+// (whose row scale of ones the reads skip), and a 6-bit ADC; and the ideal outputs are those of
+// ideal arrays.
+TEST(Mapping, SimulateAndAPreparedLayerReadAlike) {
   std::mt19937_64 rng(35);
   const Case c{LayerKind::kDense, {7, 40}, {5, 40}, 1, 0};
   const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
   const Layer layer = make(rng, c, input);
   for (const auto sign : {devices::SignScheme::kReference, devices::SignScheme::kDifferential}) {
-    for (const auto scheme : {corrections::Scheme::kNone, corrections::Scheme::kPredistortion}) {
-      SimulationOptions opt;
-      opt.mapping.array = {16, 16};
-      opt.device.sign = sign;
-      opt.parasitics = {100.0, 2.5, 2.5, 100.0};
-      opt.correction.scheme = scheme;
-      const std::string what =
-          fmt::format("{} {}", devices::to_string(sign), corrections::to_string(scheme));
-      auto both = mapping::simulate(layer, input, opt);  // with the ideal: one product
-      ASSERT_TRUE(both.is_ok()) << what << ": " << both.status().to_string();
-      auto prepared = mapping::prepare_layer(layer, opt, input);
-      ASSERT_TRUE(prepared.is_ok()) << what << ": " << prepared.status().to_string();
-      ASSERT_GT(prepared.value().tiles.at(0).ideal_and_response.size(), 0) << what;
-      auto alone = mapping::run_layer(prepared.value(), input, false);  // the tile's product
-      ASSERT_TRUE(alone.is_ok()) << what << ": " << alone.status().to_string();
-      EXPECT_LT(rel(both.value().simulated, alone.value().simulated), 1e-12) << what;
-      EXPECT_GT(rel(both.value().simulated, both.value().ideal), 1e-4) << what;
-      SimulationOptions ideal_opt = opt;
-      ideal_opt.ideal_only = true;
-      ideal_opt.correction.scheme = corrections::Scheme::kNone;
-      auto ideal = mapping::simulate(layer, input, ideal_opt);  // the ideal's own product
-      ASSERT_TRUE(ideal.is_ok()) << what << ": " << ideal.status().to_string();
-      EXPECT_LT(rel(both.value().ideal, ideal.value().simulated), 1e-12) << what;
+    for (const auto scheme : {corrections::Scheme::kNone, corrections::Scheme::kPredistortion,
+                              corrections::Scheme::kColumnGain}) {
+      for (const int bits : {0, 6}) {
+        SimulationOptions opt;
+        opt.mapping.array = {16, 16};
+        opt.device.sign = sign;
+        opt.device.adc_bits = bits;
+        opt.parasitics = {100.0, 2.5, 2.5, 100.0};
+        opt.correction.scheme = scheme;
+        const std::string what = fmt::format("{} {} {} bits", devices::to_string(sign),
+                                             corrections::to_string(scheme), bits);
+        auto one = mapping::simulate(layer, input, opt);
+        ASSERT_TRUE(one.is_ok()) << what << ": " << one.status().to_string();
+        auto prepared = mapping::prepare_layer(layer, opt, input);
+        ASSERT_TRUE(prepared.is_ok()) << what << ": " << prepared.status().to_string();
+        auto two = mapping::run_layer(prepared.value(), input, true);
+        ASSERT_TRUE(two.is_ok()) << what << ": " << two.status().to_string();
+        EXPECT_LT(rel(one.value().simulated, two.value().simulated), 1e-12) << what;
+        EXPECT_LT(rel(one.value().ideal, two.value().ideal), 1e-12) << what;
+        EXPECT_GT(rel(one.value().simulated, one.value().ideal), 1e-4) << what;
+        EXPECT_EQ(one.value().report.adc_conversions, two.value().adc_conversions) << what;
+        EXPECT_EQ(one.value().report.adc_clipped, two.value().adc_clipped) << what;
+        EXPECT_EQ(one.value().report.adc_nonzero, two.value().adc_nonzero) << what;
+        if (bits == 0 && scheme != corrections::Scheme::kColumnGain) {
+          SimulationOptions ideal_opt = opt;
+          ideal_opt.ideal_only = true;
+          ideal_opt.correction.scheme = corrections::Scheme::kNone;
+          auto ideal = mapping::simulate(layer, input, ideal_opt);
+          ASSERT_TRUE(ideal.is_ok()) << what << ": " << ideal.status().to_string();
+          EXPECT_LT(rel(one.value().ideal, ideal.value().simulated), 1e-12) << what;
+        }
+      }
     }
   }
 }
