@@ -80,8 +80,8 @@ class CholmodSolver final : public LinearSolver {
   // whatever, or with up to zrelax of their entries zero). CHOLMOD's default is (4, 16, 48);
   // for the grid's nested dissection (the given order), (2, 8, 24) factorizes faster at
   // every size measured: 64 x 64 to 1024 x 1024 tiles 27, 25, 12-15, 10 and 7 % in transfer mode,
-  // 256 x 256 15 % driven, and the solves through the smaller factor are faster too
-  // (docs/performance.md).
+  // 256 x 256 17 % driven; one right-hand side 8 % faster through the smaller factor, blocks of
+  // 32 to 256 inputs the same within the noise (docs/performance.md).
   static constexpr std::array<size_t, 3> kCholmodRelax{4, 16, 48};
   static constexpr std::array<size_t, 3> kGridRelax{2, 8, 24};
 

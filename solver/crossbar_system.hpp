@@ -5,7 +5,8 @@
 // eliminates driven nodes, declares the matrix pattern and stamps the values by stored index
 // (gnucap/Xyce style). Then three separate verbs, in this order (Eigen / Ceres):
 //
-//   analyze()    ordering and symbolic factorization, from the pattern only (once);
+//   analyze()    ordering and symbolic factorization, from the pattern only (once); with no
+//                0 S branch, also the floating-node search (then a pattern property);
 //   factorize()  numeric factorization of the current values (after every re-stamp);
 //   solve()      a block of input vectors with the current factor (any number of times);
 //
@@ -90,8 +91,9 @@ struct SolveOptions {
 // Seconds spent in each phase (the latest call of each verb).
 struct PhaseTimes {
   double assemble = 0.0;   // topology, merging, pattern, stamping (or re-stamping)
-  double analyze = 0.0;    // ordering and symbolic factorization
-  double factorize = 0.0;  // numeric factorization (includes the floating-node check)
+  double analyze = 0.0;    // ordering and symbolic factorization (and the floating-node search
+                           // when no branch is 0 S)
+  double factorize = 0.0;  // numeric factorization (and the floating-node search when needed)
   double solve = 0.0;      // right-hand sides, triangular solves, currents, residual
 };
 
@@ -179,9 +181,12 @@ class CrossbarSystem {
   CrossbarSystem& operator=(CrossbarSystem&&) noexcept;
   ~CrossbarSystem();
 
-  // Fill-reducing ordering and symbolic factorization (pattern only). Once per system.
+  // Fill-reducing ordering and symbolic factorization (pattern only). Once per system. With no
+  // 0 S branch, whether a node floats depends on the pattern only: searched here, so that the
+  // clones of this system (a layer's tiles) need no search at factorize().
   Status analyze();
-  // Checks that no node floats (names one if it does), then factorizes the current values.
+  // Checks that no node floats (names one if it does; skipped while no branch is 0 S and
+  // analyze() or an earlier factorize() found none), then factorizes the current values.
   Status factorize();
   // Solves for a block of K input vectors (K x R [V]) with the current factorization.
   // `injection` (driven mode only) adds currents into word- and bit-line nodes.

@@ -419,18 +419,19 @@ TEST(Mapping, TilesOfOneLayoutShareOneAnalysis) {
   }
 }
 
-// simulate() and a prepared layer read alike: the same outputs, ideal outputs and ADC counts
-// for both sign schemes, with a write-side correction's digital gain, a read-side column gain
-// (whose row scale of ones the reads skip), and a 6-bit ADC; and the ideal outputs are those of
-// ideal arrays.
+// simulate() and a prepared layer read alike, with and without the ideal reference: the same
+// outputs, ideal outputs and ADC counts for both sign schemes, with a write-side correction's
+// digital gain, the read side's column gains and input scaling, and a 6-bit ADC; and the ideal
+// outputs are those of ideal arrays.
 TEST(Mapping, SimulateAndAPreparedLayerReadAlike) {
   std::mt19937_64 rng(35);
   const Case c{LayerKind::kDense, {7, 40}, {5, 40}, 1, 0};
   const Tensor input = random_tensor(rng, c.input, 0.0, 1.0);
   const Layer layer = make(rng, c, input);
   for (const auto sign : {devices::SignScheme::kReference, devices::SignScheme::kDifferential}) {
-    for (const auto scheme : {corrections::Scheme::kNone, corrections::Scheme::kPredistortion,
-                              corrections::Scheme::kColumnGain}) {
+    for (const auto scheme :
+         {corrections::Scheme::kNone, corrections::Scheme::kPredistortion,
+          corrections::Scheme::kColumnGain, corrections::Scheme::kInputScaling}) {
       for (const int bits : {0, 6}) {
         SimulationOptions opt;
         opt.mapping.array = {16, 16};
@@ -452,7 +453,11 @@ TEST(Mapping, SimulateAndAPreparedLayerReadAlike) {
         EXPECT_EQ(one.value().report.adc_conversions, two.value().adc_conversions) << what;
         EXPECT_EQ(one.value().report.adc_clipped, two.value().adc_clipped) << what;
         EXPECT_EQ(one.value().report.adc_nonzero, two.value().adc_nonzero) << what;
-        if (bits == 0 && scheme != corrections::Scheme::kColumnGain) {
+        auto alone = mapping::run_layer(prepared.value(), input, false);
+        ASSERT_TRUE(alone.is_ok()) << what << ": " << alone.status().to_string();
+        EXPECT_LT(rel(one.value().simulated, alone.value().simulated), 1e-12) << what;
+        EXPECT_EQ(one.value().report.adc_conversions, alone.value().adc_conversions) << what;
+        if (bits == 0 && corrections::side_of(scheme) != corrections::Side::kRead) {
           SimulationOptions ideal_opt = opt;
           ideal_opt.ideal_only = true;
           ideal_opt.correction.scheme = corrections::Scheme::kNone;

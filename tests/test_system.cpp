@@ -559,6 +559,16 @@ TEST(System, ARestampThatFloatsANodeFailsWithItsName) {
   ASSERT_TRUE(copy.set_conductances(g).is_ok());
   const Status c = copy.factorize();
   EXPECT_EQ(c.code(), StatusCode::kFloatingNode) << c.message();
+  // And a clone of a system that was only analyzed (the search ran at analyze() alone).
+  auto fresh = CrossbarSystem::assemble(x);
+  ASSERT_TRUE(fresh.is_ok());
+  ASSERT_TRUE(fresh.value().analyze().is_ok());
+  CrossbarSystem tile = fresh.value().clone();
+  ASSERT_TRUE(tile.set_conductances(g).is_ok());
+  const Status t = tile.factorize();
+  EXPECT_EQ(t.code(), StatusCode::kFloatingNode) << t.message();
+  ASSERT_TRUE(tile.set_conductances(x.conductance).is_ok());
+  EXPECT_TRUE(tile.factorize().is_ok());
 }
 
 // A supernodal CHOLMOD factor cloned before its factorization: the clone re-stamps, factorizes
