@@ -117,7 +117,10 @@ class CholmodSolver final : public LinearSolver {
     if (factor_ != nullptr) cholmod_l_free_factor(&factor_, &common_);
     native_ = SupernodalCholesky{};
     rcond_ = -1.0;
+    // The analysis reads the pattern alone: without values its transposes move half the data.
     cholmod_sparse view = make_view(a);
+    view.x = nullptr;
+    view.xtype = CHOLMOD_PATTERN;
     const SerialOpenMp serial;
     if (ordering.empty()) {
       common_.nmethods = 0;  // CHOLMOD's default: AMD, and METIS too if AMD's fill is high
@@ -213,6 +216,7 @@ class CholmodSolver final : public LinearSolver {
           fmt::format("Cholesky: matrix not positive definite at pivot {} of {}", minor, a.rows())};
     }
     factor_->minor = factor_->n;
+    rcond_ = native_.rcond();  // (what cholmod_rcond would compute, recorded while factorizing)
     return Status::ok();
   }
 
@@ -473,7 +477,8 @@ class CholmodSolver final : public LinearSolver {
         }
       }
     }
-    return Eigen::MatrixXd(lbb * lbb.topRows(cols).transpose());
+    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one.
+    return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
   }
 
   FactorStats stats() const override { return stats_; }
@@ -745,7 +750,8 @@ class DenseSolver final : public LinearSolver {
     // Natural order: the trailing block of L belongs to the last nb unknowns.
     const Eigen::MatrixXd lbb =
         llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();
-    return Eigen::MatrixXd(lbb * lbb.topRows(cols).transpose());
+    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one.
+    return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
   }
 
   FactorStats stats() const override { return stats_; }

@@ -337,22 +337,49 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
 }
 
 void CrossbarSystem::Impl::build_pattern() {
+  // Compressed columns straight from the branches, by counting (O(nnz), no triplet list and no
+  // transposed copy): every diagonal entry, and both entries of each branch between two distinct
+  // unknowns; each column is then sorted and its repeats (parallel branches) merged.
   const std::int64_t n = stats.unknowns;
-  using Triplet = Eigen::Triplet<double, std::int64_t>;
-  std::vector<Triplet> triplets;
-  triplets.reserve(static_cast<size_t>(n + 2 * static_cast<std::int64_t>(branches.size())));
-  for (std::int64_t p = 0; p < n; ++p) triplets.emplace_back(p, p, 0.0);
+  std::vector<std::int64_t> start(static_cast<size_t>(n + 1), 0);
+  for (std::int64_t p = 0; p < n; ++p) start[p + 1] = 1;
   for (const Branch& br : branches) {
     if (br.a >= 0 && br.b >= 0 && br.a != br.b) {
-      triplets.emplace_back(br.a, br.b, 0.0);
-      triplets.emplace_back(br.b, br.a, 0.0);
+      ++start[br.a + 1];
+      ++start[br.b + 1];
     }
   }
+  for (std::int64_t p = 0; p < n; ++p) start[p + 1] += start[p];
+  std::vector<std::int64_t> rows(static_cast<size_t>(start[n]));
+  std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+  for (std::int64_t p = 0; p < n; ++p) rows[fill[p]++] = p;
+  for (const Branch& br : branches) {
+    if (br.a >= 0 && br.b >= 0 && br.a != br.b) {
+      rows[fill[br.b]++] = br.a;
+      rows[fill[br.a]++] = br.b;
+    }
+  }
+  // Sorted and merged in place: column col keeps rows[start[col] .. start[col] + kept[col]).
+  std::vector<std::int64_t> kept(static_cast<size_t>(n));
+  std::int64_t nnz = 0;
+  for (std::int64_t col = 0; col < n; ++col) {
+    const auto first = rows.begin() + start[col];
+    const auto last = rows.begin() + start[col + 1];
+    std::sort(first, last);
+    kept[col] = std::unique(first, last) - first;
+    nnz += kept[col];
+  }
   a.resize(n, n);
-  a.setFromTriplets(triplets.begin(), triplets.end());
-  a.makeCompressed();
-  triplets.clear();
-  triplets.shrink_to_fit();
+  a.resizeNonZeros(nnz);
+  std::int64_t* outer = a.outerIndexPtr();
+  std::int64_t* inner = a.innerIndexPtr();
+  std::int64_t q = 0;
+  for (std::int64_t col = 0; col < n; ++col) {
+    outer[col] = q;
+    q = std::copy_n(rows.begin() + start[col], kept[col], inner + q) - inner;
+  }
+  outer[n] = q;
+  std::fill(a.valuePtr(), a.valuePtr() + nnz, 0.0);
 
   auto position = [&](std::int64_t row, std::int64_t col) -> std::int64_t {
     const std::int64_t* begin = a.innerIndexPtr() + a.outerIndexPtr()[col];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #ifndef EIGEN_USE_BLAS
 #error "solver/supernodal.cpp needs EIGEN_USE_BLAS (the BLAS declarations of Eigen/src/misc/blas.h)"
@@ -73,14 +74,25 @@ void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMat
   }
   std::vector<std::int64_t> inverse(static_cast<size_t>(n));
   for (std::int64_t k = 0; k < n; ++k) inverse[perm != nullptr ? perm[k] : k] = k;
-  // The lower-triangle copy of entry (i, j): q itself for i >= j, else (j, i) in column i.
-  auto lower_copy = [&](std::int64_t q, std::int64_t i, std::int64_t j) -> std::int64_t {
-    if (i >= j) return q;
-    const std::int64_t* begin = inner + outer[i];
-    const std::int64_t* end = inner + outer[i + 1];
-    const std::int64_t* it = std::lower_bound(begin, end, j);
-    return it != end && *it == j ? outer[i] + (it - begin) : -1;
-  };
+  // The lower-triangle copy of each entry q = (i, j): q itself for i >= j, else (j, i) in
+  // column i (-1: none). Columns in order meet the rows j of column i in order, so one cursor
+  // per column finds them all in O(nnz).
+  std::vector<std::int64_t> lower(static_cast<size_t>(pat->nnz));
+  {
+    std::vector<std::int64_t> cursor(outer, outer + n);
+    for (std::int64_t j = 0; j < n; ++j) {
+      for (std::int64_t q = outer[j]; q < outer[j + 1]; ++q) {
+        const std::int64_t i = inner[q];
+        if (i >= j) {
+          lower[q] = q;
+          continue;
+        }
+        std::int64_t& c = cursor[i];
+        while (c < outer[i + 1] && inner[c] < j) ++c;
+        lower[q] = c < outer[i + 1] && inner[c] == j ? c : -1;
+      }
+    }
+  }
   // Entry (i, j) of A is entry (inverse[i], inverse[j]) of P A P^T; its lower-triangle copy
   // lands in the column of the smaller of the two.
   pat->source.reserve(static_cast<size_t>(pat->nnz / 2 + n));
@@ -97,7 +109,7 @@ void SupernodalCholesky::prepare(const SupernodalLayout& layout, const SparseMat
       for (std::int64_t q = outer[j]; q < outer[j + 1]; ++q) {
         const std::int64_t row = inverse[inner[q]];
         if (row < k) continue;
-        const std::int64_t from = lower_copy(q, inner[q], j);
+        const std::int64_t from = lower[q];
         if (from < 0) continue;
         pat->source.push_back(from);
         pat->dest.push_back((k - k1) * nrow + map[row]);  // (within the supernode's block)
@@ -138,6 +150,8 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
   const std::int64_t* px = layout.px;
   const std::int64_t* ls = layout.s_rows;
   std::fill(head_.begin(), head_.end(), -1);
+  rcond_ = -1.0;
+  double diag_min = std::numeric_limits<double>::infinity(), diag_max = 0.0;
   const double one = 1.0, zero = 0.0;
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
     const std::int64_t k1 = super[s], k2 = super[s + 1], ncol = k2 - k1;
@@ -208,6 +222,10 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       dpotrf_("L", &bn, ls_x, &bld, &info);
     }
     if (info != 0) return k1 + info - 1;
+    for (std::int64_t j = 0; j < ncol; ++j) {
+      diag_min = std::min(diag_min, ls_x[j * nrow + j]);
+      diag_max = std::max(diag_max, ls_x[j * nrow + j]);
+    }
     if (nrow > ncol) {
       if ((nrow - ncol) * ncol * ncol <= 2 * kSmallWork) {
         small_trsm(nrow - ncol, ncol, ls_x, ls_x + ncol, nrow);
@@ -221,6 +239,9 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       head_[up] = s;
     }
   }
+  // (The pivots are positive and not NaN here; infinite ones give 0, as in cholmod_rcond.)
+  const double ratio = diag_min / diag_max;
+  rcond_ = layout.n == 0 ? 1.0 : (std::isnan(ratio) ? 0.0 : ratio * ratio);
   return -1;
 }
 

@@ -71,6 +71,7 @@ struct Factored {
   std::vector<double> cholmod_x;  // CHOLMOD's values
   std::vector<double> ours_x;     // SupernodalCholesky's, same layout
   std::int64_t cholmod_minor = -1, ours_minor = -1;
+  double cholmod_rcond = -1.0, ours_rcond = -1.0;  // cholmod_rcond's, and the one recorded
 };
 
 // Analyzes `a` once with CHOLMOD (supernodal forced; natural order = AMD when `given` is
@@ -100,6 +101,7 @@ Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given,
   cholmod_factor* mine = cholmod_l_copy_factor(f, &c);
   cholmod_l_factorize(&v, f, &c);
   out.cholmod_minor = f->minor < f->n ? static_cast<std::int64_t>(f->minor) : -1;
+  out.cholmod_rcond = cholmod_l_rcond(f, &c);
   EXPECT_TRUE(cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, mine, &c));
   solver::SupernodalLayout l;
   l.n = static_cast<std::int64_t>(mine->n);
@@ -115,6 +117,7 @@ Factored factor_both(const SparseMatrix& a, std::vector<std::int64_t> given,
   EXPECT_TRUE(chol.matches(a));
   (void)chol.factorize(l, (before != nullptr ? *before : a).valuePtr(), x);
   out.ours_minor = chol.factorize(l, a.valuePtr(), x);
+  out.ours_rcond = chol.rcond();
   const auto* cx = static_cast<const double*>(f->x);
   out.cholmod_x.assign(cx, cx + f->xsize);
   out.ours_x.assign(x, x + mine->xsize);
@@ -153,6 +156,11 @@ TEST(Supernodal, EqualsCholmodOnGridsWithGivenAndAmdOrders) {
       EXPECT_EQ(f.ours_minor, -1);
       EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13)
           << w << " x " << h << " given " << given;
+      // The condition estimate recorded while factorizing is cholmod_rcond's (of factors that
+      // agree to 1e-13).
+      EXPECT_GT(f.cholmod_rcond, 0.0);
+      EXPECT_NEAR(f.ours_rcond, f.cholmod_rcond, 1e-12 * f.cholmod_rcond)
+          << w << " x " << h << " given " << given;
     }
   }
 }
@@ -165,6 +173,7 @@ TEST(Supernodal, StopsAtTheSamePivotAsCholmod) {
   const Factored f = factor_both(a, {});
   EXPECT_GE(f.cholmod_minor, 0);
   EXPECT_EQ(f.ours_minor, f.cholmod_minor);
+  EXPECT_EQ(f.ours_rcond, -1.0);  // no estimate of an incomplete factor
 }
 
 TEST(Supernodal, RefactorizesNewValuesAfterOthersAndAfterAFailure) {
@@ -177,6 +186,7 @@ TEST(Supernodal, RefactorizesNewValuesAfterOthersAndAfterAFailure) {
     const Factored f = factor_both(a, {}, before);
     EXPECT_EQ(f.ours_minor, -1);
     EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13);
+    EXPECT_NEAR(f.ours_rcond, f.cholmod_rcond, 1e-12 * f.cholmod_rcond);
   }
 }
 
