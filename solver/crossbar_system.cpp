@@ -339,7 +339,8 @@ Status CrossbarSystem::Impl::build_topology(const netlists::Netlist& net) {
 void CrossbarSystem::Impl::build_pattern() {
   // Compressed columns straight from the branches, by counting (O(nnz), no triplet list and no
   // transposed copy): every diagonal entry, and both entries of each branch between two distinct
-  // unknowns; each column is then sorted and its repeats (parallel branches) merged.
+  // unknowns; each column is then sorted and any repeats merged (a crossbar has no parallel
+  // branches, whatever its shorts merge, but the pattern stays right for any branch list).
   const std::int64_t n = stats.unknowns;
   std::vector<std::int64_t> start(static_cast<size_t>(n + 1), 0);
   for (std::int64_t p = 0; p < n; ++p) start[p + 1] = 1;
