@@ -107,6 +107,7 @@ class CholmodSolver final : public LinearSolver {
       if (copy->factor_ == nullptr) throw std::bad_alloc();
     }
     copy->native_ = native_;
+    copy->rcond_ = rcond_;  // (of the same factor, copied)
     copy->stats_ = stats_;
     copy->failed_ = failed_;
     return copy;
@@ -185,7 +186,8 @@ class CholmodSolver final : public LinearSolver {
 
   // A supernodal analysis is factorized by SupernodalCholesky into CHOLMOD's factor object (the
   // same algorithm and layout as cholmod_factorize, without its OpenMP regions; see
-  // solver/supernodal.hpp), so that CHOLMOD's solves, rcond and copies read the result.
+  // solver/supernodal.hpp), so that CHOLMOD's solves and copies read the result (its condition
+  // estimate is recorded while factorizing, equal to cholmod_rcond's).
   Status factorize_supernodal(const SparseMatrix& a) {
     if (factor_->xtype == CHOLMOD_PATTERN) {
       if (!cholmod_l_change_factor(CHOLMOD_REAL, 1, 1, 1, 1, factor_, &common_)) {
@@ -477,7 +479,9 @@ class CholmodSolver final : public LinearSolver {
         }
       }
     }
-    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one.
+    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one
+    // (and no BLAS call for no columns: OpenBLAS's dtrmm refuses a leading dimension of 0).
+    if (cols == 0) return Eigen::MatrixXd(Eigen::MatrixXd::Zero(nb, 0));
     return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
   }
 
@@ -530,7 +534,8 @@ class CholmodSolver final : public LinearSolver {
   cholmod_common common_{};
   cholmod_factor* factor_ = nullptr;
   SupernodalCholesky native_;  // its pattern map is prepared by analyze(), shared by clones
-  double rcond_ = -1.0;        // of the current factor, once asked (-1: not yet)
+  double rcond_ = -1.0;        // of the current factor: recorded by the own factorization, else
+                               // computed once asked (-1: not yet)
   FactorStats stats_;
   std::int64_t failed_ = -1;
 };
@@ -750,7 +755,9 @@ class DenseSolver final : public LinearSolver {
     // Natural order: the trailing block of L belongs to the last nb unknowns.
     const Eigen::MatrixXd lbb =
         llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();
-    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one.
+    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one
+    // (and no BLAS call for no columns: OpenBLAS's dtrmm refuses a leading dimension of 0).
+    if (cols == 0) return Eigen::MatrixXd(Eigen::MatrixXd::Zero(nb, 0));
     return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
   }
 

@@ -223,8 +223,12 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
     }
     if (info != 0) return k1 + info - 1;
     for (std::int64_t j = 0; j < ncol; ++j) {
-      diag_min = std::min(diag_min, ls_x[j * nrow + j]);
-      diag_max = std::max(diag_max, ls_x[j * nrow + j]);
+      // dpotrf passes a NaN pivot (it only refuses non-positive ones): refused here, as by
+      // small_potrf, rather than left to spread through the factor.
+      const double d = ls_x[j * nrow + j];
+      if (!(d > 0.0)) return k1 + j;
+      diag_min = std::min(diag_min, d);
+      diag_max = std::max(diag_max, d);
     }
     if (nrow > ncol) {
       if ((nrow - ncol) * ncol * ncol <= 2 * kSmallWork) {
@@ -239,7 +243,7 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       head_[up] = s;
     }
   }
-  // (The pivots are positive and not NaN here; infinite ones give 0, as in cholmod_rcond.)
+  // (Every pivot is positive here; an infinite one gives 0, all of them infinite NaN, made 0.)
   const double ratio = diag_min / diag_max;
   rcond_ = layout.n == 0 ? 1.0 : (std::isnan(ratio) ? 0.0 : ratio * ratio);
   return -1;

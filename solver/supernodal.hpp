@@ -49,11 +49,11 @@ class SupernodalCholesky {
   // pivot is not positive; L is then complete only before that column's supernode.
   std::int64_t factorize(const SupernodalLayout& layout, const double* a_values, double* x);
 
-  // CHOLMOD's rough reciprocal condition number of the last complete factorization,
+  // CHOLMOD's rough reciprocal condition number of the last factorization, if it completed,
   // (min diag L / max diag L)^2 as cholmod_rcond computes it for an LL' factor, from the pivots
   // recorded while each supernode's block was in cache (cholmod_rcond reads the whole factor's
-  // diagonal again, strided: about 1.5 ms at 256 x 256). 1 for an empty system, -1 before a
-  // complete factorization.
+  // diagonal again, strided: about 1.5 ms at 256 x 256). 1 for an empty system, -1 unless the
+  // last factorization completed.
   double rcond() const { return rcond_; }
 
   // Bytes it keeps for an n-unknown system whose supernodes have at most `most_below` rows

@@ -4,7 +4,9 @@
 #include <cholmod.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <Eigen/Cholesky>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -203,6 +205,74 @@ TEST(Supernodal, ReadsTheLowerTriangleAsCholmodDoes) {
   const Factored f = factor_both(a, {});
   EXPECT_EQ(f.ours_minor, -1);
   EXPECT_LT(max_rel_diff(f.ours_x, f.cholmod_x), 1e-13);
+}
+
+// A NaN pivot in a supernode large enough for dpotrf (which passes NaN, refusing only
+// non-positive pivots) stops the factorization as a non-positive one does: the NaN is put on the
+// diagonal of the unknown eliminated last (the top separator's supernode, 70 columns).
+TEST(Supernodal, ANaNPivotStopsTheFactorization) {
+  std::mt19937_64 rng(27);
+  SparseMatrix a = grid_matrix(90, 70, 1e-3, rng);
+  std::vector<std::int64_t> order;
+  for (std::int64_t code : solver::grid_nested_dissection(70, 90)) {
+    if (code % 2 == 0) order.push_back(code / 2);
+  }
+  const std::int64_t last = order.back();
+  a.coeffRef(last, last) = std::nan("");
+  const Factored f = factor_both(a, order);
+  EXPECT_EQ(f.ours_minor, a.rows() - 1);
+  EXPECT_EQ(f.ours_rcond, -1.0);
+}
+
+// Through the CHOLMOD backend: the condition estimate of a supernodal factor, of its clone and
+// of the clone re-factorized with other values, against (min L_kk / max L_kk)^2 of a dense
+// Cholesky of P A P^T in the same (given) order. A banded matrix, small enough for the dense
+// oracle and with enough fill for CHOLMOD to choose a supernodal factor.
+TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
+  std::mt19937_64 rng(28);
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  const std::int64_t n = 1200, band = 40;
+  std::vector<Eigen::Triplet<double, std::int64_t>> t;
+  std::vector<double> diag(static_cast<size_t>(n), 1e-3);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = i + 1; j < std::min(n, i + band + 1); ++j) {
+      const double g = u(rng);
+      t.emplace_back(i, j, -g);
+      t.emplace_back(j, i, -g);
+      diag[i] += g;
+      diag[j] += g;
+    }
+  }
+  for (std::int64_t k = 0; k < n; ++k) t.emplace_back(k, k, diag[k]);
+  SparseMatrix a(n, n);
+  a.setFromTriplets(t.begin(), t.end());
+  a.makeCompressed();
+  SparseMatrix b = a;
+  for (std::int64_t k = 0; k < n / 2; ++k) b.coeffRef(k, k) += 50.0;  // not a rescaling
+  std::vector<std::int64_t> order(static_cast<size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) order[k] = n - 1 - k;  // reversed: the band kept
+  auto dense_rcond = [&](const SparseMatrix& m) {
+    const Eigen::MatrixXd full(m);
+    Eigen::MatrixXd p(n, n);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < n; ++j) p(i, j) = full(order[i], order[j]);
+    }
+    const Eigen::VectorXd d = Eigen::LLT<Eigen::MatrixXd>(p).matrixL().toDenseMatrix().diagonal();
+    const double r = d.minCoeff() / d.maxCoeff();
+    return r * r;
+  };
+  auto solver = solver::make_linear_solver(solver::Backend::kCholmod);
+  ASSERT_TRUE(solver->analyze(a, order).is_ok());
+  ASSERT_NE(solver->stats().method.find("supernodal"), std::string::npos) << solver->stats().method;
+  ASSERT_TRUE(solver->factorize(a).is_ok());
+  const double expect_a = dense_rcond(a), expect_b = dense_rcond(b);
+  ASSERT_GT(std::abs(expect_a - expect_b), 1e-3 * expect_a);  // the values tell them apart
+  EXPECT_NEAR(solver->rcond(), expect_a, 1e-12 * expect_a);
+  auto copy = solver->clone();
+  EXPECT_NEAR(copy->rcond(), expect_a, 1e-12 * expect_a);
+  ASSERT_TRUE(copy->factorize(b).is_ok());
+  EXPECT_NEAR(copy->rcond(), expect_b, 1e-12 * expect_b);
+  EXPECT_NEAR(solver->rcond(), expect_a, 1e-12 * expect_a);
 }
 
 // A matrix whose pattern is not the analyzed one is refused, not factorized.
