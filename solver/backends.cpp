@@ -63,6 +63,16 @@ int blas_int(std::int64_t v) { return static_cast<int>(v); }
 // While one of these guards lives, OpenMP regions started by this thread run on that thread
 // alone (max-active-levels is an ICV of the calling thread, so other threads are not affected);
 // xbarnet parallelises over tiles and input vectors itself.
+// The first `cols` columns of the trailing Schur complement L_BB L_BB^T from the boundary block
+// of L (`lbb`, nb rows; its first `cols` columns are read, and its first `cols` rows there are
+// L_11, lower triangular): a triangular product, half the multiply-adds of a dense one (and no
+// BLAS call for no columns: OpenBLAS's dtrmm refuses a leading dimension of 0).
+Eigen::MatrixXd schur_columns(const Eigen::MatrixXd& lbb, std::int64_t cols) {
+  const auto c = static_cast<Eigen::Index>(cols);
+  if (c == 0) return Eigen::MatrixXd::Zero(lbb.rows(), 0);
+  return lbb.leftCols(c) * lbb.topLeftCorner(c, c).triangularView<Eigen::Lower>().transpose();
+}
+
 class SerialOpenMp {
  public:
   SerialOpenMp() : saved_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
@@ -479,10 +489,7 @@ class CholmodSolver final : public LinearSolver {
         }
       }
     }
-    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one
-    // (and no BLAS call for no columns: OpenBLAS's dtrmm refuses a leading dimension of 0).
-    if (cols == 0) return Eigen::MatrixXd(Eigen::MatrixXd::Zero(nb, 0));
-    return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
+    return schur_columns(lbb, cols);
   }
 
   FactorStats stats() const override { return stats_; }
@@ -755,10 +762,7 @@ class DenseSolver final : public LinearSolver {
     // Natural order: the trailing block of L belongs to the last nb unknowns.
     const Eigen::MatrixXd lbb =
         llt_.matrixLLT().bottomRightCorner(nb, nb).triangularView<Eigen::Lower>();
-    // L_11 is lower triangular: a triangular product, half the multiply-adds of a dense one
-    // (and no BLAS call for no columns: OpenBLAS's dtrmm refuses a leading dimension of 0).
-    if (cols == 0) return Eigen::MatrixXd(Eigen::MatrixXd::Zero(nb, 0));
-    return Eigen::MatrixXd(lbb * lbb.topRows(cols).triangularView<Eigen::Lower>().transpose());
+    return schur_columns(lbb, cols);
   }
 
   FactorStats stats() const override { return stats_; }
