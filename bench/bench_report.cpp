@@ -551,12 +551,15 @@ int main(int argc, char** argv) {
 
   if (targets) {
     // The factorization of a 256 x 256 tile (driven), and T against it, in this process: best of
-    // three of each, like for like (assemble + analyze + factorize, and the same plus T's
-    // extraction in transfer mode, whose boundary makes the factor larger).
+    // five of each, alternating, like for like (assemble + analyze + factorize, and the same plus
+    // T's extraction in transfer mode, whose boundary makes the factor larger). Five, not three:
+    // these are 0.09-0.10 s operations on a shared machine, and the ratio of the best of three
+    // measured 1.12-1.18x over 8 series of one process and 1.15x and 1.23x in two bench runs.
+    constexpr int kTargetRuns = 5;
     std::mt19937_64 r7(77);
     const Crossbar x = make_tile(256, r7);
     double t_fact = 1e300, t_fact_total = 1e300, t_transfer = 1e300, flops = 0.0;
-    for (int rep = 0; rep < 3; ++rep) {
+    for (int rep = 0; rep < kTargetRuns; ++rep) {
       auto t0 = Clock::now();
       auto sys = xbarnet::solver::CrossbarSystem::assemble(x, {backend});
       if (!sys.is_ok() || !sys.value().analyze().is_ok() || !sys.value().factorize().is_ok()) {
@@ -586,13 +589,13 @@ int main(int argc, char** argv) {
           ratio_text(p->scipy, p->xbarnet));
     }
     fmt::print(
-        "  factorization 256x256: {:.4f} s, {:.3g} flops, {:.2f} GFlop/s; {} faster than the "
-        "issue's 0.44 s (target >= 2x)\n",
-        t_fact, flops, flops / t_fact / 1e9, ratio_text(kIssueFactorize, t_fact));
+        "  factorization 256x256 (best of {}): {:.4f} s, {:.3g} flops, {:.2f} GFlop/s; {} faster "
+        "than the issue's 0.44 s (target >= 2x)\n",
+        kTargetRuns, t_fact, flops, flops / t_fact / 1e9, ratio_text(kIssueFactorize, t_fact));
     fmt::print(
-        "  transfer matrix 256x256: {:.4f} s against {:.4f} s for one factorization (assemble + "
-        "analyze + factorize): {:.2f}x (target <= 1.2x)\n",
-        t_transfer, t_fact_total, t_transfer / t_fact_total);
+        "  transfer matrix 256x256 (best of {}): {:.4f} s against {:.4f} s for one factorization "
+        "(assemble + analyze + factorize): {:.2f}x (target <= 1.2x)\n",
+        kTargetRuns, t_transfer, t_fact_total, t_transfer / t_fact_total);
     if (const ProcessRow* p = find(128, 1); p != nullptr) {
       fmt::print(
           "  128x128, one input, whole processes: ngspice {} s, xbarnet {:.4f} s: {} faster "
