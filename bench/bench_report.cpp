@@ -6,6 +6,7 @@
 // Tiles: G uniform in [1/100k, 1/10k] S, inputs in [0, 0.2] V, r_source = r_neuron = 100 ohm,
 // r_wordline = r_bitline = 2.5 ohm (full parasitics).
 #include <fmt/format.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -53,40 +54,54 @@ Eigen::MatrixXd make_inputs(Eigen::Index k, Eigen::Index n, std::mt19937_64& rng
   return v;
 }
 
-// The machine the figures come from: the processor's model, its logical processors, its widest
-// vector unit and the memory (from /proc; "unknown" where it cannot be read). The ratios depend
-// on it: the same build measured 1.29x and 1.45x for the layer target on two machines of the
-// project's kind (docs/performance.md).
+// The machine the figures come from: the processor's model (with its family, model and stepping
+// numbers, which tell apart virtual machines that all call themselves "Intel Xeon Processor"),
+// the logical processors this process may run on, the widest vector unit and the memory (from
+// /proc and the affinity mask; "unknown" for what cannot be read). The ratios depend on it: the
+// same library measured the layer target at a median 1.31x on one machine of the project's kind
+// and 1.50x on another (docs/performance.md).
 std::string machine_info() {
   std::ifstream cpu("/proc/cpuinfo");
-  std::string line, model = "unknown", vector = "no AVX2";
-  int processors = 0;
+  std::string line, model = "unknown", family = "?", number = "?", stepping = "?";
+  std::string vector = "unknown";
   while (std::getline(cpu, line)) {
     const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    if (colon == std::string::npos || colon == 0) continue;
+    const auto key_end = line.find_last_not_of(" \t", colon - 1);
+    if (key_end == std::string::npos) continue;
+    const std::string key = line.substr(0, key_end + 1);
     const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string{};
-    if (key == "processor") ++processors;
+    // Every processor repeats these; the first one's are kept.
     if (key == "model name" && model == "unknown") model = value;
-    if (key == "flags") {
+    if (key == "cpu family" && family == "?") family = value;
+    if (key == "model" && number == "?") number = value;
+    if (key == "stepping" && stepping == "?") stepping = value;
+    if (key == "flags" && vector == "unknown") {
       const std::string flags = " " + value + " ";
-      if (flags.find(" avx512f ") != std::string::npos) {
-        vector = "AVX-512";
-      } else if (flags.find(" avx2 ") != std::string::npos && vector != "AVX-512") {
-        vector = "AVX2";
-      }
+      vector = flags.find(" avx512f ") != std::string::npos ? "AVX-512"
+               : flags.find(" avx2 ") != std::string::npos  ? "AVX2"
+                                                            : "neither AVX2 nor AVX-512";
     }
   }
+  std::string processors = "unknown";
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) processors = std::to_string(CPU_COUNT(&set));
+#endif
   std::ifstream mem("/proc/meminfo");
   std::string memory = "unknown";
   while (std::getline(mem, line)) {
     if (line.rfind("MemTotal:", 0) == 0) {
       const double kib = std::strtod(line.c_str() + 9, nullptr);
-      memory = fmt::format("{:.1f} GiB", kib / (1024.0 * 1024.0));
+      if (kib > 0.0) memory = fmt::format("{:.1f} GiB", kib / (1024.0 * 1024.0));
       break;
     }
   }
-  return fmt::format("{}, {} logical processors, {}, {} memory", model, processors, vector, memory);
+  return fmt::format(
+      "{} (family {}, model {}, stepping {}), {} logical processors for this process, vector "
+      "unit {}, {} memory",
+      model, family, number, stepping, processors, vector, memory);
 }
 
 double peak_rss_gib() {
@@ -580,7 +595,7 @@ int main(int argc, char** argv) {
       return nullptr;
     };
     constexpr double kIssueFactorize = 0.44;  // s, 256 x 256, the issue's measurement
-    fmt::print("\ntargets (measured in this run; 2-core machine, {} thread(s))\n", threads);
+    fmt::print("\ntargets (measured in this run, on the machine above; {} thread(s))\n", threads);
     if (const ProcessRow* p = find(256, block); p != nullptr) {
       fmt::print(
           "  solve 256x256, {} inputs, whole processes: xbarnet {:.3f} s, SciPy {} s: {} faster "
