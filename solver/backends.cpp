@@ -117,6 +117,8 @@ class CholmodSolver final : public LinearSolver {
       if (copy->factor_ == nullptr) throw std::bad_alloc();
     }
     copy->native_ = native_;
+    copy->schur_nb_ = schur_nb_;
+    copy->kept_ = kept_;
     copy->rcond_ = rcond_;  // (of the same factor, copied)
     copy->stats_ = stats_;
     copy->failed_ = failed_;
@@ -167,9 +169,15 @@ class CholmodSolver final : public LinearSolver {
     return Status::ok();
   }
 
+  void keep_schur_complement(std::int64_t nb) override {
+    schur_nb_ = std::max<std::int64_t>(nb, 0);
+  }
+  bool schur_complement_kept() const override { return kept_ && numeric(); }
+
   Status factorize(const SparseMatrix& a) override {
     failed_ = -1;
     rcond_ = -1.0;
+    kept_ = false;
     if (factor_ == nullptr)
       return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
     if (factor_->is_super) return factorize_supernodal(a);
@@ -217,8 +225,19 @@ class CholmodSolver final : public LinearSolver {
                       "the one analyzed",
                       a.nonZeros())};
     }
+    // The boundary kept as its Schur complement: it must be the trailing block in the order
+    // it was given (the analysis keeps the given order: no postordering).
+    const std::int64_t stop =
+        schur_nb_ > 0 && schur_nb_ <= layout.n ? layout.n - schur_nb_ : layout.n;
+    for (std::int64_t k = stop; k < layout.n; ++k) {
+      if (perm != nullptr && perm[k] != k) {
+        return {StatusCode::kFailedPrecondition,
+                "CHOLMOD: the unknowns to keep as a Schur complement are not last in the "
+                "factor's order"};
+      }
+    }
     const std::int64_t minor =
-        native_.factorize(layout, a.valuePtr(), static_cast<double*>(factor_->x));
+        native_.factorize(layout, a.valuePtr(), static_cast<double*>(factor_->x), stop);
     factor_->is_ll = 1;
     if (minor >= 0) {
       factor_->minor = static_cast<size_t>(minor);
@@ -229,6 +248,7 @@ class CholmodSolver final : public LinearSolver {
     }
     factor_->minor = factor_->n;
     rcond_ = native_.rcond();  // (what cholmod_rcond would compute, recorded while factorizing)
+    kept_ = stop < layout.n;
     return Status::ok();
   }
 
@@ -251,7 +271,8 @@ class CholmodSolver final : public LinearSolver {
 
   Status solve(Eigen::MatrixXd& b, int threads) override {
     if (!numeric()) return {StatusCode::kBackendFailure, "CHOLMOD: solve before factorize"};
-    if (supernodal_ll() && b.cols() > 1) {
+    // (A kept Schur complement is not a factor: cholmod_solve must not read it.)
+    if (supernodal_ll() && (b.cols() > 1 || kept_)) {
       Eigen::MatrixXd bt = b.transpose();
       if (Status s = solve_node_major(bt, threads); !s.is_ok()) return s;
       b = bt.transpose();
@@ -294,8 +315,10 @@ class CholmodSolver final : public LinearSolver {
     // Work space per thread, allocated here so that nothing inside the parallel loop throws.
     const Eigen::Index rows = std::min(kSlabRows, k_all);
     std::vector<Eigen::MatrixXd> slab(static_cast<size_t>(team), Eigen::MatrixXd(rows, n));
+    const std::int64_t stop = kept_ ? n - schur_nb_ : n;
     std::vector<std::vector<double>> work(
-        static_cast<size_t>(team), std::vector<double>(static_cast<size_t>(rows * rows_below())));
+        static_cast<size_t>(team),
+        std::vector<double>(static_cast<size_t>(rows * rows_below(stop))));
 #pragma omp parallel for num_threads(team) schedule(dynamic)
     for (Eigen::Index q = 0; q < slabs; ++q) {
       const auto me = static_cast<size_t>(omp_get_thread_num());
@@ -305,14 +328,14 @@ class CholmodSolver final : public LinearSolver {
       if (kc == 1) {  // (plain loops: per-unknown block copies cost more than the solve)
         double* x = slab[me].data();
         for (std::int64_t p = 0; p < n; ++p) x[p] = bt(k0, perm != nullptr ? perm[p] : p);
-        supernodal_solve(xs, work[me]);
+        supernodal_solve(xs, work[me], stop);
         for (std::int64_t p = 0; p < n; ++p) bt(k0, perm != nullptr ? perm[p] : p) = x[p];
         continue;
       }
       for (std::int64_t p = 0; p < n; ++p) {
         xs.col(p) = bt.block(k0, perm != nullptr ? perm[p] : p, kc, 1);
       }
-      supernodal_solve(xs, work[me]);
+      supernodal_solve(xs, work[me], stop);
       for (std::int64_t p = 0; p < n; ++p) {
         bt.block(k0, perm != nullptr ? perm[p] : p, kc, 1) = xs.col(p);
       }
@@ -324,30 +347,42 @@ class CholmodSolver final : public LinearSolver {
 
   bool supernodal_ll() const { return factor_->is_super && factor_->is_ll; }
 
-  // The most rows any supernode has below its diagonal block.
-  std::int64_t rows_below() const {
+  // The most rows any supernode has below its solved columns (those before `stop`).
+  std::int64_t rows_below(std::int64_t stop) const {
     const auto* super = static_cast<const SuiteSparse_long*>(factor_->super);
     const auto* pi = static_cast<const SuiteSparse_long*>(factor_->pi);
     std::int64_t most = 0;
     for (size_t sn = 0; sn < factor_->nsuper; ++sn) {
-      most = std::max<std::int64_t>(most, (pi[sn + 1] - pi[sn]) - (super[sn + 1] - super[sn]));
+      const std::int64_t ncol = solved_columns(super[sn], super[sn + 1], stop);
+      if (ncol > 0) most = std::max<std::int64_t>(most, (pi[sn + 1] - pi[sn]) - ncol);
     }
     return most;
   }
 
+  // The columns of supernode k1 .. k2-1 a solve works on: those before `stop` (the unknowns
+  // from `stop` on are given when a Schur complement is kept).
+  static std::int64_t solved_columns(std::int64_t k1, std::int64_t k2, std::int64_t stop) {
+    return std::clamp<std::int64_t>(stop - k1, 0, k2 - k1);
+  }
+
   // L L^T x = b for a node-major block xt (K x n, column p = unknown p in the factor's order);
-  // `e` holds K x rows_below() values.
-  void supernodal_solve(Eigen::Map<Eigen::MatrixXd>& xt, std::vector<double>& e) const {
+  // `e` holds K x rows_below(stop) values. With stop < n (a kept Schur complement) the unknowns
+  // from `stop` on are given: their values in xt stay, and the leading ones solve
+  // L_11 L_11^T x_1 = b_1 - L_11 L_21^T x_2 (= b_1 - A_12 x_2): the forward sweep leaves the
+  // given unknowns alone, the backward one reads them.
+  void supernodal_solve(Eigen::Map<Eigen::MatrixXd>& xt, std::vector<double>& e,
+                        std::int64_t stop) const {
     const SupernodalLayout l = supernodal_layout();
     const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
     const std::int64_t nsuper = l.nsuper;
     const int k = blas_int(xt.rows());
     const double one = 1.0, zero = 0.0, minus_one = -1.0;
-    if (k == 1) return supernodal_solve_one(xt.data(), e.data());
+    if (k == 1) return supernodal_solve_one(xt.data(), e.data(), stop);
     // Forward: x1 = L11^-1 b1, b2 -= L21 x1; row form x1^T = b1^T L11^-T, E = x1^T L21^T.
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
-      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t k1 = super[sn], ncol = solved_columns(k1, super[sn + 1], stop);
+      if (ncol == 0) break;  // (supernodes are in column order: the rest are given)
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
       const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
       double* x1 = xt.data() + k1 * xt.rows();
@@ -357,12 +392,14 @@ class CholmodSolver final : public LinearSolver {
       dgemm_("N", "T", &k, &nr2, &nc, &one, x1, &k, l11 + ncol, &nr, &zero, e.data(), &k);
       const std::int64_t* rows2 = ls + pi[sn] + ncol;
       for (std::int64_t r = 0; r < nrow2; ++r) {
+        if (rows2[r] >= stop) break;  // (rows are sorted: the rest are given unknowns)
         xt.col(rows2[r]) -= Eigen::Map<const Eigen::VectorXd>(e.data() + r * k, k);
       }
     }
     // Backward: x1 = L11^-T (y1 - L21^T x2); row form x1^T = (y1^T - x2^T L21) L11^-1.
     for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
-      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t k1 = super[sn], ncol = solved_columns(k1, super[sn + 1], stop);
+      if (ncol == 0) continue;
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nrow2 = nrow - ncol;
       const int nc = blas_int(ncol), nr = blas_int(nrow), nr2 = blas_int(nrow2);
       double* x1 = xt.data() + k1 * xt.rows();
@@ -380,19 +417,20 @@ class CholmodSolver final : public LinearSolver {
 
   // The same for one right-hand side x (n values), in plain loops: no BLAS call per supernode
   // (dtrsm packs the supernode's triangle: with it an operating point of a 256 x 256 tile took
-  // 24-29 ms). The rows below a supernode's diagonal block are gathered from x into a dense
-  // vector once (`below`: rows_below() values of the caller's workspace, so that nothing here
+  // 24-29 ms). The rows below a supernode's solved columns are gathered from x into a dense
+  // vector once (`below`: rows_below(stop) values of the caller's workspace, so that nothing here
   // allocates), updated by contiguous column sweeps, and scattered back once (a scatter per
   // column and row took twice as long, docs/performance.md). Each column of L is read once in
   // each sweep; the forward sweep skips supernodes where x is still zero (in transfer mode only
-  // the boundary, numbered last, is driven).
-  void supernodal_solve_one(double* x, double* below) const {
+  // the boundary, numbered last, is driven, and with a kept Schur complement it is given).
+  void supernodal_solve_one(double* x, double* below, std::int64_t stop) const {
     const SupernodalLayout l = supernodal_layout();
     const std::int64_t *super = l.super, *pi = l.pi, *px = l.px, *ls = l.s_rows;
     const auto* lx = static_cast<const double*>(factor_->x);
     const std::int64_t nsuper = l.nsuper;
     for (std::int64_t sn = 0; sn < nsuper; ++sn) {
-      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t k1 = super[sn], ncol = solved_columns(k1, super[sn + 1], stop);
+      if (ncol == 0) break;  // (supernodes are in column order: the rest are given)
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
       const std::int64_t* rows = ls + pi[sn] + ncol;
       double* x1 = x + k1;
@@ -409,10 +447,11 @@ class CholmodSolver final : public LinearSolver {
         const double* low = col + ncol;
         for (std::int64_t r = 0; r < nbelow; ++r) e[r] += low[r] * xj;
       }
-      for (std::int64_t r = 0; r < nbelow; ++r) x[rows[r]] -= e[r];
+      for (std::int64_t r = 0; r < nbelow && rows[r] < stop; ++r) x[rows[r]] -= e[r];
     }
     for (std::int64_t sn = nsuper - 1; sn >= 0; --sn) {
-      const std::int64_t k1 = super[sn], ncol = super[sn + 1] - k1;
+      const std::int64_t k1 = super[sn], ncol = solved_columns(k1, super[sn + 1], stop);
+      if (ncol == 0) continue;
       const std::int64_t nrow = pi[sn + 1] - pi[sn], nbelow = nrow - ncol;
       const std::int64_t* rows = ls + pi[sn] + ncol;
       const double* block = lx + px[sn];
@@ -456,8 +495,34 @@ class CholmodSolver final : public LinearSolver {
                       "CHOLMOD: the boundary unknowns are not last in the factor's order"};
       }
     }
-    // L_B1 is [L_11 0]: only the first `cols` columns of L_BB enter.
     const std::int64_t last = first + cols;
+    if (kept_) {
+      // The factor holds S itself (lower triangle) in its trailing columns: read, not multiplied.
+      if (nb != schur_nb_) {
+        return Status{StatusCode::kFailedPrecondition,
+                      fmt::format("CHOLMOD: the factor keeps the Schur complement onto the last "
+                                  "{} unknowns, not {}",
+                                  schur_nb_, nb)};
+      }
+      Eigen::MatrixXd s = Eigen::MatrixXd::Zero(nb, cols);
+      const SupernodalLayout l = supernodal_layout();
+      const auto* lx = static_cast<const double*>(factor_->x);
+      for (std::int64_t sn = 0; sn < l.nsuper; ++sn) {
+        const std::int64_t k1 = l.super[sn], k2 = l.super[sn + 1];
+        if (k2 <= first || k1 >= last) continue;
+        const std::int64_t nrow = l.pi[sn + 1] - l.pi[sn];
+        for (std::int64_t k = std::max(k1, first); k < std::min(k2, last); ++k) {
+          const double* col = lx + l.px[sn] + (k - k1) * nrow;
+          for (std::int64_t r = k - k1; r < nrow; ++r) {  // (from the diagonal down)
+            const std::int64_t row = l.s_rows[l.pi[sn] + r];
+            s(row - first, k - first) = col[r];
+            if (row < last) s(k - first, row - first) = col[r];
+          }
+        }
+      }
+      return s;
+    }
+    // L_B1 is [L_11 0]: only the first `cols` columns of L_BB enter.
     Eigen::MatrixXd lbb = Eigen::MatrixXd::Zero(nb, cols);
     const auto* lx = static_cast<const double*>(factor_->x);
     if (factor_->is_super) {
@@ -541,6 +606,8 @@ class CholmodSolver final : public LinearSolver {
   cholmod_common common_{};
   cholmod_factor* factor_ = nullptr;
   SupernodalCholesky native_;  // its pattern map is prepared by analyze(), shared by clones
+  std::int64_t schur_nb_ = 0;  // trailing unknowns to keep as their Schur complement (0: none)
+  bool kept_ = false;          // the current factor holds that Schur complement
   double rcond_ = -1.0;        // of the current factor: recorded by the own factorization, else
                                // computed once asked (-1: not yet)
   FactorStats stats_;

@@ -550,6 +550,9 @@ StatusOr<CrossbarSystem> CrossbarSystem::assemble(const netlists::Crossbar& xbar
   }
   impl->xbar = xbar;
   if (Status s = impl->build_topology(netlists::build_netlist(xbar)); !s.is_ok()) return s;
+  // The boundary's own factor is never needed: a backend that can keeps its Schur complement
+  // instead (T is read from it, and solves take the boundary as given).
+  if (impl->schur) impl->backend->keep_schur_complement(impl->stats.unknowns - impl->interior);
   impl->build_pattern();
   impl->stamp();
   impl->times.assemble = seconds_since(t0);
@@ -655,7 +658,9 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
   const std::int64_t n = m.stats.unknowns;
   const int threads = core::capped_threads(options.threads);
   const Eigen::MatrixXd* boundary = nullptr;
-  if (m.schur) {
+  // Transfer mode with the boundary's Schur complement kept: the boundary unknowns are given.
+  const bool given_boundary = m.schur && n > 0 && m.backend->schur_complement_kept();
+  if (m.schur && !given_boundary) {
     StatusOr<const Eigen::MatrixXd*> b = m.schur_block();
     if (!b.is_ok()) return b.status();
     boundary = b.value();
@@ -682,7 +687,11 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     const Index kc = std::min(chunk, n_vec - k0);
     const Eigen::MatrixXd v = inputs.middleRows(k0, kc);
     Eigen::MatrixXd rhs = Eigen::MatrixXd::Zero(kc, n);
-    if (m.schur) {
+    if (given_boundary) {
+      // The boundary at its voltages (inputs v, virtual grounds 0 V), given to the solve: the
+      // interior solves A_II x_I = -A_IB v_B.
+      rhs.middleCols(m.interior, r) = v;
+    } else if (m.schur) {
       // Drive the boundary through the same factor: with M = [A_II A_IB; A_BI A_BB + D] and
       // (S + D) the trailing block, M [x_I; v_B] = [0; (S + D) v_B] has x_I = the driven
       // solution. The virtual grounds are at 0 V, so only the input columns of (S + D) enter.
@@ -692,13 +701,17 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
       for (const Impl::Coupling& cp : m.couplings) rhs.col(cp.p) += cp.g * v.col(cp.input);
     }
     if (injection != nullptr) {
+      // (A node held by a source, merged into it by a 0-ohm wire, takes an injection without
+      // changing any voltage: the source absorbs it. Driven mode has no unknown there; with a
+      // given boundary its unknown is not solved for.)
+      const std::int64_t solved = given_boundary ? m.interior : n;
       for (Index i = 0; i < r; ++i) {
         for (Index j = 0; j < c; ++j) {
           const std::int64_t pw = m.code[m.nodes.word(i, j)];
           const std::int64_t pb = m.code[m.nodes.bit(i, j)];
           for (Index k = 0; k < kc; ++k) {
-            if (pw >= 0) rhs(k, pw) += injected(injection->word, k0 + k, i, j);
-            if (pb >= 0) rhs(k, pb) += injected(injection->bit, k0 + k, i, j);
+            if (pw >= 0 && pw < solved) rhs(k, pw) += injected(injection->word, k0 + k, i, j);
+            if (pb >= 0 && pb < solved) rhs(k, pb) += injected(injection->bit, k0 + k, i, j);
           }
         }
       }
@@ -750,7 +763,8 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
     if (n > 0) {
       // Transfer mode: the boundary is held at its exact voltages in the residual, so its
       // interior rows check the driven solution and its boundary rows check the trailing block
-      // (S + D) the right-hand side came from against the matrix itself.
+      // (S + D) the right-hand side came from against the matrix itself. With a given boundary
+      // only the interior rows are equations of the solve (the boundary's are its sources').
       if (m.schur) {
         x.middleCols(m.interior, r) = v;
         x.rightCols(c).setZero();
@@ -765,7 +779,8 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
       Eigen::VectorXd row(kc);
       const double* xd = x.data();
       const double* bd = rhs.data();
-      for (std::int64_t col = 0; col < n; ++col) {
+      const std::int64_t equations = given_boundary ? m.interior : n;
+      for (std::int64_t col = 0; col < equations; ++col) {
         const double* b_col = bd + col * kc;
         const double* x_col = xd + col * kc;
         for (Index k = 0; k < kc; ++k) row[k] = -b_col[k];

@@ -68,12 +68,25 @@ class LinearSolver {
   // natural order): L_BB L_BB^T, the trailing nb x nb block, which is the Schur complement of A
   // onto those unknowns, in the order they were given; only its first `cols` columns
   // (L_BB L_B1^T with L_B1 the first `cols` rows of L_BB: a fraction of the product when fewer
-  // are needed). Backends without it return an error.
+  // are needed). A factor that keeps the Schur complement (keep_schur_complement()) returns
+  // its columns as they are, for nb equal to the count kept. Backends without it return an
+  // error.
   virtual StatusOr<Eigen::MatrixXd> trailing_schur_complement(std::int64_t nb,
                                                               std::int64_t cols) = 0;
   // Whether trailing_schur_complement() is available (Cholesky factors: yes; LU with pivoting:
   // no).
   virtual bool has_schur_complement() const { return true; }
+
+  // Asks that from now on only the leading n - nb unknowns be factorized and the trailing nb x nb
+  // block keep the Schur complement S itself (what trailing_schur_complement() returns, read
+  // instead of multiplied back from a factor): the boundary of a transfer-mode system, whose
+  // own Cholesky nothing needs. Whether the factor then holds it: schur_complement_kept().
+  // By default ignored (the whole matrix is factorized).
+  virtual void keep_schur_complement(std::int64_t /*nb*/) {}
+  // After factorize(): whether the factor holds the trailing block's Schur complement instead
+  // of its factor. Solves then take the trailing nb unknowns as given: their values in the
+  // right-hand side are kept, and the leading unknowns solve A_11 x_1 = b_1 - A_12 x_2.
+  virtual bool schur_complement_kept() const { return false; }
 
   virtual FactorStats stats() const = 0;
   virtual std::int64_t failed_index() const = 0;

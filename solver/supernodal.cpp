@@ -134,7 +134,8 @@ double SupernodalCholesky::bytes(double n, double nnz_a, double most_below) {
 }
 
 std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const double* a_values,
-                                           double* x) {
+                                           double* x, std::int64_t stop) {
+  if (stop < 0 || stop > layout.n) stop = layout.n;
   const Pattern& pat = *pattern_;
   if (map_.empty()) {
     map_.assign(static_cast<size_t>(layout.n), -1);
@@ -156,6 +157,8 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
   for (std::int64_t s = 0; s < layout.nsuper; ++s) {
     const std::int64_t k1 = super[s], k2 = super[s + 1], ncol = k2 - k1;
     const std::int64_t psi = pi[s], nrow = pi[s + 1] - psi;
+    // The columns of s that are factorized (all of them but at and after `stop`).
+    const std::int64_t fcol = std::clamp<std::int64_t>(stop - k1, 0, ncol);
     double* ls_x = x + px[s];
     for (std::int64_t r = 0; r < nrow; ++r) map_[ls[psi + r]] = r;
     // The supernode's block starts as A's entries (zeroed here, while it is about to be used).
@@ -168,7 +171,8 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
     // L_d(rows in s, :)^T, then d waits for the supernode of its next row.
     for (std::int64_t d = head_[s]; d >= 0;) {
       const std::int64_t d_next = next_[d];
-      const std::int64_t dcol = super[d + 1] - super[d];
+      // (Only d's factorized columns update: a supernode straddling `stop` has fewer.)
+      const std::int64_t dcol = std::min(super[d + 1], stop) - super[d];
       const std::int64_t pdi = pi[d], drow = pi[d + 1] - pdi;
       const std::int64_t p1 = lpos_[d];
       std::int64_t p2 = p1;
@@ -213,16 +217,19 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       d = d_next;
     }
 
-    // Factorize s: its diagonal block, then the rows below it.
+    // Past `stop` the block keeps the Schur complement: nothing to factorize, nothing to pass on.
+    if (fcol == 0) continue;
+    // Factorize s (its leading fcol columns when it straddles `stop`): the diagonal block, then
+    // the rows below it.
     int info = 0;
-    if (ncol * ncol * ncol <= 3 * kSmallWork) {
-      info = small_potrf(ncol, ls_x, nrow);
+    if (fcol * fcol * fcol <= 3 * kSmallWork) {
+      info = small_potrf(fcol, ls_x, nrow);
     } else {
-      const int bn = blas_int(ncol), bld = blas_int(nrow);
+      const int bn = blas_int(fcol), bld = blas_int(nrow);
       dpotrf_("L", &bn, ls_x, &bld, &info);
     }
     if (info != 0) return k1 + info - 1;
-    for (std::int64_t j = 0; j < ncol; ++j) {
+    for (std::int64_t j = 0; j < fcol; ++j) {
       // dpotrf passes a NaN pivot (it only refuses non-positive ones): refused here, as by
       // small_potrf, rather than left to spread through the factor.
       const double d = ls_x[j * nrow + j];
@@ -230,13 +237,28 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
       diag_min = std::min(diag_min, d);
       diag_max = std::max(diag_max, d);
     }
-    if (nrow > ncol) {
-      if ((nrow - ncol) * ncol * ncol <= 2 * kSmallWork) {
-        small_trsm(nrow - ncol, ncol, ls_x, ls_x + ncol, nrow);
+    if (nrow > fcol) {
+      if ((nrow - fcol) * fcol * fcol <= 2 * kSmallWork) {
+        small_trsm(nrow - fcol, fcol, ls_x, ls_x + fcol, nrow);
       } else {
-        const int bm = blas_int(nrow - ncol), bn = blas_int(ncol), bld = blas_int(nrow);
-        dtrsm_("R", "L", "T", "N", &bm, &bn, &one, ls_x, &bld, ls_x + ncol, &bld);
+        const int bm = blas_int(nrow - fcol), bn = blas_int(fcol), bld = blas_int(nrow);
+        dtrsm_("R", "L", "T", "N", &bm, &bn, &one, ls_x, &bld, ls_x + fcol, &bld);
       }
+    }
+    if (fcol < ncol) {
+      // The factorized columns' update of s's own trailing columns (rows fcol.. of them, lower
+      // triangle): S -= L_21 L_21^T there. Once per factorization, so always through the BLAS.
+      const int bt = blas_int(ncol - fcol), bk = blas_int(fcol), bld = blas_int(nrow);
+      const double minus_one = -1.0;
+      double* trailing = ls_x + fcol * nrow + fcol;
+      dsyrk_("L", "N", &bt, &bk, &minus_one, ls_x + fcol, &bld, &one, trailing, &bld);
+      if (nrow > ncol) {
+        const int bb = blas_int(nrow - ncol);
+        dgemm_("N", "T", &bb, &bt, &bk, &minus_one, ls_x + ncol, &bld, ls_x + fcol, &bld, &one,
+               trailing + (ncol - fcol), &bld);
+      }
+    }
+    if (nrow > ncol) {
       lpos_[s] = ncol;
       const std::int64_t up = pat.super_of[ls[psi + ncol]];
       next_[s] = head_[up];
@@ -245,7 +267,7 @@ std::int64_t SupernodalCholesky::factorize(const SupernodalLayout& layout, const
   }
   // (Every pivot is positive here; an infinite one gives 0, all of them infinite NaN, made 0.)
   const double ratio = diag_min / diag_max;
-  rcond_ = layout.n == 0 ? 1.0 : (std::isnan(ratio) ? 0.0 : ratio * ratio);
+  rcond_ = stop == 0 ? 1.0 : (std::isnan(ratio) ? 0.0 : ratio * ratio);
   return -1;
 }
 

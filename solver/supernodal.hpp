@@ -47,12 +47,21 @@ class SupernodalCholesky {
   // L L^T = P A P^T into x (layout.xsize values), A with the pattern given to prepare() (the
   // caller checks matches()). Returns -1, or the first column (in the factor's order) whose
   // pivot is not positive; L is then complete only before that column's supernode.
-  std::int64_t factorize(const SupernodalLayout& layout, const double* a_values, double* x);
+  //
+  // With 0 <= stop < n only the leading `stop` columns are factorized: with P A P^T =
+  // [A_11 A_12; A_21 A_22] (A_11 the leading stop x stop block), x holds L_11 and L_21 in
+  // their columns and, in the trailing columns' places (lower triangle, the same layout), the
+  // Schur complement S = A_22 - L_21 L_21^T = A_22 - A_21 A_11^-1 A_12 itself instead of its
+  // factor (what a transfer matrix needs: docs/model.md). The condition estimate is then the
+  // leading block's.
+  std::int64_t factorize(const SupernodalLayout& layout, const double* a_values, double* x,
+                         std::int64_t stop = -1);
 
   // CHOLMOD's rough reciprocal condition number of the last factorization, if it completed,
   // (min diag L / max diag L)^2 as cholmod_rcond computes it for an LL' factor, from the pivots
   // recorded while each supernode's block was in cache (cholmod_rcond reads the whole factor's
-  // diagonal again, strided: about 1.5 ms at 256 x 256). 1 for an empty system, -1 unless the
+  // diagonal again, strided: about 1.5 ms at 256 x 256); of the factorized columns only (`stop`).
+  // 1 when no column was factorized (an empty system, or stop 0), -1 unless the
   // last factorization completed.
   double rcond() const { return rcond_; }
 

@@ -275,6 +275,93 @@ TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
   EXPECT_NEAR(solver->rcond(), expect_a, 1e-12 * expect_a);
 }
 
+// A banded SPD matrix (half-bandwidth `band`), large enough for CHOLMOD to choose a supernodal
+// factor; both triangles stored.
+SparseMatrix banded_matrix(std::int64_t n, std::int64_t band, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  std::vector<Eigen::Triplet<double, std::int64_t>> t;
+  std::vector<double> diag(static_cast<size_t>(n), 1e-3);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = i + 1; j < std::min(n, i + band + 1); ++j) {
+      const double g = u(rng);
+      t.emplace_back(i, j, -g);
+      t.emplace_back(j, i, -g);
+      diag[i] += g;
+      diag[j] += g;
+    }
+  }
+  for (std::int64_t k = 0; k < n; ++k) t.emplace_back(k, k, diag[k]);
+  SparseMatrix a(n, n);
+  a.setFromTriplets(t.begin(), t.end());
+  a.makeCompressed();
+  return a;
+}
+
+// The trailing unknowns kept as their Schur complement (a transfer-mode boundary): the
+// complement read from the factor, the solves with those unknowns given, and the condition
+// estimate, against a dense oracle (S = A_22 - A_21 A_11^-1 A_12, x_1 = A_11^-1 (b_1 - A_12 x_2),
+// Eigen's dense Cholesky of A_11), for trailing blocks that start inside a supernode, at its
+// start, span several supernodes or are a single unknown; and a clone keeps it.
+TEST(Supernodal, AKeptSchurComplementIsTheDenseOne) {
+  std::mt19937_64 rng(29);
+  const std::int64_t n = 1200;
+  const SparseMatrix a = banded_matrix(n, 40, rng);
+  const Eigen::MatrixXd full(a);
+  for (std::int64_t nb : {1, 29, 64, 300}) {
+    const std::int64_t m = n - nb;
+    // The leading block reversed (the band kept), the trailing nb last and in order.
+    std::vector<std::int64_t> order;
+    for (std::int64_t k = m - 1; k >= 0; --k) order.push_back(k);
+    for (std::int64_t k = m; k < n; ++k) order.push_back(k);
+    auto solver = solver::make_linear_solver(solver::Backend::kCholmod);
+    solver->keep_schur_complement(nb);
+    ASSERT_TRUE(solver->analyze(a, order).is_ok());
+    ASSERT_NE(solver->stats().method.find("supernodal"), std::string::npos);
+    ASSERT_TRUE(solver->factorize(a).is_ok());
+    ASSERT_TRUE(solver->schur_complement_kept()) << nb;
+    const Eigen::MatrixXd a11 = full.topLeftCorner(m, m), a12 = full.topRightCorner(m, nb);
+    const Eigen::LLT<Eigen::MatrixXd> llt(a11);
+    const Eigen::MatrixXd s_dense =
+        full.bottomRightCorner(nb, nb) - a12.transpose() * llt.solve(a12);
+    auto copy = solver->clone();
+    for (solver::LinearSolver* f : {solver.get(), copy.get()}) {
+      const std::int64_t cols = std::min<std::int64_t>(nb, 40);
+      auto s = f->trailing_schur_complement(nb, cols);
+      ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+      const Eigen::MatrixXd want = s_dense.leftCols(cols);
+      // (Relative to A_22's entries, which S is a difference of: for one unknown S is 1e-3 of
+      // them, and both sides' rounding is of their size.)
+      const double scale = std::max(want.cwiseAbs().maxCoeff(),
+                                    full.bottomRightCorner(nb, nb).cwiseAbs().maxCoeff());
+      EXPECT_LT((s.value() - want).cwiseAbs().maxCoeff(), 1e-12 * scale) << "nb " << nb;
+      // Solves with the trailing unknowns given: three right-hand sides (node-major), and one.
+      Eigen::MatrixXd bt = Eigen::MatrixXd::Random(3, n);
+      Eigen::MatrixXd want_x = bt;
+      want_x.leftCols(m) =
+          llt.solve(bt.leftCols(m).transpose() - a12 * bt.rightCols(nb).transpose()).transpose();
+      ASSERT_TRUE(f->solve_node_major(bt, 1).is_ok());
+      EXPECT_LT((bt - want_x).cwiseAbs().maxCoeff(), 1e-10 * want_x.cwiseAbs().maxCoeff())
+          << "nb " << nb;
+      Eigen::MatrixXd b1 = Eigen::MatrixXd::Random(n, 1);
+      Eigen::MatrixXd want1 = b1;
+      want1.topRows(m) = llt.solve(b1.topRows(m) - a12 * b1.bottomRows(nb));
+      ASSERT_TRUE(f->solve(b1, 1).is_ok());
+      EXPECT_LT((b1 - want1).cwiseAbs().maxCoeff(), 1e-10 * want1.cwiseAbs().maxCoeff())
+          << "nb " << nb;
+    }
+    // The condition estimate is the leading block's (in the factor's order).
+    Eigen::MatrixXd p11(m, m);
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t j = 0; j < m; ++j) p11(i, j) = full(order[i], order[j]);
+    }
+    const Eigen::VectorXd d = Eigen::LLT<Eigen::MatrixXd>(p11).matrixL().toDenseMatrix().diagonal();
+    const double r = (d.minCoeff() / d.maxCoeff()) * (d.minCoeff() / d.maxCoeff());
+    EXPECT_NEAR(solver->rcond(), r, 1e-12 * r) << "nb " << nb;
+    // Another count than the one kept is refused, not answered from the wrong block.
+    EXPECT_FALSE(solver->trailing_schur_complement(nb + 1, 1).is_ok());
+  }
+}
+
 // A matrix whose pattern is not the analyzed one is refused, not factorized.
 TEST(Supernodal, AChangedPatternIsRefused) {
   std::mt19937_64 rng(26);
