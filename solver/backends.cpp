@@ -178,6 +178,10 @@ class CholmodSolver final : public LinearSolver {
     failed_ = -1;
     rcond_ = -1.0;
     kept_ = false;
+    // Until this factorization succeeds the factor's values are not a factor (numeric() false):
+    // a failure before it starts must not leave the previous values, or a kept Schur complement,
+    // looking like one.
+    if (factor_ != nullptr && factor_->xtype != CHOLMOD_PATTERN) factor_->minor = 0;
     if (factor_ == nullptr)
       return {StatusCode::kBackendFailure, "CHOLMOD: factorize before analyze"};
     if (factor_->is_super) return factorize_supernodal(a);

@@ -92,6 +92,8 @@ class LinearSolver {
   virtual std::int64_t failed_index() const = 0;
   // After factorize(): a cheap estimate of the reciprocal condition number of A from the
   // factor's diagonal ((min L_kk / max L_kk)^2 for Cholesky, min |U_kk| / max |U_kk| for LU).
+  // With a kept Schur complement, of the factorized leading block A_11 (what a solve with the
+  // trailing unknowns given inverts).
   virtual double rcond() = 0;
 
   // A copy that shares nothing with this one and holds the same symbolic analysis, so that
