@@ -701,17 +701,13 @@ StatusOr<CrossbarSolution> CrossbarSystem::solve(const Eigen::MatrixXd& inputs,
       for (const Impl::Coupling& cp : m.couplings) rhs.col(cp.p) += cp.g * v.col(cp.input);
     }
     if (injection != nullptr) {
-      // (A node held by a source, merged into it by a 0-ohm wire, takes an injection without
-      // changing any voltage: the source absorbs it. Driven mode has no unknown there; with a
-      // given boundary its unknown is not solved for.)
-      const std::int64_t solved = given_boundary ? m.interior : n;
       for (Index i = 0; i < r; ++i) {
         for (Index j = 0; j < c; ++j) {
           const std::int64_t pw = m.code[m.nodes.word(i, j)];
           const std::int64_t pb = m.code[m.nodes.bit(i, j)];
           for (Index k = 0; k < kc; ++k) {
-            if (pw >= 0 && pw < solved) rhs(k, pw) += injected(injection->word, k0 + k, i, j);
-            if (pb >= 0 && pb < solved) rhs(k, pb) += injected(injection->bit, k0 + k, i, j);
+            if (pw >= 0) rhs(k, pw) += injected(injection->word, k0 + k, i, j);
+            if (pb >= 0) rhs(k, pb) += injected(injection->bit, k0 + k, i, j);
           }
         }
       }

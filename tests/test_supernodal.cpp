@@ -224,14 +224,10 @@ TEST(Supernodal, ANaNPivotStopsTheFactorization) {
   EXPECT_EQ(f.ours_rcond, -1.0);
 }
 
-// Through the CHOLMOD backend: the condition estimate of a supernodal factor, of its clone and
-// of the clone re-factorized with other values, against (min L_kk / max L_kk)^2 of a dense
-// Cholesky of P A P^T in the same (given) order. A banded matrix, small enough for the dense
-// oracle and with enough fill for CHOLMOD to choose a supernodal factor.
-TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
-  std::mt19937_64 rng(28);
+// A banded SPD matrix (half-bandwidth `band`), large enough for CHOLMOD to choose a supernodal
+// factor; both triangles stored.
+SparseMatrix banded_matrix(std::int64_t n, std::int64_t band, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.5, 2.0);
-  const std::int64_t n = 1200, band = 40;
   std::vector<Eigen::Triplet<double, std::int64_t>> t;
   std::vector<double> diag(static_cast<size_t>(n), 1e-3);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -247,6 +243,17 @@ TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
   SparseMatrix a(n, n);
   a.setFromTriplets(t.begin(), t.end());
   a.makeCompressed();
+  return a;
+}
+
+// Through the CHOLMOD backend: the condition estimate of a supernodal factor, of its clone and
+// of the clone re-factorized with other values, against (min L_kk / max L_kk)^2 of a dense
+// Cholesky of P A P^T in the same (given) order. A banded matrix, small enough for the dense
+// oracle and with enough fill for CHOLMOD to choose a supernodal factor.
+TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
+  std::mt19937_64 rng(28);
+  const std::int64_t n = 1200;
+  const SparseMatrix a = banded_matrix(n, 40, rng);
   SparseMatrix b = a;
   for (std::int64_t k = 0; k < n / 2; ++k) b.coeffRef(k, k) += 50.0;  // not a rescaling
   std::vector<std::int64_t> order(static_cast<size_t>(n));
@@ -273,28 +280,6 @@ TEST(Supernodal, TheBackendsConditionEstimateIsItsFactors) {
   ASSERT_TRUE(copy->factorize(b).is_ok());
   EXPECT_NEAR(copy->rcond(), expect_b, 1e-12 * expect_b);
   EXPECT_NEAR(solver->rcond(), expect_a, 1e-12 * expect_a);
-}
-
-// A banded SPD matrix (half-bandwidth `band`), large enough for CHOLMOD to choose a supernodal
-// factor; both triangles stored.
-SparseMatrix banded_matrix(std::int64_t n, std::int64_t band, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(0.5, 2.0);
-  std::vector<Eigen::Triplet<double, std::int64_t>> t;
-  std::vector<double> diag(static_cast<size_t>(n), 1e-3);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = i + 1; j < std::min(n, i + band + 1); ++j) {
-      const double g = u(rng);
-      t.emplace_back(i, j, -g);
-      t.emplace_back(j, i, -g);
-      diag[i] += g;
-      diag[j] += g;
-    }
-  }
-  for (std::int64_t k = 0; k < n; ++k) t.emplace_back(k, k, diag[k]);
-  SparseMatrix a(n, n);
-  a.setFromTriplets(t.begin(), t.end());
-  a.makeCompressed();
-  return a;
 }
 
 // The trailing unknowns kept as their Schur complement (a transfer-mode boundary): the
